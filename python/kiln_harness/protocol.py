@@ -1,0 +1,109 @@
+# Kiln wire protocol, Python side. Mirror: src/protocol/frame-codec.ts.
+#
+# Frame layout (all integers little-endian):
+#   u32 frame_length   bytes that follow this field (header_length field included)
+#   u32 header_length  bytes of the JSON header
+#   header             UTF-8 JSON object: {"v": 1, "type": "<domain:verb>", ...}
+#   body               frame_length - 4 - header_length raw bytes (may be empty)
+#
+# The first frame on every channel is a "hello" handshake carrying "v"; a peer
+# that sees another version refuses the channel. Frames larger than
+# MAX_FRAME_BYTES are a protocol error, never a silent truncation.
+"""Length-prefixed frames with a JSON header and an optional raw body."""
+
+import json
+import struct
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 512 * 1024 * 1024
+_U32 = struct.Struct("<I")
+
+
+class ProtocolError(Exception):
+    """The peer sent bytes that are not a valid frame."""
+
+
+def encode_frame(header, body=b""):
+    if "type" not in header:
+        raise ProtocolError("this is a bug in kiln: frame header without a type")
+    head = dict(header)
+    head.setdefault("v", PROTOCOL_VERSION)
+    raw = json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    length = 4 + len(raw) + len(body)
+    if length > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {length} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
+    return b"".join((_U32.pack(length), _U32.pack(len(raw)), raw, body))
+
+
+class FrameDecoder:
+    """Incremental decoder: feed() any chunking of the stream, get whole frames."""
+
+    def __init__(self):
+        self._buf = bytearray()
+
+    def feed(self, data):
+        self._buf += data
+        frames = []
+        while True:
+            if len(self._buf) < 4:
+                return frames
+            (length,) = _U32.unpack_from(self._buf, 0)
+            if length < 4 or length > MAX_FRAME_BYTES:
+                raise ProtocolError(f"invalid frame length {length}")
+            if len(self._buf) < 4 + length:
+                return frames
+            (hlen,) = _U32.unpack_from(self._buf, 4)
+            if hlen > length - 4:
+                raise ProtocolError(f"header length {hlen} exceeds frame length {length}")
+            raw = bytes(self._buf[8 : 8 + hlen])
+            body = bytes(self._buf[8 + hlen : 4 + length])
+            del self._buf[: 4 + length]
+            try:
+                header = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise ProtocolError(f"frame header is not JSON: {exc}") from None
+            if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+                raise ProtocolError("frame header is not an object with a string 'type'")
+            frames.append((header, body))
+
+    @property
+    def pending(self):
+        return len(self._buf)
+
+
+class Channel:
+    """Blocking frame I/O over a file descriptor (a pipe or a socket)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self._decoder = FrameDecoder()
+        self._frames = []
+
+    def send(self, header, body=b""):
+        import os
+
+        data = memoryview(encode_frame(header, body))
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+
+    def read_available(self):
+        """Read once (blocks until some bytes arrive). Returns False at EOF."""
+        import os
+
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            return False
+        self._frames.extend(self._decoder.feed(chunk))
+        return True
+
+    def pop_frames(self):
+        frames, self._frames = self._frames, []
+        return frames
+
+    def recv(self):
+        """Block until one frame arrives; None at EOF."""
+        while not self._frames:
+            if not self.read_available():
+                return None
+        return self._frames.pop(0)
