@@ -1,0 +1,260 @@
+"""Kiln's pytest plugin inside the zygote.
+
+pytest does configuration, collection, fixtures and reporting; Kiln replaces
+only the execution loop, the way pytest-xdist's DSession does: the zygote's
+`pytest_runtestloop` forks workers instead of running items, and feeds the
+reports they send back into the zygote's own hooks
+(`pytest_runtest_logstart/logreport/logfinish`). So the terminal output, the
+FAILURES text, `-r`, `--durations`, the cache plugin and the exit code are all
+pytest's own.
+"""
+
+import json
+import os
+import selectors
+import signal
+
+import pytest
+
+from .forking import fork_worker, reap_children
+from .warnings_codec import unserialize_warning
+
+
+class _WorkerNode:
+    """Stands in for xdist's node on reports, so `-v` prints `[kw1] PASSED ...`
+
+    pytest's TerminalReporter reads `report.node.gateway.id` when a report has
+    a `node` attribute (the xdist convention), which keeps interleaved verbose
+    lines readable.
+    """
+
+    class _Gateway:
+        def __init__(self, ident):
+            self.id = ident
+
+    def __init__(self, worker_id):
+        self.gateway = self._Gateway(f"kw{worker_id}")
+        # BaseReport.toterminal prints this above every failure when set
+        # (xdist's "[gw0] linux -- Python ..."); plain pytest prints nothing.
+        self._workerinfocache = ""
+
+
+class KilnZygotePlugin:
+    def __init__(self, chan, hello):
+        self.chan = chan
+        self.socket_path = hello["socketPath"]
+        self.workers = int(hello.get("workers", 1))
+        self.dist = hello.get("dist", "module")
+        self.timeout = hello.get("timeout")
+        self.stack_dir = hello.get("stackDir")
+        self.interpreter_note = hello.get("interpreterNote", "")
+        self.config = None
+        self.session = None
+        self.children = {}  # pid -> worker id
+        self.nodes = {}
+        self.items_by_id = None
+        self.stop_sent = False
+        self.finished = False
+
+    # -- configuration -----------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config):
+        self.config = config
+        if self.workers > 1:
+            # As pytest-xdist does (xdist/plugin.py): items from several files
+            # interleave, so per-file progress prefixes would be noise.
+            tr = config.pluginmanager.getplugin("terminalreporter")
+            if tr is not None:
+                tr.showfspath = False
+
+    def pytest_report_header(self, config):
+        plural = "s" if self.workers != 1 else ""
+        line = f"kiln: {self.workers} worker{plural} forked from a zygote (--dist {self.dist})"
+        if self.timeout:
+            line += f", --timeout {self.timeout:g}s"
+        lines = [line]
+        if self.interpreter_note:
+            lines.append(f"kiln: {self.interpreter_note}")
+        return lines
+
+    # -- the run loop ------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        # Same preamble as _pytest/main.py:pytest_runtestloop.
+        if session.testsfailed and not session.config.option.continue_on_collection_errors:
+            raise session.Interrupted(
+                "%d error%s during collection"
+                % (session.testsfailed, "s" if session.testsfailed != 1 else "")
+            )
+        if session.config.option.collectonly:
+            return True
+        self.session = session
+        self.chan.send(
+            {
+                "type": "collection:finished",
+                "rootdir": str(session.config.rootpath),
+                "items": [item.nodeid for item in session.items],
+            }
+        )
+        try:
+            self._serve()
+        except BaseException:
+            self._kill_children()
+            raise
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+        return True
+
+    def _serve(self):
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        old_wakeup = signal.set_wakeup_fd(wake_w)
+        old_handler = signal.signal(signal.SIGCHLD, lambda *_: None)
+        sel = selectors.DefaultSelector()
+        sel.register(self.chan.fd, selectors.EVENT_READ, "control")
+        sel.register(wake_r, selectors.EVENT_READ, "signal")
+        self._close_in_child = (wake_r, wake_w, self.chan.fd, sel.fileno())
+        try:
+            while not self.finished:
+                for key, _ in sel.select():
+                    if key.data == "signal":
+                        try:
+                            while os.read(wake_r, 512):
+                                pass
+                        except BlockingIOError:
+                            pass
+                        self._reap()
+                    else:
+                        if not self.chan.read_available():
+                            # The supervisor is gone: nobody will read results.
+                            self._kill_children()
+                            raise self.session.Interrupted("kiln supervisor exited")
+                        for header, body in self.chan.pop_frames():
+                            self._handle(header, body)
+                self._reap()
+        finally:
+            signal.signal(signal.SIGCHLD, old_handler)
+            signal.set_wakeup_fd(old_wakeup)
+            sel.close()
+            os.close(wake_r)
+            os.close(wake_w)
+
+    def _reap(self):
+        for pid, code, sig in reap_children():
+            worker_id = self.children.pop(pid, None)
+            if worker_id is None:
+                continue  # a grandchild re-parented to us, or a test's own child
+            self.chan.send(
+                {
+                    "type": "worker:exited",
+                    "workerId": worker_id,
+                    "pid": pid,
+                    "exitCode": code,
+                    "signal": sig,
+                }
+            )
+
+    def _kill_children(self):
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    # -- messages from the supervisor ---------------------------------------
+
+    def _handle(self, header, body):
+        kind = header["type"]
+        if kind == "worker:spawn":
+            self._spawn(int(header["workerId"]))
+        elif kind == "test:started":
+            self.config.hook.pytest_runtest_logstart(
+                nodeid=header["nodeid"], location=tuple(header["location"])
+            )
+        elif kind == "test:report":
+            data = json.loads(body.decode("utf-8"))
+            report = self.config.hook.pytest_report_from_serializable(config=self.config, data=data)
+            self._log_report(report, header.get("workerId"))
+        elif kind == "test:finished":
+            self.config.hook.pytest_runtest_logfinish(
+                nodeid=header["nodeid"], location=tuple(header["location"])
+            )
+        elif kind == "test:crashed":
+            self._report_crash(header)
+        elif kind == "warning:recorded":
+            self.config.hook.pytest_warning_recorded.call_historic(
+                kwargs=dict(
+                    warning_message=unserialize_warning(header["warning"]),
+                    when=header["when"],
+                    nodeid=header["nodeid"],
+                    location=tuple(header["location"]) if header.get("location") else None,
+                )
+            )
+        elif kind == "run:finish":
+            self.finished = True
+        else:
+            raise RuntimeError(f"this is a bug in kiln: unknown message {kind!r} for the zygote")
+
+    def _log_report(self, report, worker_id):
+        if self.workers > 1 and worker_id is not None:
+            report.node = self.nodes.setdefault(worker_id, _WorkerNode(worker_id))
+        self.config.hook.pytest_runtest_logreport(report=report)
+        session = self.session
+        if (session.shouldfail or session.shouldstop) and not self.stop_sent:
+            self.stop_sent = True
+            self.chan.send(
+                {"type": "run:stop-requested", "reason": str(session.shouldfail or session.shouldstop)}
+            )
+
+    def _report_crash(self, header):
+        """A worker died (signal, os._exit, timeout) while running an item.
+
+        Like xdist's DSession.handle_crashitem, the item fails with a report
+        built here, since the worker could not send one.
+        """
+        from _pytest.reports import TestReport
+
+        if self.items_by_id is None:
+            self.items_by_id = {item.nodeid: item for item in self.session.items}
+        nodeid = header["nodeid"]
+        item = self.items_by_id.get(nodeid)
+        if item is not None:
+            location = item.location
+            keywords = {k: 1 for k in item.keywords}
+        else:
+            fspath = nodeid.split("::")[0]
+            location = (fspath, None, fspath)
+            keywords = {}
+        report = TestReport(
+            nodeid,
+            location,
+            keywords,
+            "failed",
+            header["message"],
+            header.get("when", "call"),
+            sections=[],
+            duration=float(header.get("duration", 0.0)),
+        )
+        self._log_report(report, header.get("workerId"))
+        self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+
+    def _spawn(self, worker_id):
+        from .worker import run_worker
+
+        def child():
+            return run_worker(
+                self.session,
+                worker_id=worker_id,
+                socket_path=self.socket_path,
+                timeout=self.timeout,
+                stack_dir=self.stack_dir,
+            )
+
+        pid = fork_worker(child, self._close_in_child)
+        self.children[pid] = worker_id
+        self.chan.send({"type": "worker:spawned", "workerId": worker_id, "pid": pid})

@@ -1,0 +1,172 @@
+"""A worker: a fork of the zygote that runs groups of collected items.
+
+Items go through pytest's own `pytest_runtest_protocol` with the correct
+`nextitem`, so module- and class-scoped fixtures are torn down exactly when
+pytest would. Like xdist's worker (xdist/remote.py) the worker holds one item
+back until it knows the next one (or knows there is none), and asks for more
+work before it runs dry so the round trip overlaps a running test.
+"""
+
+import collections
+import faulthandler
+import json
+import os
+import select
+import socket
+
+from .protocol import Channel
+from .warnings_codec import serialize_warning
+
+# Ask for the next group while this many items are still queued, so the reply
+# arrives while a test runs instead of after it.
+_REFILL_AT = 2
+
+
+class _ReportSender:
+    """Plugin registered in the worker: every report goes to the supervisor."""
+
+    def __init__(self, chan, config, worker_id):
+        self.chan = chan
+        self.config = config
+        self.worker_id = worker_id
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.chan.send({"type": "test:started", "nodeid": nodeid, "location": list(location)})
+
+    def pytest_runtest_logreport(self, report):
+        data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        # user_properties may hold arbitrary objects; xdist has the same limit
+        # (execnet types), we fall back to str() rather than losing the report.
+        body = json.dumps(data, default=str).encode("utf-8")
+        self.chan.send(
+            {
+                "type": "test:report",
+                "nodeid": report.nodeid,
+                "when": report.when,
+                "outcome": report.outcome,
+                "duration": report.duration,
+                "wasxfail": hasattr(report, "wasxfail"),
+            },
+            body,
+        )
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        self.chan.send({"type": "test:finished", "nodeid": nodeid, "location": list(location)})
+
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location):
+        self.chan.send(
+            {
+                "type": "warning:recorded",
+                "warning": serialize_warning(warning_message),
+                "when": when,
+                "nodeid": nodeid,
+                "location": list(location) if location else None,
+            }
+        )
+
+
+def _isolate_capture(config):
+    """Give this worker its own capture files.
+
+    The zygote's global capture holds temporary files whose file descriptions
+    (and offsets) every fork shares; two workers capturing into them at once
+    would mix their output. Drop the inherited MultiCapture without touching
+    its files and start a fresh one (pytest's CaptureManager API).
+    """
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is None or capman._global_capturing is None:
+        return
+    capman._global_capturing = None
+    capman.start_global_capturing()
+    capman.suspend_global_capture()
+
+
+class _Inbox:
+    def __init__(self, chan):
+        self.chan = chan
+        self.pending = collections.deque()
+        self.no_more = False
+        self.stop = False
+        self.asked = False
+
+    def _apply(self, header):
+        kind = header["type"]
+        if kind == "work":
+            self.pending.extend(int(i) for i in header["indices"])
+            self.asked = False
+        elif kind == "work:none":
+            self.no_more = True
+            self.asked = False
+        elif kind == "stop":
+            self.stop = True
+        else:
+            raise RuntimeError(f"this is a bug in kiln: unknown message {kind!r} for a worker")
+
+    def poll(self, block):
+        fd = self.chan.fd
+        if block or select.select([fd], [], [], 0)[0]:
+            if not self.chan.read_available():
+                # The supervisor went away: nothing to report to, stop now.
+                self.stop = True
+                return
+        for header, _ in self.chan.pop_frames():
+            self._apply(header)
+
+
+def run_worker(session, worker_id, socket_path, timeout, stack_dir):
+    config = session.config
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(socket_path)
+    chan = Channel(sock.fileno())
+    chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
+
+    _isolate_capture(config)
+    terminal = config.pluginmanager.getplugin("terminalreporter")
+    if terminal is not None:
+        # The zygote prints everything; the worker's copy must stay silent.
+        config.pluginmanager.unregister(terminal)
+    config.pluginmanager.register(_ReportSender(chan, config, worker_id), "kiln-report-sender")
+
+    stack_file = None
+    if timeout:
+        stack_file = open(os.path.join(stack_dir, f"worker-{worker_id}.stack"), "w")
+
+    items = session.items
+    inbox = _Inbox(chan)
+    ran_any = False
+    while True:
+        inbox.poll(block=False)
+        if inbox.stop:
+            break
+        if len(inbox.pending) <= _REFILL_AT and not inbox.no_more and not inbox.asked:
+            chan.send({"type": "work:wanted"})
+            inbox.asked = True
+        if not inbox.pending and inbox.no_more:
+            break
+        if len(inbox.pending) < 2 and not inbox.no_more:
+            inbox.poll(block=True)
+            continue
+        item = items[inbox.pending.popleft()]
+        nextitem = items[inbox.pending[0]] if inbox.pending else None
+        ran_any = True
+        if stack_file is not None:
+            # faulthandler's watchdog is a C thread: it fires even while the
+            # test holds the GIL in a loop, dumps every thread's stack, then
+            # _exit(1). The supervisor reads the file and fails the test.
+            faulthandler.dump_traceback_later(timeout, exit=True, file=stack_file)
+        try:
+            config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        finally:
+            if stack_file is not None:
+                faulthandler.cancel_dump_traceback_later()
+
+    if inbox.stop and ran_any:
+        # Stopped early (-x, --maxfail, Ctrl-C): tear down what is still set up,
+        # as pytest's Session does at pytest_sessionfinish.
+        try:
+            session._setupstate.teardown_exact(None)
+        except Exception:
+            pass
+    chan.send({"type": "worker:done"})
+    sock.close()
+    return 0

@@ -1,0 +1,86 @@
+"""The zygote: pays Python's import tax once, then forks workers on demand.
+
+Started by the supervisor as `python -c <bootstrap>` with the protocol on file
+descriptor 3. The first frame each way is the "hello" handshake. The zygote
+then runs `pytest.main()` in-process with the user's arguments, so pytest
+resolves its own configuration (rootdir, ini, addopts, plugins) and collects
+once; Kiln's plugin replaces only `pytest_runtestloop` (see pytest_bridge.py).
+Its exit code is pytest's exit code.
+"""
+
+import os
+import platform
+import sys
+
+from .protocol import PROTOCOL_VERSION, Channel, ProtocolError
+
+CONTROL_FD = 3
+# Exit codes shared with the supervisor (src/zygote/zygote-process.ts).
+EXIT_USAGE = 4  # pytest's ExitCode.USAGE_ERROR: the set-up cannot work as given.
+
+
+def _python_info():
+    return {
+        "executable": sys.executable,
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+    }
+
+
+def main():
+    chan = Channel(CONTROL_FD)
+    try:
+        frame = chan.recv()
+    except ProtocolError as exc:
+        sys.stderr.write(f"kiln zygote: bad first frame from the supervisor: {exc}\n")
+        sys.exit(3)
+    if frame is None:
+        sys.exit(3)
+    hello, _ = frame
+    if hello.get("type") != "hello" or hello.get("v") != PROTOCOL_VERSION:
+        chan.send(
+            {
+                "type": "hello:refused",
+                "message": f"protocol mismatch: supervisor speaks v{hello.get('v')}, "
+                f"harness speaks v{PROTOCOL_VERSION}",
+            }
+        )
+        sys.exit(3)
+
+    try:
+        import pytest
+    except ImportError as exc:
+        chan.send(
+            {
+                "type": "hello:refused",
+                "reason": "pytest-missing",
+                "message": str(exc),
+                "python": _python_info(),
+            }
+        )
+        sys.exit(EXIT_USAGE)
+
+    from .pytest_bridge import KilnZygotePlugin
+
+    chan.send(
+        {
+            "type": "hello",
+            "python": _python_info(),
+            "pytest": pytest.__version__,
+            "pid": os.getpid(),
+        }
+    )
+    # `python -m pytest` leaves sys.argv[0] as pytest's __main__ path; tests
+    # that look at argv see the same thing under Kiln.
+    args = [str(a) for a in hello.get("args", [])]
+    sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *args]
+    plugin = KilnZygotePlugin(chan, hello)
+    code = pytest.main(args, plugins=[plugin])
+    code = int(code)
+    try:
+        chan.send({"type": "session:finished", "exitCode": code})
+    except OSError:
+        pass  # the supervisor is gone; the exit status still says it all
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)

@@ -1,0 +1,72 @@
+// `kiln test [paths] [pytest args]`: Kiln's flags are parsed here, every other
+// argument reaches pytest unchanged and in order (commander keeps unknown
+// options and their values as operands with allowUnknownOption).
+import type { Command } from "commander";
+import { loadDurations, saveDurations } from "../scheduler/durations-store.js";
+import { runTests } from "../zygote/run-tests.js";
+import { chooseInterpreter } from "./interpreter-choice.js";
+import { parseTestOptions, type RawTestOptions, UsageError } from "./test-options.js";
+
+// pytest's ExitCode.USAGE_ERROR.
+const EXIT_USAGE = 4;
+
+export function registerTestCommand(program: Command): void {
+  program
+    .command("test")
+    .description(
+      "Run pytest from a warm zygote. Any argument Kiln does not own is passed to pytest " +
+        "(paths, -k, -m, -x, --maxfail, -q, -v, -s, -r, --durations, -p, -o, ...).",
+    )
+    .argument("[pytest-args...]", "paths and pytest arguments")
+    .option("-n, --numprocesses <n>", 'number of workers, or "auto" for one per core', "auto")
+    .option("--dist <mode>", "how items are grouped per worker: module, class or test", "module")
+    .option("--timeout <seconds>", "fail a test that runs longer, with its Python stack")
+    .option("--python <path>", "the interpreter to run pytest with")
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption("-h, --kiln-help", "show Kiln's help for `kiln test` (pytest's own --help passes through)")
+    .action(async (pytestArgs: string[], raw: RawTestOptions) => {
+      process.exitCode = await testAction(pytestArgs, raw);
+    });
+}
+
+async function testAction(pytestArgs: string[], raw: RawTestOptions): Promise<number> {
+  let options: ReturnType<typeof parseTestOptions>;
+  try {
+    options = parseTestOptions(raw);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`kiln: error: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  const cwd = process.cwd();
+  const interpreter = chooseInterpreter(options.python, cwd);
+  if (!interpreter.ok) {
+    process.stderr.write(`kiln: error: ${interpreter.message}\n`);
+    return EXIT_USAGE;
+  }
+  return runTests({
+    python: interpreter.path,
+    interpreterNote: `interpreter ${interpreter.path} (${interpreter.how})`,
+    cwd,
+    pytestArgs,
+    workers: options.workers,
+    dist: options.dist,
+    timeout: options.timeout,
+    env: process.env,
+    loadDurations: async (rootdir) => {
+      const loaded = await loadDurations(rootdir);
+      if (loaded.warning) process.stderr.write(`kiln: warning: ${loaded.warning}\n`);
+      return loaded.durations;
+    },
+    saveDurations: async (rootdir, durations) => {
+      try {
+        await saveDurations(rootdir, durations);
+      } catch (error) {
+        process.stderr.write(`kiln: warning: could not record test durations: ${String(error)}\n`);
+      }
+    },
+  });
+}

@@ -1,0 +1,47 @@
+// Kiln's own `kiln test` flags, validated; everything else goes to pytest
+// untouched and in order, so pytest parses it exactly as `python -m pytest`.
+import { availableParallelism } from "node:os";
+import type { DistMode } from "../scheduler/grouping.js";
+
+export class UsageError extends Error {}
+
+export interface RawTestOptions {
+  numprocesses?: string;
+  dist?: string;
+  timeout?: string;
+  python?: string;
+}
+
+export interface TestOptions {
+  workers: number;
+  dist: DistMode;
+  timeout: number | null;
+  python: string | undefined;
+}
+
+const DIST_MODES: readonly DistMode[] = ["module", "class", "test"];
+
+export function parseWorkers(value: string | undefined, cores = availableParallelism()): number {
+  if (value === undefined || value === "auto" || value === "logical") return Math.max(1, cores);
+  if (!/^\d+$/.test(value)) {
+    throw new UsageError(`-n expects a number of workers or "auto", got ${JSON.stringify(value)}`);
+  }
+  // -n 0 means "no parallelism" (as in xdist): one worker, items run serially.
+  return Math.max(1, Number.parseInt(value, 10));
+}
+
+export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptions {
+  const dist = (raw.dist ?? "module") as DistMode;
+  if (!DIST_MODES.includes(dist)) {
+    throw new UsageError(`--dist must be one of ${DIST_MODES.join(", ")}, got ${raw.dist}`);
+  }
+  let timeout: number | null = null;
+  if (raw.timeout !== undefined) {
+    timeout = Number(raw.timeout);
+    if (!Number.isFinite(timeout) || timeout < 0) {
+      throw new UsageError(`--timeout expects seconds (a number >= 0), got ${raw.timeout}`);
+    }
+    if (timeout === 0) timeout = null; // pytest-timeout: 0 disables the timeout
+  }
+  return { workers: parseWorkers(raw.numprocesses, cores), dist, timeout, python: raw.python };
+}

@@ -1,0 +1,94 @@
+// Messages between the supervisor, the zygote (fd 3) and workers (Unix socket).
+// Mirror: python/kiln_harness/{zygote,pytest_bridge,worker}.py. Every header
+// carries "v" (PROTOCOL_VERSION) and "type"; names read `domain:verb-past`
+// for events and `domain:verb` for commands.
+
+export interface PythonInfo {
+  executable: string;
+  version: string;
+  implementation: string;
+}
+
+/** Supervisor → zygote, first frame: the run's configuration. */
+export interface HelloToZygote {
+  type: "hello";
+  args: string[];
+  socketPath: string;
+  workers: number;
+  dist: string;
+  timeout: number | null;
+  stackDir: string;
+  interpreterNote: string;
+}
+
+export type SupervisorToZygote =
+  | HelloToZygote
+  | { type: "worker:spawn"; workerId: number }
+  | { type: "test:started"; workerId: number; nodeid: string; location: unknown[] }
+  | {
+      type: "test:report";
+      workerId: number;
+      nodeid: string;
+      when: string;
+      outcome: string;
+      duration: number;
+    }
+  | { type: "test:finished"; workerId: number; nodeid: string; location: unknown[] }
+  | {
+      type: "test:crashed";
+      workerId: number;
+      nodeid: string;
+      when: "setup" | "call" | "teardown";
+      message: string;
+      duration: number;
+    }
+  | {
+      type: "warning:recorded";
+      warning: Record<string, unknown>;
+      when: string;
+      nodeid: string;
+      location: unknown[] | null;
+    }
+  | { type: "run:finish" };
+
+export type ZygoteToSupervisor =
+  | { type: "hello"; python: PythonInfo; pytest: string; pid: number }
+  | { type: "hello:refused"; reason?: string; message: string; python?: PythonInfo }
+  | { type: "collection:finished"; rootdir: string; items: string[] }
+  | { type: "worker:spawned"; workerId: number; pid: number }
+  | {
+      type: "worker:exited";
+      workerId: number;
+      pid: number;
+      exitCode: number | null;
+      signal: number | null;
+    }
+  | { type: "run:stop-requested"; reason: string }
+  | { type: "session:finished"; exitCode: number };
+
+export type WorkerToSupervisor =
+  | { type: "worker:hello"; workerId: number; pid: number }
+  | { type: "work:wanted" }
+  | { type: "test:started"; nodeid: string; location: unknown[] }
+  | {
+      type: "test:report";
+      nodeid: string;
+      when: string;
+      outcome: string;
+      duration: number;
+      wasxfail: boolean;
+    }
+  | { type: "test:finished"; nodeid: string; location: unknown[] }
+  | {
+      type: "warning:recorded";
+      warning: Record<string, unknown>;
+      when: string;
+      nodeid: string;
+      location: unknown[] | null;
+    }
+  | { type: "worker:done" };
+
+export type SupervisorToWorker =
+  | { type: "work"; indices: number[] }
+  | { type: "work:none" }
+  | { type: "stop" };

@@ -1,0 +1,113 @@
+// One `kiln test` run end to end: socket server, zygote, controller, signals,
+// and the exit code, which is always pytest's own (the zygote's exit status).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DistMode } from "../scheduler/grouping.js";
+import { RunController } from "./run-controller.js";
+import { WorkerServer } from "./worker-server.js";
+import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
+
+export interface TestRunRequest {
+  python: string;
+  interpreterNote: string;
+  cwd: string;
+  pytestArgs: string[];
+  workers: number;
+  dist: DistMode;
+  timeout: number | null;
+  env: NodeJS.ProcessEnv;
+  loadDurations(rootdir: string): Promise<ReadonlyMap<string, number>>;
+  saveDurations(rootdir: string, durations: Map<string, number>): Promise<void>;
+}
+
+// pytest's ExitCode.INTERRUPTED and INTERNAL_ERROR (src/_pytest/config/__init__.py).
+const EXIT_INTERRUPTED = 2;
+const EXIT_INTERNAL_ERROR = 3;
+
+export async function runTests(request: TestRunRequest): Promise<number> {
+  const scratch = mkdtempSync(join(tmpdir(), "kiln-"));
+  let controller: RunController | undefined;
+  const server = new WorkerServer(join(scratch, "workers.sock"), {
+    connected: (workerId, pid, channel) => {
+      if (controller === undefined) throw new Error("this is a bug in kiln: no run yet");
+      return controller.onWorkerConnected(workerId, pid, channel);
+    },
+    protocolError: (error) => process.stderr.write(`kiln: worker protocol error: ${error.message}\n`),
+  });
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      controller?.killWorkers();
+      if (zygotePid !== undefined) tryKill(zygotePid, "SIGINT");
+    } else {
+      controller?.killWorkers();
+      if (zygotePid !== undefined) tryKill(-zygotePid, "SIGKILL");
+      process.exit(EXIT_INTERRUPTED);
+    }
+  };
+  let zygotePid: number | undefined;
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  try {
+    await server.listen();
+    const zygote = await spawnZygote({
+      python: request.python,
+      cwd: request.cwd,
+      env: request.env,
+      hello: {
+        args: request.pytestArgs,
+        socketPath: server.socketPath,
+        workers: request.workers,
+        dist: request.dist,
+        timeout: request.timeout,
+        stackDir: scratch,
+        interpreterNote: request.interpreterNote,
+      },
+    });
+    zygotePid = zygote.process.pid;
+    const run = new RunController(zygote, {
+      workers: request.workers,
+      dist: request.dist,
+      timeout: request.timeout,
+      stackDir: scratch,
+      loadDurations: request.loadDurations,
+    });
+    controller = run;
+    zygote.onMessage((message) => run.onZygoteMessage(message));
+    const exit = await zygote.exited;
+    run.killWorkers();
+    if (run.rootdir !== undefined && run.result.durations.size > 0) {
+      await request.saveDurations(run.rootdir, run.result.durations);
+    }
+    if (exit.signal !== null) {
+      if (interrupts > 0) return EXIT_INTERRUPTED;
+      process.stderr.write(
+        `kiln: the zygote (${request.python}) was killed by ${exit.signal}; ` +
+          "this is either a crash inside pytest/a plugin during collection or a bug in kiln.\n",
+      );
+      return EXIT_INTERNAL_ERROR;
+    }
+    return exit.code ?? EXIT_INTERNAL_ERROR;
+  } catch (error) {
+    if (error instanceof ZygoteStartError) {
+      process.stderr.write(`kiln: ${error.message}\n`);
+      return error.exitCode;
+    }
+    throw error;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+    await server.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function tryKill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,167 @@
+// Spawning the zygote: the project's interpreter running kiln_harness.zygote
+// with the protocol on fd 3, and the hello handshake that must come first.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { FrameChannel } from "../protocol/channel.js";
+import { decodeZygoteMessage } from "../protocol/decode.js";
+import type {
+  HelloToZygote,
+  PythonInfo,
+  SupervisorToZygote,
+  ZygoteToSupervisor,
+} from "../protocol/messages.js";
+
+export const HARNESS_DIR = fileURLToPath(new URL("../../python", import.meta.url));
+
+// `python -m pytest` puts the working directory first on sys.path (PEP 338);
+// `-c` would put "". The harness directory is on sys.path only while
+// kiln_harness is imported, so the user's tests never see it.
+const BOOTSTRAP = [
+  "import os, sys",
+  "if sys.version_info < (3, 9):",
+  "    sys.stderr.write('kiln: Python %d.%d at %s is too old: Kiln needs Python >= 3.9\\n' % (sys.version_info[0], sys.version_info[1], sys.executable))",
+  "    sys.exit(4)",
+  "sys.path[0] = os.getcwd()",
+  "sys.path.insert(1, sys.argv[1])",
+  "import kiln_harness.zygote as z",
+  "sys.path.remove(sys.argv[1])",
+  "del sys.argv[1]",
+  "z.main()",
+].join("\n");
+
+export class ZygoteStartError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ZygoteExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ZygoteHandle {
+  readonly process: ChildProcess;
+  readonly python: PythonInfo;
+  readonly pytestVersion: string;
+  readonly exited: Promise<ZygoteExit>;
+  send(message: SupervisorToZygote, body?: Uint8Array): void;
+  /** Where messages go after the handshake. */
+  onMessage(handler: (message: ZygoteToSupervisor) => void): void;
+}
+
+export interface ZygoteSpawnOptions {
+  python: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  hello: Omit<HelloToZygote, "type">;
+}
+
+export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(options.python, ["-c", BOOTSTRAP, HARNESS_DIR], {
+        cwd: options.cwd,
+        env: options.env,
+        stdio: ["inherit", "inherit", "inherit", "pipe"],
+        // Its own process group: a terminal Ctrl-C reaches only the
+        // supervisor, which then interrupts the zygote exactly once.
+        detached: true,
+      });
+    } catch (error) {
+      reject(new ZygoteStartError(`cannot start ${options.python}: ${String(error)}`, 4));
+      return;
+    }
+    let settled = false;
+    let handler: ((message: ZygoteToSupervisor) => void) | undefined;
+    const early: ZygoteToSupervisor[] = [];
+    const exited = new Promise<ZygoteExit>((done) => {
+      // "close", not "exit": it fires only after every frame on fd 3 was read.
+      child.on("close", (code, signal) => done({ code, signal }));
+    });
+    const fail = (message: string, exitCode: number) => {
+      if (settled) return;
+      settled = true;
+      child.kill("SIGKILL");
+      reject(new ZygoteStartError(message, exitCode));
+    };
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      const why = error.code === "ENOENT" ? "no such file" : error.message;
+      fail(`cannot start the interpreter ${options.python}: ${why}`, 4);
+    });
+    const pipe = child.stdio[3];
+    if (pipe === null || pipe === undefined || !("write" in pipe)) {
+      fail("this is a bug in kiln: no fd 3 pipe to the zygote", 3);
+      return;
+    }
+    const channel = new FrameChannel<ZygoteToSupervisor, SupervisorToZygote>(
+      pipe as import("node:stream").Duplex,
+      decodeZygoteMessage,
+      {
+        message: (message) => {
+          if (!settled) {
+            settle(message);
+          } else if (handler) {
+            handler(message);
+          } else {
+            early.push(message);
+          }
+        },
+        error: (error) => {
+          if (!settled) fail(`the zygote broke the protocol: ${error.message}`, 3);
+          else process.stderr.write(`kiln: protocol error from the zygote: ${error.message}\n`);
+        },
+        closed: () => {},
+      },
+    );
+    const settle = (message: ZygoteToSupervisor) => {
+      if (message.type === "hello:refused") {
+        const who = message.python
+          ? `${options.python} (Python ${message.python.version})`
+          : options.python;
+        if (message.reason === "pytest-missing") {
+          fail(
+            `pytest is not importable by ${who}: ${message.message}. Install it into that ` +
+              `interpreter (e.g. \`${options.python} -m pip install pytest\`, or ` +
+              "`apt-get install python3-pytest` for Debian's python3), or choose another " +
+              "interpreter with --python PATH or KILN_PYTHON.",
+            4,
+          );
+        } else {
+          fail(`the zygote refused to start: ${message.message}`, 3);
+        }
+        return;
+      }
+      if (message.type !== "hello") {
+        fail(`this is a bug in kiln: the zygote sent ${message.type} before hello`, 3);
+        return;
+      }
+      settled = true;
+      resolve({
+        process: child,
+        python: message.python,
+        pytestVersion: message.pytest,
+        exited,
+        send: (msg, body) => channel.send(msg, body),
+        onMessage: (h) => {
+          handler = h;
+          for (const m of early.splice(0)) h(m);
+        },
+      });
+    };
+    void exited.then(({ code, signal }) => {
+      if (!settled) {
+        fail(
+          `${options.python} exited (${signal ?? `status ${code}`}) before the zygote started; ` +
+            "its error output is above.",
+          code === 4 ? 4 : 3,
+        );
+      }
+    });
+    channel.send({ type: "hello", ...options.hello });
+  });
+}
