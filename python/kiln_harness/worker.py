@@ -159,6 +159,13 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
         finally:
             if stack_file is not None:
                 faulthandler.cancel_dump_traceback_later()
+        if session.shouldfail or session.shouldstop:
+            # The worker's own Session counted a failure past --maxfail/-x
+            # (Session.pytest_runtest_logreport): stop before the next item,
+            # exactly where serial pytest stops, without waiting for the
+            # supervisor's stop to arrive.
+            inbox.stop = True
+            break
 
     if inbox.stop and ran_any:
         # Stopped early (-x, --maxfail, Ctrl-C): tear down what is still set up,

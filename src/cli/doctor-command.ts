@@ -89,7 +89,9 @@ async function doctor(flag: string | undefined): Promise<number> {
   }
   out("platform features:");
   for (const feature of detectPlatformFeatures()) {
-    out(`  ${feature.name}: ${feature.available ? "yes" : "no"}${feature.detail ? ` (${feature.detail})` : ""}`);
+    out(
+      `  ${feature.name}: ${feature.available ? "yes" : "no"}${feature.detail ? ` (${feature.detail})` : ""}`,
+    );
   }
   return problems === 0 ? 0 : 4;
 }

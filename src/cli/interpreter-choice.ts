@@ -1,7 +1,7 @@
 // Picks the interpreter for a command from the real environment.
 import {
-  describeSource,
   defaultProbes,
+  describeSource,
   isInterpreterError,
   resolveInterpreter,
 } from "../config/interpreter.js";

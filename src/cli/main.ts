@@ -15,6 +15,8 @@ registerTestCommand(program);
 registerDoctorCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`kiln: internal error: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.stderr.write(
+    `kiln: internal error: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
   process.exitCode = 3;
 });

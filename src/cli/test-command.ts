@@ -24,7 +24,10 @@ export function registerTestCommand(program: Command): void {
     .option("--python <path>", "the interpreter to run pytest with")
     .allowUnknownOption()
     .allowExcessArguments()
-    .helpOption("-h, --kiln-help", "show Kiln's help for `kiln test` (pytest's own --help passes through)")
+    .helpOption(
+      "-h, --kiln-help",
+      "show Kiln's help for `kiln test` (pytest's own --help passes through)",
+    )
     .action(async (pytestArgs: string[], raw: RawTestOptions) => {
       process.exitCode = await testAction(pytestArgs, raw);
     });

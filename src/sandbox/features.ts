@@ -41,7 +41,9 @@ export function detectPlatformFeatures(): PlatformFeature[] {
     {
       name: "cgroup v2",
       available: controllers !== undefined,
-      ...(controllers === undefined ? {} : { detail: `controllers: ${controllers || "none delegated"}` }),
+      ...(controllers === undefined
+        ? {}
+        : { detail: `controllers: ${controllers || "none delegated"}` }),
     },
   ];
 }

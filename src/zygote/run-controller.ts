@@ -121,13 +121,13 @@ export class RunController {
   private start(items: string[], durations: ReadonlyMap<string, number>): void {
     this.items = items;
     this.indexOf = new Map(items.map((nodeid, index) => [nodeid, index]));
-    const groups = orderGroups(
-      groupItems(
-        items.map((nodeid, index) => ({ index, nodeid })),
-        this.options.dist,
-      ),
-      durations,
+    const grouped = groupItems(
+      items.map((nodeid, index) => ({ index, nodeid })),
+      this.options.dist,
     );
+    // Longest-first only pays with several workers; one worker keeps pytest's
+    // collection order, so `-n 1` (with -x, say) stops where pytest stops.
+    const groups = this.options.workers > 1 ? orderGroups(grouped, durations) : grouped;
     this.queue = new WorkQueue(groups);
     const count = Math.min(Math.max(1, this.options.workers), groups.length);
     for (let i = 0; i < count; i++) this.spawnWorker();
@@ -338,7 +338,11 @@ export class RunController {
     const timedOut =
       this.options.timeout !== null &&
       (stack.length > 0 || Date.now() - test.startedAt >= this.options.timeout * 1000);
-    const when = !test.phases.has("setup") ? "setup" : !test.phases.has("call") ? "call" : "teardown";
+    const when = !test.phases.has("setup")
+      ? "setup"
+      : !test.phases.has("call")
+        ? "call"
+        : "teardown";
     const message = timedOut
       ? timeoutMessage(test.nodeid, this.options.timeout ?? 0, death, stack)
       : crashMessage(test.nodeid, death);

@@ -33,7 +33,8 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       if (controller === undefined) throw new Error("this is a bug in kiln: no run yet");
       return controller.onWorkerConnected(workerId, pid, channel);
     },
-    protocolError: (error) => process.stderr.write(`kiln: worker protocol error: ${error.message}\n`),
+    protocolError: (error) =>
+      process.stderr.write(`kiln: worker protocol error: ${error.message}\n`),
   });
   let interrupts = 0;
   const onSigint = () => {

@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// Parity check: run fixture projects with plain pytest (the baseline) and with
+// Kiln, and compare {nodeid: outcome} maps and exit codes.
+//
+//   node dist/parity/main.js <project-dir> [--python PY] [--kiln-args "..."] [-- extra args]
+//   node dist/parity/main.js --all
+//
+// Exit status: 0 when every run matches, 1 on any difference, 2 on usage or
+// setup errors.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ParityOptions, parseParityArgs, USAGE, UsageError } from "./args.js";
+import {
+  compareRuns,
+  type Difference,
+  formatCounts,
+  formatDifference,
+  parseOutcomesFile,
+} from "./compare.js";
+import type { RecordedRun } from "./process.js";
+import {
+  listFixtureProjects,
+  loadProject,
+  type ParityRun,
+  type Project,
+  resolveProjectDir,
+} from "./projects.js";
+import { DEFAULT_KILN_CLI, runKiln } from "./run-kiln.js";
+import { runPytest } from "./run-pytest.js";
+
+interface RunReport {
+  label: string;
+  ok: boolean;
+  tests: number;
+  lines: string[];
+}
+
+function describeChild(side: string, run: RecordedRun, includeOutput: boolean): string[] {
+  const lines: string[] = [];
+  if (run.timedOut) lines.push(`${side} timed out after ${run.seconds.toFixed(1)}s and was killed`);
+  if (run.outcomes === null) {
+    const how = run.signal ? `signal ${run.signal}` : `exit ${run.exitCode}`;
+    lines.push(`${side}: ${run.outcomesError ?? "no outcomes"} (${how})`);
+  }
+  if (includeOutput || run.outcomes === null) {
+    lines.push(...indentBlock(`${side} stdout (tail)`, run.stdoutTail));
+    lines.push(...indentBlock(`${side} stderr (tail)`, run.stderrTail));
+  }
+  return lines;
+}
+
+function indentBlock(title: string, text: string): string[] {
+  const trimmed = text.trimEnd();
+  if (trimmed === "") return [];
+  const body = trimmed.split("\n").slice(-40);
+  return [`--- ${title}`, ...body.map((line) => `  | ${line}`)];
+}
+
+function readExpected(project: Project, run: ParityRun) {
+  const file = join(project.dir, "expected", `${run.name}.json`);
+  if (!existsSync(file)) return undefined;
+  return parseOutcomesFile(readFileSync(file, "utf8"));
+}
+
+async function checkRun(
+  project: Project,
+  run: ParityRun,
+  options: ParityOptions,
+  kilnCli: string,
+  scratch: string,
+): Promise<RunReport> {
+  const label = `${project.name}:${run.name}`;
+  const adHoc = options.extraArgs.length > 0;
+  const pytestArgs = [...run.pytestArgs, ...options.extraArgs];
+  const kilnArgs = [...run.kilnArgs, ...options.kilnArgs, ...options.extraArgs];
+  const lines: string[] = [];
+  const differences: Difference[] = [];
+
+  const baseline = await runPytest({
+    python: options.python,
+    projectDir: project.dir,
+    args: pytestArgs,
+    outcomesFile: join(scratch, `${project.name}.${run.name}.pytest.json`),
+    timeoutSeconds: options.timeoutSeconds,
+  });
+  lines.push(...describeChild("pytest", baseline, options.verbose));
+  let setupProblem = baseline.outcomes === null || baseline.timedOut;
+  if (run.exitCode !== undefined && !adHoc && baseline.exitCode !== run.exitCode) {
+    lines.push(
+      `baseline exit code ${baseline.exitCode} differs from parity.json's ${run.exitCode}`,
+    );
+    setupProblem = true;
+  }
+
+  if (options.baselineOnly) {
+    const expected = adHoc ? undefined : readExpected(project, run);
+    if (expected && baseline.outcomes) {
+      differences.push(
+        ...compareRuns(
+          { exitCode: expected.exitCode, outcomes: expected.outcomes },
+          { exitCode: baseline.exitCode, outcomes: baseline.outcomes },
+        ),
+      );
+      lines.push(
+        ...differences.map((d) => formatDifference(d, { pytest: "expected", kiln: "pytest" })),
+      );
+    }
+  } else {
+    const kiln = await runKiln({
+      kilnCli,
+      python: options.python,
+      projectDir: project.dir,
+      args: kilnArgs,
+      outcomesFile: join(scratch, `${project.name}.${run.name}.kiln.json`),
+      timeoutSeconds: options.timeoutSeconds,
+    });
+    lines.push(...describeChild("kiln", kiln, options.verbose));
+    if (baseline.outcomes && kiln.outcomes) {
+      differences.push(
+        ...compareRuns(
+          { exitCode: baseline.exitCode, outcomes: baseline.outcomes },
+          { exitCode: kiln.exitCode, outcomes: kiln.outcomes },
+        ),
+      );
+    } else if (baseline.exitCode !== kiln.exitCode) {
+      differences.push({ kind: "exit-code", pytest: baseline.exitCode, kiln: kiln.exitCode });
+    }
+    if (kiln.outcomes === null || kiln.timedOut) setupProblem = true;
+    lines.push(...differences.map((d) => formatDifference(d)));
+    if (options.verbose) {
+      lines.push(`kiln: exit ${kiln.exitCode} in ${kiln.seconds.toFixed(1)}s`);
+    }
+  }
+
+  const outcomes = baseline.outcomes ?? {};
+  if (options.verbose) {
+    lines.push(
+      `pytest: exit ${baseline.exitCode} in ${baseline.seconds.toFixed(1)}s: ${formatCounts(outcomes)}`,
+    );
+  }
+  return {
+    label,
+    ok: !setupProblem && differences.length === 0,
+    tests: Object.keys(outcomes).length,
+    lines,
+  };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options: ParityOptions;
+  try {
+    options = parseParityArgs(argv, process.env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`parity: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  let projects: Project[];
+  try {
+    const dirs = options.all
+      ? listFixtureProjects()
+      : options.projects.map((arg) => resolveProjectDir(arg));
+    projects = dirs.map((dir) => loadProject(dir));
+  } catch (err) {
+    console.error(`parity: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+
+  const kilnCli = options.kilnCli ?? DEFAULT_KILN_CLI;
+  if (!options.baselineOnly && !existsSync(kilnCli)) {
+    console.error(
+      `parity: Kiln's CLI is not at ${kilnCli} (run \`npm run build\`, or pass --kiln)`,
+    );
+    return 2;
+  }
+
+  const selected = projects.flatMap((project) =>
+    project.runs
+      .filter((run) => options.runNames.length === 0 || options.runNames.includes(run.name))
+      .map((run) => ({ project, run })),
+  );
+  if (selected.length === 0) {
+    console.error(`parity: no run named ${options.runNames.join(", ")}`);
+    return 2;
+  }
+
+  const scratch = mkdtempSync(join(tmpdir(), "kiln-parity-"));
+  let failed = 0;
+  try {
+    for (const { project, run } of selected) {
+      const report = await checkRun(project, run, options, kilnCli, scratch);
+      if (report.ok) {
+        console.log(`OK ${report.label} (${report.tests} tests)`);
+      } else {
+        failed++;
+        console.log(`FAIL ${report.label} (${report.tests} tests)`);
+      }
+      for (const line of report.lines) console.log(`  ${line}`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const total = selected.length;
+  console.log(
+    failed === 0 ? `parity: all ${total} runs match` : `parity: ${failed} of ${total} runs differ`,
+  );
+  return failed === 0 ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,90 @@
+// Fixture projects and their parity.json:
+//   { "runs": [ { "name", "kiln_args", "pytest_args", "exit_code" } ] }
+
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isRecord } from "./compare.js";
+
+export interface ParityRun {
+  name: string;
+  kilnArgs: string[];
+  pytestArgs: string[];
+  /** The baseline's exit code; undefined for an ad-hoc run without parity.json. */
+  exitCode: number | undefined;
+}
+
+export interface Project {
+  name: string;
+  dir: string;
+  runs: ParityRun[];
+  /** Whether runs came from a parity.json (an ad-hoc directory has one empty run). */
+  hasParityFile: boolean;
+}
+
+/** The repository root: this file lives in <repo>/src/parity or <repo>/dist/parity. */
+export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const PROJECTS_DIR = join(REPO_ROOT, "tests", "fixtures", "projects");
+
+export function listFixtureProjects(projectsDir: string = PROJECTS_DIR): string[] {
+  return readdirSync(projectsDir)
+    .filter((name) => existsSync(join(projectsDir, name, "parity.json")))
+    .sort()
+    .map((name) => join(projectsDir, name));
+}
+
+/** A project directory given on the command line: a path, or a fixture project's name. */
+export function resolveProjectDir(arg: string, projectsDir: string = PROJECTS_DIR): string {
+  const direct = resolve(arg);
+  if (existsSync(direct) && statSync(direct).isDirectory()) return direct;
+  const named = join(projectsDir, arg);
+  if (existsSync(named) && statSync(named).isDirectory()) return named;
+  throw new Error(`no such project directory: ${arg}`);
+}
+
+export function loadProject(dir: string): Project {
+  const file = join(dir, "parity.json");
+  if (!existsSync(file)) {
+    return {
+      name: basename(dir),
+      dir,
+      runs: [{ name: "adhoc", kilnArgs: [], pytestArgs: [], exitCode: undefined }],
+      hasParityFile: false,
+    };
+  }
+  return {
+    name: basename(dir),
+    dir,
+    runs: parseParityFile(readFileSync(file, "utf8"), file),
+    hasParityFile: true,
+  };
+}
+
+export function parseParityFile(text: string, where = "parity.json"): ParityRun[] {
+  const data: unknown = JSON.parse(text);
+  if (!isRecord(data) || !Array.isArray(data.runs)) {
+    throw new Error(`${where}: expected {"runs": [...]}`);
+  }
+  const names = new Set<string>();
+  return data.runs.map((run: unknown, index: number): ParityRun => {
+    const at = `${where}: runs[${index}]`;
+    if (!isRecord(run)) throw new Error(`${at} is not an object`);
+    const { name, kiln_args: kilnArgs, pytest_args: pytestArgs, exit_code: exitCode } = run;
+    if (typeof name !== "string" || !/^[\w.-]+$/.test(name)) {
+      throw new Error(`${at}: name must be a non-empty word ([A-Za-z0-9_.-])`);
+    }
+    if (names.has(name)) throw new Error(`${at}: duplicate run name ${name}`);
+    names.add(name);
+    if (!isStringArray(kilnArgs)) throw new Error(`${at}: kiln_args must be an array of strings`);
+    if (!isStringArray(pytestArgs))
+      throw new Error(`${at}: pytest_args must be an array of strings`);
+    if (typeof exitCode !== "number" || !Number.isInteger(exitCode)) {
+      throw new Error(`${at}: exit_code must be an integer`);
+    }
+    return { name, kilnArgs, pytestArgs, exitCode };
+  });
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}

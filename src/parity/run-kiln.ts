@@ -1,0 +1,41 @@
+// Kiln's side: `node dist/cli/main.js test --python PY -p <recorder> ...` in
+// the project directory. Kiln's zygote runs pytest in-process with
+// kiln_harness importable, so the same recorder plugin writes the outcomes.
+
+import { join } from "node:path";
+import { type RecordedRun, runRecorded } from "./process.js";
+import { REPO_ROOT } from "./projects.js";
+import { RECORDER_PLUGIN } from "./run-pytest.js";
+
+export const DEFAULT_KILN_CLI = join(REPO_ROOT, "dist", "cli", "main.js");
+
+export interface KilnRunOptions {
+  kilnCli: string;
+  python: string;
+  projectDir: string;
+  args: readonly string[];
+  outcomesFile: string;
+  timeoutSeconds: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function kilnCommand(kilnCli: string, python: string, args: readonly string[]): string[] {
+  return [process.execPath, kilnCli, "test", "--python", python, "-p", RECORDER_PLUGIN, ...args];
+}
+
+export function runKiln(options: KilnRunOptions): Promise<RecordedRun> {
+  const [command, ...args] = kilnCommand(options.kilnCli, options.python, options.args) as [
+    string,
+    ...string[],
+  ];
+  return runRecorded(
+    {
+      command,
+      args,
+      cwd: options.projectDir,
+      env: { ...(options.env ?? process.env), PYTHONDONTWRITEBYTECODE: "1" },
+      timeoutSeconds: options.timeoutSeconds,
+    },
+    options.outcomesFile,
+  );
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { parseParityArgs, splitArgs, UsageError } from "../../../src/parity/args.js";
+import { parseParityFile } from "../../../src/parity/projects.js";
+
+describe("splitArgs", () => {
+  it("splits on blanks and honours quotes and escapes", () => {
+    expect(splitArgs("")).toEqual([]);
+    expect(splitArgs("  -n 4  ")).toEqual(["-n", "4"]);
+    expect(splitArgs(`-k "alpha and not slow" -m 'a b'`)).toEqual([
+      "-k",
+      "alpha and not slow",
+      "-m",
+      "a b",
+    ]);
+    expect(splitArgs(`a\\ b "x\\"y" 'c\\d' ""`)).toEqual(["a b", 'x"y', "c\\d", ""]);
+    expect(splitArgs(`pre"mid"'post'`)).toEqual(["premidpost"]);
+  });
+
+  it("rejects unterminated quotes", () => {
+    expect(() => splitArgs(`"abc`)).toThrow(UsageError);
+    expect(() => splitArgs(`'abc`)).toThrow(UsageError);
+    expect(() => splitArgs("abc\\")).toThrow(UsageError);
+  });
+});
+
+describe("parseParityArgs", () => {
+  it("parses options, projects and extra args", () => {
+    const options = parseParityArgs(
+      [
+        "basic",
+        "--python",
+        "py3",
+        "--kiln-args",
+        "-n 2 --timeout 5",
+        "--run",
+        "default",
+        "--",
+        "-k",
+        "x",
+      ],
+      {},
+    );
+    expect(options.projects).toEqual(["basic"]);
+    expect(options.python).toBe("py3");
+    expect(options.kilnArgs).toEqual(["-n", "2", "--timeout", "5"]);
+    expect(options.runNames).toEqual(["default"]);
+    expect(options.extraArgs).toEqual(["-k", "x"]);
+    expect(options.all).toBe(false);
+  });
+
+  it("defaults the interpreter to KILN_PYTHON, then /usr/bin/python3", () => {
+    expect(parseParityArgs(["--all"], { KILN_PYTHON: "/opt/py" }).python).toBe("/opt/py");
+    expect(parseParityArgs(["--all"], {}).python).toBe("/usr/bin/python3");
+  });
+
+  it("rejects bad usage", () => {
+    expect(() => parseParityArgs([], {})).toThrow(UsageError);
+    expect(() => parseParityArgs(["--all", "--bogus"], {})).toThrow(UsageError);
+    expect(() => parseParityArgs(["--all", "--python"], {})).toThrow(UsageError);
+    expect(() => parseParityArgs(["--all", "--timeout", "0"], {})).toThrow(UsageError);
+  });
+});
+
+describe("parseParityFile", () => {
+  it("reads runs", () => {
+    const runs = parseParityFile(
+      JSON.stringify({
+        runs: [{ name: "default", kiln_args: ["--timeout", "2"], pytest_args: [], exit_code: 1 }],
+      }),
+    );
+    expect(runs).toEqual([
+      { name: "default", kilnArgs: ["--timeout", "2"], pytestArgs: [], exitCode: 1 },
+    ]);
+  });
+
+  it("rejects malformed runs", () => {
+    expect(() => parseParityFile("{}")).toThrow(/runs/);
+    const run = { name: "a", kiln_args: [], pytest_args: [], exit_code: 0 };
+    expect(() => parseParityFile(JSON.stringify({ runs: [run, run] }))).toThrow(/duplicate/);
+    expect(() => parseParityFile(JSON.stringify({ runs: [{ ...run, kiln_args: [1] }] }))).toThrow(
+      /kiln_args/,
+    );
+    expect(() => parseParityFile(JSON.stringify({ runs: [{ ...run, name: "a/b" }] }))).toThrow(
+      /name/,
+    );
+    expect(() => parseParityFile(JSON.stringify({ runs: [{ ...run, exit_code: "1" }] }))).toThrow(
+      /exit_code/,
+    );
+  });
+});
