@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Kiln's tests and example need on a fresh Debian machine with
+# Node: pytest and its plugins from Debian's packages (the comparisons in
+# tests/ and bench/ run pytest-xdist, pytest-forked and pytest-timeout), then
+# the npm dependencies and the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+/usr/bin/python3 -c "import pytest" 2>/dev/null || need_apt+=(python3-pytest)
+/usr/bin/python3 -c "import xdist" 2>/dev/null || need_apt+=(python3-pytest-xdist)
+/usr/bin/python3 -c "import pytest_forked" 2>/dev/null || need_apt+=(python3-pytest-forked)
+/usr/bin/python3 -c "import pytest_timeout" 2>/dev/null || need_apt+=(python3-pytest-timeout)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} with apt-get"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build
