@@ -143,8 +143,14 @@ function main() {
         if (recorded.exit_code !== result.status) {
           problems.push(`recorder saw exit ${recorded.exit_code}, process exited ${result.status}`);
         }
-        const expected = { exit_code: recorded.exit_code, outcomes: sortedOutcomes(recorded.outcomes) };
-        writeFileSync(join(expectedDir, `${run.name}.json`), `${JSON.stringify(expected, null, 2)}\n`);
+        const expected = {
+          exit_code: recorded.exit_code,
+          outcomes: sortedOutcomes(recorded.outcomes),
+        };
+        writeFileSync(
+          join(expectedDir, `${run.name}.json`),
+          `${JSON.stringify(expected, null, 2)}\n`,
+        );
         const summary = `${Object.keys(expected.outcomes).length} nodes: ${countOutcomes(expected.outcomes) || "none"}`;
         if (problems.length > 0) {
           failures++;

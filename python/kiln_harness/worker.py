@@ -175,5 +175,24 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
         except Exception:
             pass
     chan.send({"type": "worker:done"})
-    sock.close()
+    _close_gracefully(sock)
     return 0
+
+
+def _close_gracefully(sock):
+    """Half-close, then wait for the supervisor to close its end.
+
+    Closing outright could leave a message the supervisor sent meanwhile (a
+    `stop`) unread; the supervisor's next write would then fail with EPIPE and
+    Node destroys a socket on a write error, dropping the frames this worker
+    sent last. After SHUT_WR the supervisor reads everything, sees EOF, and
+    closes its side (net.Server's allowHalfOpen=false), which ends our read.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(5.0)
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    sock.close()

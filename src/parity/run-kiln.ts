@@ -20,7 +20,20 @@ export interface KilnRunOptions {
 }
 
 export function kilnCommand(kilnCli: string, python: string, args: readonly string[]): string[] {
-  return [process.execPath, kilnCli, "test", "--python", python, "-p", RECORDER_PLUGIN, ...args];
+  // -p no:cacheprovider as for the baseline: the same plugin set, and no
+  // .pytest_cache left in the fixture projects.
+  return [
+    process.execPath,
+    kilnCli,
+    "test",
+    "--python",
+    python,
+    "-p",
+    RECORDER_PLUGIN,
+    "-p",
+    "no:cacheprovider",
+    ...args,
+  ];
 }
 
 export function runKiln(options: KilnRunOptions): Promise<RecordedRun> {

@@ -45,7 +45,11 @@ export class FrameChannel<In, Out extends { type: string }> {
   }
 
   send(message: Out, body?: Uint8Array): void {
-    if (!this.open || this.stream.destroyed || !this.stream.writable) return;
+    // Once the peer has ended its side, writing would fail with EPIPE and
+    // Node would destroy the stream before we read what is still queued.
+    if (!this.open || this.stream.destroyed || !this.stream.writable || this.stream.readableEnded) {
+      return;
+    }
     this.stream.write(encodeFrame(message as unknown as FrameHeader, body));
   }
 

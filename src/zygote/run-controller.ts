@@ -30,6 +30,12 @@ const MAX_BARREN_DEATHS = 3;
 // A worker whose process exit arrives before its connection is waited for this long.
 const CONNECT_GRACE_MS = 1_000;
 
+// KILN_DEBUG=1 traces every message the supervisor receives, on stderr.
+const DEBUG = Boolean(process.env.KILN_DEBUG);
+function debug(line: string): void {
+  process.stderr.write(`kiln debug ${Date.now() % 100000}: ${line}\n`);
+}
+
 interface RunningTest {
   index: number;
   nodeid: string;
@@ -92,6 +98,10 @@ export class RunController {
   // -- zygote side ----------------------------------------------------------
 
   onZygoteMessage(message: ZygoteToSupervisor): void {
+    if (DEBUG)
+      debug(
+        `zygote -> ${message.type === "collection:finished" ? message.type : JSON.stringify(message)}`,
+      );
     switch (message.type) {
       case "collection:finished":
         this.rootdir = message.rootdir;
@@ -200,6 +210,7 @@ export class RunController {
   }
 
   private onWorkerMessage(worker: WorkerState, message: WorkerToSupervisor, body: Buffer): void {
+    if (DEBUG) debug(`kw${worker.id} -> ${JSON.stringify(message)}`);
     switch (message.type) {
       case "work:wanted": {
         const group = this.queue.next();

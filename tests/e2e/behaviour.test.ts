@@ -1,0 +1,164 @@
+// What a pytest user sees: failure text, crashes, timeouts, -s, -x, Ctrl-C,
+// session fixtures per worker, recorded durations.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { project, runKiln, runPytest } from "../helpers/kiln.js";
+
+/** The FAILURES section through the short summary, with volatile bits normalized. */
+function failuresSection(output: string): string {
+  const start = output.indexOf("= FAILURES =");
+  const end = output.indexOf("short test summary info");
+  return output
+    .slice(start, end)
+    .replace(/0x[0-9a-f]+/g, "0xADDR")
+    .replace(/ in \d+\.\d+s/g, " in Ts");
+}
+
+function tempProject(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-proj-"));
+  writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+describe("kiln test behaves like pytest", () => {
+  it("prints pytest's own rewritten-assert failure text", async () => {
+    const args = ["-p", "no:cacheprovider", "test_math.py"];
+    const kiln = await runKiln(["test", "-n", "1", ...args], { cwd: project("basic") });
+    const pytest = runPytest(args, project("basic"));
+    expect(kiln.code).toBe(1);
+    expect(failuresSection(kiln.stdout)).toContain("assert 3 == 4");
+    expect(failuresSection(kiln.stdout)).toBe(failuresSection(pytest.stdout));
+  });
+
+  it("fails a segfaulting and an os._exit test with the cause, and runs the rest", async () => {
+    const r = await runKiln(["test", "-n", "2", "-p", "no:cacheprovider"], {
+      cwd: project("crashes"),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /crashed while running test_segfault\.py::test_segfault: killed by signal 11 \(SIGSEGV\)/,
+    );
+    expect(r.stdout).toMatch(
+      /crashed while running test_exit\.py::test_os_exit: exited with status 3/,
+    );
+    expect(r.stdout).toMatch(/2 failed, 6 passed/);
+  });
+
+  it("fails a test that outlives --timeout with its Python stack; the group goes on", async () => {
+    const r = await runKiln(["test", "-n", "1", "--timeout", "2", "-p", "no:cacheprovider"], {
+      cwd: project("timeouts"),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("Failed: Timeout >2s: test_loop.py::test_infinite_loop");
+    expect(r.stdout).toContain("Python stack at the moment of the timeout (faulthandler)");
+    expect(r.stdout).toMatch(/File ".*test_loop\.py", line \d+ in test_infinite_loop/);
+    expect(r.stdout).toMatch(/1 failed, 4 passed/);
+  });
+
+  it("streams test output live with -s", async () => {
+    const dir = tempProject({
+      "test_live.py":
+        "import sys, time\n\ndef test_live():\n    print('LIVE-MARK', flush=True)\n    time.sleep(3)\n",
+    });
+    let sawMarkAt = 0;
+    const started = Date.now();
+    const r = await runKiln(["test", "-s", "-n", "1"], {
+      cwd: dir,
+      onSpawn: (child) =>
+        child.stdout?.on("data", (chunk: Buffer) => {
+          if (!sawMarkAt && chunk.toString().includes("LIVE-MARK")) sawMarkAt = Date.now();
+        }),
+    });
+    expect(r.code).toBe(0);
+    expect(sawMarkAt).toBeGreaterThan(0);
+    // The mark arrived while the test was still sleeping, not at the end.
+    expect(Date.now() - sawMarkAt).toBeGreaterThan(1500);
+    expect(sawMarkAt).toBeGreaterThan(started);
+  });
+
+  it("runs a session fixture once per worker, as xdist does", async () => {
+    const log = join(mkdtempSync(join(tmpdir(), "kiln-log-")), "setups.txt");
+    const files: Record<string, string> = {
+      "conftest.py": `import os, pytest\n\n@pytest.fixture(scope="session")\ndef once():\n    with open(${JSON.stringify(log)}, "a") as f:\n        f.write(f"{os.getpid()}\\n")\n`,
+    };
+    for (let i = 0; i < 6; i++) {
+      files[`test_m${i}.py`] = "def test_a(once):\n    pass\n\ndef test_b(once):\n    pass\n";
+    }
+    const r = await runKiln(["test", "-n", "2", "-p", "no:cacheprovider"], {
+      cwd: tempProject(files),
+    });
+    expect(r.code).toBe(0);
+    const pids = readFileSync(log, "utf8").trim().split("\n");
+    expect(new Set(pids).size).toBe(pids.length);
+    expect(pids.length).toBeGreaterThanOrEqual(1);
+    expect(pids.length).toBeLessThanOrEqual(2);
+    expect(r.stdout).toMatch(/12 passed/);
+  });
+
+  it("stops at the first failure with -x and exits 1", async () => {
+    const r = await runKiln(["test", "-n", "1", "-x", "-p", "no:cacheprovider"], {
+      cwd: project("basic"),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("stopping after 1 failures");
+    expect(r.stdout).toMatch(/1 failed/);
+  });
+
+  it("exits 5 when nothing is collected", async () => {
+    const r = await runKiln(["test", "-k", "nothing_matches_this"], { cwd: project("demo") });
+    expect(r.code).toBe(5);
+    expect(r.stdout).toMatch(/deselected/);
+  });
+
+  it("stops on Ctrl-C, prints what finished and exits 2", async () => {
+    const r = await runKiln(["test", "-n", "1", "-p", "no:cacheprovider"], {
+      cwd: project("timeouts"),
+      onSpawn: (child) => {
+        let sent = false;
+        child.stdout?.on("data", (chunk: Buffer) => {
+          // test_loop.py's loop starts after collection; interrupt it then.
+          if (!sent && chunk.toString().includes("collected")) {
+            sent = true;
+            setTimeout(() => child.kill("SIGINT"), 1500);
+          }
+        });
+      },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain("KeyboardInterrupt");
+    expect(r.stdout).toMatch(/in \d+\.\d+s/);
+  });
+
+  it("records durations under .kiln/ for longest-first ordering", async () => {
+    const dir = tempProject({ "test_one.py": "def test_one():\n    pass\n" });
+    const r = await runKiln(["test", "-n", "2"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const file = join(dir, ".kiln", "durations.json");
+    expect(existsSync(file)).toBe(true);
+    const recorded = JSON.parse(readFileSync(file, "utf8")) as {
+      durations: Record<string, number>;
+    };
+    expect(Object.keys(recorded.durations)).toEqual(["test_one.py::test_one"]);
+  });
+
+  it("shows --durations and -r summaries from pytest's reporter, no colour off a TTY", async () => {
+    const r = await runKiln(["test", "--durations", "3", "-rA", "-p", "no:cacheprovider"], {
+      cwd: project("demo"),
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("slowest 3 durations");
+    expect(r.stdout).toMatch(/PASSED tests\/test_cart\.py::test_adding_twice_accumulates/);
+    expect(r.stdout).not.toContain("\u001b[");
+  });
+
+  it("kiln doctor names the interpreter, its pytest and platform features", async () => {
+    const r = await runKiln(["doctor"], { cwd: project("demo") });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/interpreter: .*python3.* \(from \$KILN_PYTHON\) -> Python 3\.\d+/);
+    expect(r.stdout).toMatch(/pytest: \d+\.\d+/);
+    expect(r.stdout).toContain("landlock:");
+  });
+});
