@@ -10,6 +10,7 @@ pytest's own.
 """
 
 import json
+import marshal
 import os
 import selectors
 import signal
@@ -172,18 +173,8 @@ class KilnZygotePlugin:
         kind = header["type"]
         if kind == "worker:spawn":
             self._spawn(int(header["workerId"]))
-        elif kind == "test:started":
-            self.config.hook.pytest_runtest_logstart(
-                nodeid=header["nodeid"], location=tuple(header["location"])
-            )
-        elif kind == "test:report":
-            data = json.loads(body.decode("utf-8"))
-            report = self.config.hook.pytest_report_from_serializable(config=self.config, data=data)
-            self._log_report(report, header.get("workerId"))
         elif kind == "test:finished":
-            self.config.hook.pytest_runtest_logfinish(
-                nodeid=header["nodeid"], location=tuple(header["location"])
-            )
+            self._replay_test(header, body)
         elif kind == "test:crashed":
             self._report_crash(header)
         elif kind == "warning:recorded":
@@ -199,6 +190,19 @@ class KilnZygotePlugin:
             self.finished = True
         else:
             raise RuntimeError(f"this is a bug in kiln: unknown message {kind!r} for the zygote")
+
+    def _replay_test(self, header, body):
+        """Feed one finished test's reports to the zygote's hooks, in the
+        order serial pytest calls them (runner.pytest_runtest_protocol)."""
+        hook = self.config.hook
+        nodeid = header["nodeid"]
+        location = tuple(header["location"])
+        datas = marshal.loads(body) if header.get("format") == "marshal" else json.loads(body)
+        hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+        for data in datas:
+            report = hook.pytest_report_from_serializable(config=self.config, data=data)
+            self._log_report(report, header.get("workerId"))
+        hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
     def _log_report(self, report, worker_id):
         if self.workers > 1 and worker_id is not None:
@@ -230,6 +234,7 @@ class KilnZygotePlugin:
             fspath = nodeid.split("::")[0]
             location = (fspath, None, fspath)
             keywords = {}
+        self.config.hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
         report = TestReport(
             nodeid,
             location,

@@ -20,9 +20,7 @@ const ZYGOTE_SHAPES: Record<ZygoteToSupervisor["type"], Shape> = {
 const WORKER_SHAPES: Record<WorkerToSupervisor["type"], Shape> = {
   "worker:hello": { workerId: "number", pid: "number" },
   "work:wanted": {},
-  "test:started": { nodeid: "string", location: "array" },
-  "test:report": { nodeid: "string", when: "string", outcome: "string", duration: "number" },
-  "test:finished": { nodeid: "string", location: "array" },
+  "test:finished": { nodeid: "string", location: "array", reports: "array", format: "string" },
   "warning:recorded": { warning: "object", when: "string", nodeid: "string" },
   "worker:done": {},
 };

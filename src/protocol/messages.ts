@@ -3,6 +3,23 @@
 // carries "v" (PROTOCOL_VERSION) and "type"; names read `domain:verb-past`
 // for events and `domain:verb` for commands.
 
+/**
+ * How a test:finished body packs pytest's serialized reports (a list of
+ * pytest_report_to_serializable dicts): marshal normally, JSON when a report
+ * holds values marshal can't take. Opaque to the supervisor, which forwards it.
+ */
+export type ReportBodyFormat = "marshal" | "json";
+
+/** What the supervisor reads of each report without unpacking the body. */
+export interface ReportMeta {
+  when: "setup" | "call" | "teardown";
+  outcome: "passed" | "failed" | "skipped";
+  duration: number;
+  wasxfail: boolean;
+  /** pytest's longreprtext, for failed reports only. */
+  longreprtext?: string;
+}
+
 export interface PythonInfo {
   executable: string;
   version: string;
@@ -24,16 +41,13 @@ export interface HelloToZygote {
 export type SupervisorToZygote =
   | HelloToZygote
   | { type: "worker:spawn"; workerId: number }
-  | { type: "test:started"; workerId: number; nodeid: string; location: unknown[] }
   | {
-      type: "test:report";
+      type: "test:finished";
       workerId: number;
       nodeid: string;
-      when: string;
-      outcome: string;
-      duration: number;
+      location: unknown[];
+      format: ReportBodyFormat;
     }
-  | { type: "test:finished"; workerId: number; nodeid: string; location: unknown[] }
   | {
       type: "test:crashed";
       workerId: number;
@@ -69,16 +83,13 @@ export type ZygoteToSupervisor =
 export type WorkerToSupervisor =
   | { type: "worker:hello"; workerId: number; pid: number }
   | { type: "work:wanted" }
-  | { type: "test:started"; nodeid: string; location: unknown[] }
   | {
-      type: "test:report";
+      type: "test:finished";
       nodeid: string;
-      when: string;
-      outcome: string;
-      duration: number;
-      wasxfail: boolean;
+      location: unknown[];
+      reports: ReportMeta[];
+      format: ReportBodyFormat;
     }
-  | { type: "test:finished"; nodeid: string; location: unknown[] }
   | {
       type: "warning:recorded";
       warning: Record<string, unknown>;

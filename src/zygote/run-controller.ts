@@ -8,7 +8,7 @@ import type { WorkerToSupervisor, ZygoteToSupervisor } from "../protocol/message
 import { type DistMode, groupItems } from "../scheduler/grouping.js";
 import { orderGroups } from "../scheduler/ordering.js";
 import { WorkQueue } from "../scheduler/work-queue.js";
-import { crashMessage, timeoutMessage, type WorkerDeath } from "./crash-message.js";
+import { crashMessage, describeDeath, timeoutMessage, type WorkerDeath } from "./crash-message.js";
 import type { WorkerChannel } from "./worker-server.js";
 import type { ZygoteHandle } from "./zygote-process.js";
 
@@ -40,8 +40,6 @@ interface RunningTest {
   index: number;
   nodeid: string;
   startedAt: number;
-  phases: Set<string>;
-  timer: NodeJS.Timeout | undefined;
 }
 
 interface WorkerState {
@@ -50,7 +48,10 @@ interface WorkerState {
   channel: WorkerChannel | undefined;
   /** Item indices sent to this worker and not yet finished, in order. */
   assigned: number[];
-  current: RunningTest | undefined;
+  /** When the worker last finished a test or got work after idling. */
+  progressAt: number;
+  /** Kills a worker that makes no progress for --timeout plus a grace. */
+  watchdog: NodeJS.Timeout | undefined;
   ranTests: number;
   death: WorkerDeath | undefined;
   socketClosed: boolean;
@@ -151,7 +152,8 @@ export class RunController {
       pid: undefined,
       channel: undefined,
       assigned: [],
-      current: undefined,
+      progressAt: Date.now(),
+      watchdog: undefined,
       ranTests: 0,
       death: undefined,
       socketClosed: false,
@@ -218,55 +220,31 @@ export class RunController {
           worker.channel?.send({ type: "work:none" });
         } else {
           const indices = group.items.map((item) => item.index);
+          if (worker.assigned.length === 0) this.progress(worker);
           worker.assigned.push(...indices);
           worker.channel?.send({ type: "work", indices });
         }
         break;
       }
-      case "test:started": {
-        const index = this.indexOf.get(message.nodeid) ?? -1;
-        const test: RunningTest = {
-          index,
-          nodeid: message.nodeid,
-          startedAt: Date.now(),
-          phases: new Set(),
-          timer: undefined,
-        };
-        if (this.options.timeout !== null) {
-          test.timer = setTimeout(
-            () => this.killHungWorker(worker),
-            this.options.timeout * 1000 + TIMEOUT_GRACE_MS,
-          );
-        }
-        worker.current = test;
-        this.zygote.send({ ...message, workerId: worker.id });
-        break;
-      }
-      case "test:report": {
-        worker.current?.phases.add(message.when);
-        const previous = this.summary.durations.get(message.nodeid) ?? 0;
-        this.summary.durations.set(message.nodeid, previous + message.duration);
-        this.zygote.send(
-          {
-            type: "test:report",
-            workerId: worker.id,
-            nodeid: message.nodeid,
-            when: message.when,
-            outcome: message.outcome,
-            duration: message.duration,
-          },
-          body,
-        );
-        break;
-      }
       case "test:finished": {
-        if (worker.current?.timer) clearTimeout(worker.current.timer);
-        worker.current = undefined;
+        let total = 0;
+        for (const report of message.reports) total += report.duration;
+        this.summary.durations.set(message.nodeid, total);
         worker.ranTests++;
         const index = this.indexOf.get(message.nodeid);
         const at = index === undefined ? -1 : worker.assigned.indexOf(index);
         if (at >= 0) worker.assigned.splice(at, 1);
-        this.zygote.send({ ...message, workerId: worker.id });
+        this.progress(worker);
+        this.zygote.send(
+          {
+            type: "test:finished",
+            workerId: worker.id,
+            nodeid: message.nodeid,
+            location: message.location,
+            format: message.format,
+          },
+          body,
+        );
         break;
       }
       case "warning:recorded":
@@ -275,6 +253,19 @@ export class RunController {
       case "worker:hello":
       case "worker:done":
         break;
+    }
+  }
+
+  /** The worker moved on: restart its watchdog if it has work left. */
+  private progress(worker: WorkerState): void {
+    worker.progressAt = Date.now();
+    if (worker.watchdog) clearTimeout(worker.watchdog);
+    worker.watchdog = undefined;
+    if (this.options.timeout !== null && worker.assigned.length > 0) {
+      worker.watchdog = setTimeout(
+        () => this.killHungWorker(worker),
+        this.options.timeout * 1000 + TIMEOUT_GRACE_MS,
+      );
     }
   }
 
@@ -313,34 +304,64 @@ export class RunController {
     worker.settled = true;
     if (worker.graceTimer) clearTimeout(worker.graceTimer);
     const death = worker.death;
-    const current = worker.current;
+    if (worker.watchdog) clearTimeout(worker.watchdog);
+    const current = this.inferRunningTest(worker, death);
     if (current !== undefined) {
-      if (current.timer) clearTimeout(current.timer);
       this.reportCrash(worker, current, death);
       const at = worker.assigned.indexOf(current.index);
       if (at >= 0) worker.assigned.splice(at, 1);
     }
     this.workers.delete(worker.id);
     const clean = death.exitCode === 0 && current === undefined;
-    if (worker.assigned.length > 0 && !this.stopping) {
-      if (worker.ranTests === 0 && current === undefined) this.barrenDeaths++;
-      if (this.barrenDeaths >= MAX_BARREN_DEATHS) {
-        process.stderr.write(
-          `kiln: ${this.barrenDeaths} workers died before running a test (last: ` +
-            `${death.signal !== null ? `signal ${death.signal}` : `status ${death.exitCode}`}); ` +
-            "giving up on the remaining tests.\n",
-        );
-        this.stop();
-      } else {
-        this.queue.requeueFront(
-          worker.assigned.map((index) => ({ index, nodeid: this.items[index] ?? "" })),
-        );
-        this.spawnWorker();
-      }
-    } else if (!clean && !this.stopping && this.queue.remaining > 0) {
-      this.spawnWorker();
+    if (!clean && worker.ranTests === 0 && current === undefined) this.barrenDeaths++;
+    const unfinished = worker.assigned.map((index) => ({ index, nodeid: this.items[index] ?? "" }));
+    if (this.barrenDeaths >= MAX_BARREN_DEATHS && !this.stopping) {
+      this.abandon(unfinished, death);
+    } else if (!this.stopping) {
+      if (unfinished.length > 0) this.queue.requeueFront(unfinished);
+      if (unfinished.length > 0 || (!clean && this.queue.remaining > 0)) this.spawnWorker();
     }
     this.maybeFinish();
+  }
+
+  /**
+   * Workers keep dying before they run anything (a broken fork, a plugin that
+   * kills the process at import): fail every test not run yet, so nothing is
+   * silently lost and the exit code says so.
+   */
+  private abandon(unfinished: { index: number; nodeid: string }[], death: WorkerDeath): void {
+    const why =
+      `${this.barrenDeaths} Kiln workers died before running a test (the last ${describeDeath(death)}); ` +
+      "this test was not run.";
+    process.stderr.write(`kiln: ${why.replace("; this test was not run.", "")}; giving up.\n`);
+    const never = this.queue.stop().flatMap((group) => group.items);
+    this.stopping = true;
+    for (const item of [...unfinished, ...never]) {
+      this.zygote.send({
+        type: "test:crashed",
+        workerId: 0,
+        nodeid: item.nodeid,
+        when: "setup",
+        message: why,
+        duration: 0,
+      });
+    }
+  }
+
+  /**
+   * A worker runs its items in order and reports each at its end, so when it
+   * dies the first unfinished item is the one it was running. Only a worker
+   * told to stop may leave items unfinished without having crashed.
+   */
+  private inferRunningTest(worker: WorkerState, death: WorkerDeath): RunningTest | undefined {
+    const index = worker.assigned[0];
+    if (index === undefined) return undefined;
+    if (this.stopping && death.exitCode === 0) return undefined;
+    return {
+      index,
+      nodeid: this.items[index] ?? "",
+      startedAt: worker.progressAt,
+    };
   }
 
   private reportCrash(worker: WorkerState, test: RunningTest, death: WorkerDeath): void {
@@ -349,11 +370,9 @@ export class RunController {
     const timedOut =
       this.options.timeout !== null &&
       (stack.length > 0 || Date.now() - test.startedAt >= this.options.timeout * 1000);
-    const when = !test.phases.has("setup")
-      ? "setup"
-      : !test.phases.has("call")
-        ? "call"
-        : "teardown";
+    // The worker could not say which phase it was in; like xdist's crash
+    // report, the test fails (pytest shows it under FAILURES).
+    const when = "call";
     const message = timedOut
       ? timeoutMessage(test.nodeid, this.options.timeout ?? 0, death, stack)
       : crashMessage(test.nodeid, death);
