@@ -55,6 +55,7 @@ class KilnZygotePlugin:
         self.nodes = {}
         self.items_by_id = None
         self.stop_sent = False
+        self.collect_errors = []
         self.finished = False
 
     # -- configuration -----------------------------------------------------
@@ -79,6 +80,29 @@ class KilnZygotePlugin:
             lines.append(f"kiln: {self.interpreter_note}")
         return lines
 
+    # -- collection -------------------------------------------------------
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append(
+                {"nodeid": report.nodeid, "longreprtext": report.longreprtext}
+            )
+
+    def pytest_collection_finish(self, session):
+        # Sent even when collection errors will interrupt the run (exit 2),
+        # so the run's record has the items and the errors either way.
+        self.chan.send(
+            {
+                "type": "collection:finished",
+                "rootdir": str(session.config.rootpath),
+                "items": [
+                    {"nodeid": item.nodeid, "location": list(item.location)}
+                    for item in session.items
+                ],
+                "errors": self.collect_errors,
+            }
+        )
+
     # -- the run loop ------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
@@ -92,13 +116,7 @@ class KilnZygotePlugin:
         if session.config.option.collectonly:
             return True
         self.session = session
-        self.chan.send(
-            {
-                "type": "collection:finished",
-                "rootdir": str(session.config.rootpath),
-                "items": [item.nodeid for item in session.items],
-            }
-        )
+        self.chan.send({"type": "run:ready", "items": [item.nodeid for item in session.items]})
         try:
             self._serve()
         except BaseException:

@@ -57,6 +57,12 @@ class _ReportSender:
         if report.failed:
             # Readable by the supervisor without unpacking the body (run events).
             meta["longreprtext"] = report.longreprtext
+        if report.sections:
+            meta["sections"] = [list(section) for section in report.sections]
+        start = getattr(report, "start", None)  # pytest >= 7.0
+        if start is not None:
+            meta["start"] = start
+            meta["stop"] = report.stop
         self.meta.append(meta)
 
     def pytest_runtest_logfinish(self, nodeid, location):

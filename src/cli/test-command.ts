@@ -2,6 +2,7 @@
 // argument reaches pytest unchanged and in order (commander keeps unknown
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
+import { NO_EVENTS } from "../events/run-events.js";
 import { loadDurations, saveDurations } from "../scheduler/durations-store.js";
 import { runTests } from "../zygote/run-tests.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
@@ -59,6 +60,7 @@ async function testAction(pytestArgs: string[], raw: RawTestOptions): Promise<nu
     dist: options.dist,
     timeout: options.timeout,
     env: process.env,
+    events: NO_EVENTS,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);
       if (loaded.warning) process.stderr.write(`kiln: warning: ${loaded.warning}\n`);

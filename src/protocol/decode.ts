@@ -10,7 +10,8 @@ type Shape = Record<string, "string" | "number" | "boolean" | "array" | "object"
 const ZYGOTE_SHAPES: Record<ZygoteToSupervisor["type"], Shape> = {
   hello: { python: "object", pytest: "string", pid: "number" },
   "hello:refused": { message: "string" },
-  "collection:finished": { rootdir: "string", items: "array" },
+  "collection:finished": { rootdir: "string", items: "array", errors: "array" },
+  "run:ready": { items: "array" },
   "worker:spawned": { workerId: "number", pid: "number" },
   "worker:exited": { workerId: "number", pid: "number" },
   "run:stop-requested": { reason: "string" },

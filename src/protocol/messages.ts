@@ -18,6 +18,11 @@ export interface ReportMeta {
   wasxfail: boolean;
   /** pytest's longreprtext, for failed reports only. */
   longreprtext?: string;
+  /** Captured output and log sections, [title, text], only when present. */
+  sections?: [string, string][];
+  /** Epoch seconds when the phase started and stopped (pytest's report.start/stop). */
+  start?: number;
+  stop?: number;
 }
 
 export interface PythonInfo {
@@ -68,7 +73,14 @@ export type SupervisorToZygote =
 export type ZygoteToSupervisor =
   | { type: "hello"; python: PythonInfo; pytest: string; pid: number }
   | { type: "hello:refused"; reason?: string; message: string; python?: PythonInfo }
-  | { type: "collection:finished"; rootdir: string; items: string[] }
+  | {
+      type: "collection:finished";
+      rootdir: string;
+      items: { nodeid: string; location: unknown[] }[];
+      errors: { nodeid: string; longreprtext: string }[];
+    }
+  /** Collection succeeded (or errors are tolerated): schedule these items. */
+  | { type: "run:ready"; items: string[] }
   | { type: "worker:spawned"; workerId: number; pid: number }
   | {
       type: "worker:exited";

@@ -4,6 +4,7 @@
 // dies mid-test into a failed test plus a fresh worker for the rest.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { RunEventSink } from "../events/run-events.js";
 import type { WorkerToSupervisor, ZygoteToSupervisor } from "../protocol/messages.js";
 import { type DistMode, groupItems } from "../scheduler/grouping.js";
 import { orderGroups } from "../scheduler/ordering.js";
@@ -20,6 +21,7 @@ export interface RunOptions {
   stackDir: string;
   /** Recorded durations for the project, read once its rootdir is known. */
   loadDurations(rootdir: string): Promise<ReadonlyMap<string, number>>;
+  events: RunEventSink;
 }
 
 // A worker that does not die within this long after its own faulthandler
@@ -101,25 +103,47 @@ export class RunController {
   onZygoteMessage(message: ZygoteToSupervisor): void {
     if (DEBUG)
       debug(
-        `zygote -> ${message.type === "collection:finished" ? message.type : JSON.stringify(message)}`,
+        `zygote -> ${message.type === "collection:finished" || message.type === "run:ready" ? message.type : JSON.stringify(message)}`,
       );
     switch (message.type) {
       case "collection:finished":
         this.rootdir = message.rootdir;
+        this.options.events.emit({
+          event: "collection:finished",
+          at: Date.now(),
+          rootdir: message.rootdir,
+          items: message.items,
+          errors: message.errors,
+        });
+        break;
+      case "run:ready": {
+        const rootdir = this.rootdir ?? "";
         void this.options
-          .loadDurations(message.rootdir)
+          .loadDurations(rootdir)
           .catch(() => new Map<string, number>())
           .then((durations) => this.start(message.items, durations));
         break;
+      }
       case "worker:spawned": {
         const worker = this.workers.get(message.workerId);
         if (worker) worker.pid = message.pid;
+        this.options.events.emit({
+          event: "worker:spawned",
+          at: Date.now(),
+          workerId: message.workerId,
+          pid: message.pid,
+        });
         break;
       }
       case "worker:exited":
         this.onWorkerExited(message);
         break;
       case "run:stop-requested":
+        this.options.events.emit({
+          event: "run:stop-requested",
+          at: Date.now(),
+          reason: message.reason,
+        });
         this.stop();
         break;
       case "session:finished":
@@ -161,6 +185,7 @@ export class RunController {
       graceTimer: undefined,
     });
     this.summary.workersStarted++;
+    this.options.events.emit({ event: "worker:spawn-requested", at: Date.now(), workerId: id });
     this.zygote.send({ type: "worker:spawn", workerId: id });
   }
 
@@ -201,6 +226,7 @@ export class RunController {
     }
     worker.pid = pid;
     worker.channel = channel;
+    this.options.events.emit({ event: "worker:connected", at: Date.now(), workerId, pid });
     if (this.stopping) channel.send({ type: "stop" });
     return {
       message: (message, body) => this.onWorkerMessage(worker, message, body),
@@ -235,6 +261,14 @@ export class RunController {
         const at = index === undefined ? -1 : worker.assigned.indexOf(index);
         if (at >= 0) worker.assigned.splice(at, 1);
         this.progress(worker);
+        this.options.events.emit({
+          event: "test:finished",
+          at: Date.now(),
+          workerId: worker.id,
+          nodeid: message.nodeid,
+          location: message.location,
+          reports: message.reports,
+        });
         this.zygote.send(
           {
             type: "test:finished",
@@ -279,6 +313,14 @@ export class RunController {
   }
 
   private onWorkerExited(message: Extract<ZygoteToSupervisor, { type: "worker:exited" }>): void {
+    this.options.events.emit({
+      event: "worker:exited",
+      at: Date.now(),
+      workerId: message.workerId,
+      pid: message.pid,
+      exitCode: message.exitCode,
+      signal: message.signal,
+    });
     const worker = this.workers.get(message.workerId);
     if (worker === undefined) return;
     worker.death = {
@@ -337,15 +379,20 @@ export class RunController {
     const never = this.queue.stop().flatMap((group) => group.items);
     this.stopping = true;
     for (const item of [...unfinished, ...never]) {
-      this.zygote.send({
-        type: "test:crashed",
-        workerId: 0,
-        nodeid: item.nodeid,
-        when: "setup",
-        message: why,
-        duration: 0,
-      });
+      this.failTest({ workerId: 0, nodeid: item.nodeid, when: "setup", message: why, duration: 0 });
     }
+  }
+
+  /** A test that could not report for itself fails, in the zygote's pytest hooks. */
+  private failTest(crash: {
+    workerId: number;
+    nodeid: string;
+    when: "setup" | "call" | "teardown";
+    message: string;
+    duration: number;
+  }): void {
+    this.options.events.emit({ event: "test:crashed", at: Date.now(), ...crash });
+    this.zygote.send({ type: "test:crashed", ...crash });
   }
 
   /**
@@ -376,8 +423,7 @@ export class RunController {
     const message = timedOut
       ? timeoutMessage(test.nodeid, this.options.timeout ?? 0, death, stack)
       : crashMessage(test.nodeid, death);
-    this.zygote.send({
-      type: "test:crashed",
+    this.failTest({
       workerId: worker.id,
       nodeid: test.nodeid,
       when,

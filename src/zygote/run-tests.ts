@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { RunEventSink } from "../events/run-events.js";
 import type { DistMode } from "../scheduler/grouping.js";
 import { RunController } from "./run-controller.js";
 import { WorkerServer } from "./worker-server.js";
@@ -19,6 +20,7 @@ export interface TestRunRequest {
   env: NodeJS.ProcessEnv;
   loadDurations(rootdir: string): Promise<ReadonlyMap<string, number>>;
   saveDurations(rootdir: string, durations: Map<string, number>): Promise<void>;
+  events: RunEventSink;
 }
 
 // pytest's ExitCode.INTERRUPTED and INTERNAL_ERROR (src/_pytest/config/__init__.py).
@@ -68,17 +70,30 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       },
     });
     zygotePid = zygote.process.pid;
+    request.events.emit({
+      event: "zygote:ready",
+      at: Date.now(),
+      pid: zygote.process.pid ?? -1,
+      python: zygote.python,
+      pytest: zygote.pytestVersion,
+    });
     const run = new RunController(zygote, {
       workers: request.workers,
       dist: request.dist,
       timeout: request.timeout,
       stackDir: scratch,
       loadDurations: request.loadDurations,
+      events: request.events,
     });
     controller = run;
     zygote.onMessage((message) => run.onZygoteMessage(message));
     const exit = await zygote.exited;
     run.killWorkers();
+    request.events.emit({
+      event: "run:finished",
+      at: Date.now(),
+      exitCode: exit.code ?? (interrupts > 0 ? EXIT_INTERRUPTED : EXIT_INTERNAL_ERROR),
+    });
     if (run.rootdir !== undefined && run.result.durations.size > 0) {
       await request.saveDurations(run.rootdir, run.result.durations);
     }

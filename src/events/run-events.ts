@@ -1,0 +1,63 @@
+// Everything that happens in a run, as data. The run controller emits these;
+// sinks (the JSONL writer under .kiln/runs/<id>/, tests' recorders) consume
+// them. Names read `domain:verb-past`. `at` is epoch milliseconds.
+import type { PythonInfo, ReportMeta } from "../protocol/messages.js";
+
+export type RunEvent =
+  | {
+      event: "run:started";
+      at: number;
+      runId: string;
+      argv: string[];
+      cwd: string;
+      kilnVersion: string;
+      python: string;
+      workers: number;
+      dist: string;
+      timeout: number | null;
+    }
+  | { event: "zygote:spawned"; at: number; pid: number }
+  | { event: "zygote:ready"; at: number; pid: number; python: PythonInfo; pytest: string }
+  | {
+      event: "collection:finished";
+      at: number;
+      rootdir: string;
+      items: { nodeid: string; location: unknown[] }[];
+      errors: { nodeid: string; longreprtext: string }[];
+    }
+  | { event: "worker:spawn-requested"; at: number; workerId: number }
+  | { event: "worker:spawned"; at: number; workerId: number; pid: number }
+  | { event: "worker:connected"; at: number; workerId: number; pid: number }
+  | {
+      event: "worker:exited";
+      at: number;
+      workerId: number;
+      pid: number;
+      exitCode: number | null;
+      signal: number | null;
+    }
+  | {
+      event: "test:finished";
+      at: number;
+      workerId: number;
+      nodeid: string;
+      location: unknown[];
+      reports: ReportMeta[];
+    }
+  | {
+      event: "test:crashed";
+      at: number;
+      workerId: number;
+      nodeid: string;
+      when: "setup" | "call" | "teardown";
+      message: string;
+      duration: number;
+    }
+  | { event: "run:stop-requested"; at: number; reason: string }
+  | { event: "run:finished"; at: number; exitCode: number };
+
+export interface RunEventSink {
+  emit(event: RunEvent): void;
+}
+
+export const NO_EVENTS: RunEventSink = { emit: () => {} };
