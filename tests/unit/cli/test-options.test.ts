@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { parseTestOptions, parseWorkers, UsageError } from "../../../src/cli/test-options.js";
+
+describe("kiln test flags", () => {
+  it("reads -n as a count, auto as the cores, and 0 as one serial worker", () => {
+    expect(parseWorkers("3", 8)).toBe(3);
+    expect(parseWorkers("auto", 8)).toBe(8);
+    expect(parseWorkers(undefined, 2)).toBe(2);
+    expect(parseWorkers("0", 8)).toBe(1);
+    expect(() => parseWorkers("-2", 8)).toThrow(UsageError);
+    expect(() => parseWorkers("two", 8)).toThrow(/-n expects/);
+  });
+
+  it("defaults to module grouping and no timeout", () => {
+    expect(parseTestOptions({}, 2)).toEqual({
+      workers: 2,
+      dist: "module",
+      timeout: null,
+      python: undefined,
+    });
+  });
+
+  it("validates --dist and --timeout; --timeout 0 disables it as in pytest-timeout", () => {
+    expect(parseTestOptions({ dist: "class", timeout: "1.5" }, 2)).toMatchObject({
+      dist: "class",
+      timeout: 1.5,
+    });
+    expect(parseTestOptions({ timeout: "0" }, 2).timeout).toBeNull();
+    expect(() => parseTestOptions({ dist: "loadscope" }, 2)).toThrow(/--dist must be one of/);
+    expect(() => parseTestOptions({ timeout: "-1" }, 2)).toThrow(/--timeout expects seconds/);
+  });
+});
