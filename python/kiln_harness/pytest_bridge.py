@@ -14,6 +14,7 @@ import marshal
 import os
 import selectors
 import signal
+import sys
 
 import pytest
 
@@ -41,8 +42,10 @@ class _WorkerNode:
 
 
 class KilnZygotePlugin:
-    def __init__(self, chan, hello):
+    def __init__(self, chan, hello, finder=None, registry_note=""):
         self.chan = chan
+        self.finder = finder
+        self.registry_note = registry_note
         self.socket_path = hello["socketPath"]
         self.workers = int(hello.get("workers", 1))
         self.dist = hello.get("dist", "module")
@@ -56,9 +59,29 @@ class KilnZygotePlugin:
         self.items_by_id = None
         self.stop_sent = False
         self.collect_errors = []
+        self.collect_skips = []
+        self.deselected = 0
         self.finished = False
 
     # -- configuration -----------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_load_initial_conftests(self, early_config):
+        # pytest has just put its AssertionRewritingHook at sys.meta_path[0]
+        # (Config._consider_importhook); conftests are imported next. Serve
+        # the hook from the pack and keep our finder in front of it.
+        if self.finder is None:
+            return
+        from .loader import find_rewrite_hook
+
+        hook = find_rewrite_hook()
+        if hook is not None:
+            self.finder.attach_rewrite_hook(
+                hook, bool(early_config.getini("enable_assertion_pass_hook"))
+            )
+        if sys.meta_path[0] is not self.finder:
+            sys.meta_path.remove(self.finder)
+            sys.meta_path.insert(0, self.finder)
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
@@ -78,6 +101,8 @@ class KilnZygotePlugin:
         lines = [line]
         if self.interpreter_note:
             lines.append(f"kiln: {self.interpreter_note}")
+        if self.registry_note:
+            lines.append(f"kiln: {self.registry_note}")
         return lines
 
     # -- collection -------------------------------------------------------
@@ -87,6 +112,12 @@ class KilnZygotePlugin:
             self.collect_errors.append(
                 {"nodeid": report.nodeid, "longreprtext": report.longreprtext}
             )
+        elif report.skipped:
+            # A module-level skip counts as "skipped" in pytest's summary.
+            self.collect_skips.append({"nodeid": report.nodeid, "longrepr": str(report.longrepr)})
+
+    def pytest_deselected(self, items):
+        self.deselected += len(items)
 
     def pytest_collection_finish(self, session):
         # Sent even when collection errors will interrupt the run (exit 2),
@@ -100,6 +131,8 @@ class KilnZygotePlugin:
                     for item in session.items
                 ],
                 "errors": self.collect_errors,
+                "skipped": self.collect_skips,
+                "deselected": self.deselected,
             }
         )
 

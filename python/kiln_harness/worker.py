@@ -57,6 +57,17 @@ class _ReportSender:
         if report.failed:
             # Readable by the supervisor without unpacking the body (run events).
             meta["longreprtext"] = report.longreprtext
+            crash = getattr(report.longrepr, "reprcrash", None)
+            if crash is not None:
+                meta["message"] = crash.message  # JUnit's failure message
+        if report.skipped and isinstance(report.longrepr, tuple):
+            path, lineno, reason = report.longrepr
+            meta["skip"] = [str(path), lineno, str(reason)]
+        wasxfail = getattr(report, "wasxfail", None)
+        if wasxfail is not None:
+            meta["xfailReason"] = str(wasxfail)
+        if report.user_properties:
+            meta["userProperties"] = [[str(k), str(v)] for k, v in report.user_properties]
         if report.sections:
             meta["sections"] = [list(section) for section in report.sections]
         start = getattr(report, "start", None)  # pytest >= 7.0

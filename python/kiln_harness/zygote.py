@@ -62,21 +62,53 @@ def main():
 
     from .pytest_bridge import KilnZygotePlugin
 
+    import importlib.util
+
     chan.send(
         {
             "type": "hello",
             "python": _python_info(),
             "pytest": pytest.__version__,
             "pid": os.getpid(),
+            "magic": importlib.util.MAGIC_NUMBER.hex(),
+            "cacheTag": sys.implementation.cache_tag,
+            "optimize": sys.flags.optimize,
         }
     )
+    # The supervisor prepares the registry's pack while this process was
+    # importing pytest; it answers with the pack (or null: --no-registry).
+    frame = chan.recv()
+    if frame is None or frame[0].get("type") != "registry:ready":
+        sys.stderr.write("kiln zygote: expected registry:ready from the supervisor\n")
+        sys.exit(3)
+    finder = None
+    pack_path = frame[0].get("packPath")
+    if pack_path:
+        from .loader import install
+
+        try:
+            finder = install(pack_path)
+        except Exception as exc:  # a pack we can't read: plain imports, say so
+            sys.stderr.write(f"kiln: warning: registry pack unusable ({exc}); importing normally\n")
     # `python -m pytest` leaves sys.argv[0] as pytest's __main__ path; tests
     # that look at argv see the same thing under Kiln.
     args = [str(a) for a in hello.get("args", [])]
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *args]
-    plugin = KilnZygotePlugin(chan, hello)
+    plugin = KilnZygotePlugin(chan, hello, finder, frame[0].get("note") or "")
     code = pytest.main(args, plugins=[plugin])
     code = int(code)
+    if finder is not None:
+        try:
+            chan.send(
+                {
+                    "type": "registry:stats",
+                    "served": finder.served,
+                    "fallbacks": finder.fallbacks,
+                    "errors": finder.errors[:20],
+                }
+            )
+        except OSError:
+            pass
     try:
         chan.send({"type": "session:finished", "exitCode": code})
     except OSError:

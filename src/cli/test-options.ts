@@ -10,6 +10,9 @@ export interface RawTestOptions {
   dist?: string;
   timeout?: string;
   python?: string;
+  /** commander's --no-registry sets this to false. */
+  registry?: boolean;
+  store?: string;
 }
 
 export interface TestOptions {
@@ -17,6 +20,8 @@ export interface TestOptions {
   dist: DistMode;
   timeout: number | null;
   python: string | undefined;
+  /** null when --no-registry; else where compiled modules are stored. */
+  registry: { store: string | undefined } | null;
 }
 
 const DIST_MODES: readonly DistMode[] = ["module", "class", "test"];
@@ -43,5 +48,14 @@ export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptio
     }
     if (timeout === 0) timeout = null; // pytest-timeout: 0 disables the timeout
   }
-  return { workers: parseWorkers(raw.numprocesses, cores), dist, timeout, python: raw.python };
+  if (raw.store !== undefined && raw.store !== "sqlite" && !/^redis:\/\/[^/]+/.test(raw.store)) {
+    throw new UsageError(`--store must be "sqlite" or redis://host:port, got ${raw.store}`);
+  }
+  return {
+    workers: parseWorkers(raw.numprocesses, cores),
+    dist,
+    timeout,
+    python: raw.python,
+    registry: raw.registry === false ? null : { store: raw.store },
+  };
 }

@@ -28,5 +28,9 @@ export function moduleNameFor(path: string, isSource: (path: string) => boolean)
 /** pytest's default python_files (test_*.py, *_test.py) and conftest.py: rewritten. */
 export function looksLikeTestFile(path: string): boolean {
   const file = basename(path);
-  return file === "conftest.py" || (file.startsWith("test_") && file.endsWith(".py")) || file.endsWith("_test.py");
+  return (
+    file === "conftest.py" ||
+    (file.startsWith("test_") && file.endsWith(".py")) ||
+    file.endsWith("_test.py")
+  );
 }

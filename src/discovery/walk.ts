@@ -17,7 +17,16 @@ export interface WalkResult {
   shadowed: string[];
 }
 
-const SKIP_NAMES = new Set(["_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}", "__pycache__"]);
+const SKIP_NAMES = new Set([
+  "_darcs",
+  "build",
+  "CVS",
+  "dist",
+  "node_modules",
+  "venv",
+  "{arch}",
+  "__pycache__",
+]);
 const EXTENSION = /\.(?:[\w-]+\.)?(?:so|pyd)$/;
 
 function skipDir(dir: string, name: string): boolean {

@@ -8,7 +8,15 @@ import type { WorkerToSupervisor, ZygoteToSupervisor } from "./messages.js";
 type Shape = Record<string, "string" | "number" | "boolean" | "array" | "object" | "any">;
 
 const ZYGOTE_SHAPES: Record<ZygoteToSupervisor["type"], Shape> = {
-  hello: { python: "object", pytest: "string", pid: "number" },
+  hello: {
+    python: "object",
+    pytest: "string",
+    pid: "number",
+    magic: "string",
+    cacheTag: "string",
+    optimize: "number",
+  },
+  "registry:stats": { served: "number", fallbacks: "number", errors: "array" },
   "hello:refused": { message: "string" },
   "collection:finished": { rootdir: "string", items: "array", errors: "array" },
   "run:ready": { items: "array" },

@@ -18,6 +18,14 @@ export interface ReportMeta {
   wasxfail: boolean;
   /** pytest's longreprtext, for failed reports only. */
   longreprtext?: string;
+  /** The crash line's message (longrepr.reprcrash.message), when the failure has one. */
+  message?: string;
+  /** A skipped report's longrepr: [path, lineno, reason]. */
+  skip?: [string, number | null, string];
+  /** report.wasxfail, the xfail reason ("" when none was given). */
+  xfailReason?: string;
+  /** record_property values, as [name, str(value)]. */
+  userProperties?: [string, string][];
   /** Captured output and log sections, [title, text], only when present. */
   sections?: [string, string][];
   /** Epoch seconds when the phase started and stopped (pytest's report.start/stop). */
@@ -68,16 +76,31 @@ export type SupervisorToZygote =
       nodeid: string;
       location: unknown[] | null;
     }
-  | { type: "run:finish" };
+  | { type: "run:finish" }
+  /** The pack the zygote's finder serves project modules from; null: none. */
+  | { type: "registry:ready"; packPath: string | null; note: string };
 
 export type ZygoteToSupervisor =
-  | { type: "hello"; python: PythonInfo; pytest: string; pid: number }
+  | {
+      type: "hello";
+      python: PythonInfo;
+      pytest: string;
+      pid: number;
+      /** importlib.util.MAGIC_NUMBER hex, cache tag and -O level: registry keys. */
+      magic: string;
+      cacheTag: string;
+      optimize: number;
+    }
+  | { type: "registry:stats"; served: number; fallbacks: number; errors: string[] }
   | { type: "hello:refused"; reason?: string; message: string; python?: PythonInfo }
   | {
       type: "collection:finished";
       rootdir: string;
       items: { nodeid: string; location: unknown[] }[];
       errors: { nodeid: string; longreprtext: string }[];
+      /** Collectors skipped as a whole (module-level skip): str(report.longrepr). */
+      skipped?: { nodeid: string; longrepr: string }[];
+      deselected?: number;
     }
   /** Collection succeeded (or errors are tolerated): schedule these items. */
   | { type: "run:ready"; items: string[] }

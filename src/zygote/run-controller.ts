@@ -69,6 +69,8 @@ export interface RunSummary {
 }
 
 export class RunController {
+  /** What the zygote's finder served, reported at the end. */
+  registryStats: { served: number; fallbacks: number; errors: string[] } | undefined;
   /** pytest's rootdir, known once collection finished. */
   rootdir: string | undefined;
   private items: string[] = [];
@@ -114,6 +116,8 @@ export class RunController {
           rootdir: message.rootdir,
           items: message.items,
           errors: message.errors,
+          skipped: message.skipped ?? [],
+          deselected: message.deselected ?? 0,
         });
         break;
       case "run:ready": {
@@ -145,6 +149,9 @@ export class RunController {
           reason: message.reason,
         });
         this.stop();
+        break;
+      case "registry:stats":
+        this.registryStats = message;
         break;
       case "session:finished":
       case "hello":

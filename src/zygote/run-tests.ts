@@ -4,10 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunEventSink } from "../events/run-events.js";
+import type { PreparedRegistry } from "../registry/prepare.js";
+import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
 import type { DistMode } from "../scheduler/grouping.js";
 import { RunController } from "./run-controller.js";
 import { WorkerServer } from "./worker-server.js";
-import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
+import { HARNESS_DIR, spawnZygote, ZygoteStartError } from "./zygote-process.js";
 
 export interface TestRunRequest {
   python: string;
@@ -21,6 +23,8 @@ export interface TestRunRequest {
   loadDurations(rootdir: string): Promise<ReadonlyMap<string, number>>;
   saveDurations(rootdir: string, durations: Map<string, number>): Promise<void>;
   events: RunEventSink;
+  /** null: --no-registry. */
+  registry: RegistryOptions | null;
 }
 
 // pytest's ExitCode.INTERRUPTED and INTERNAL_ERROR (src/_pytest/config/__init__.py).
@@ -55,7 +59,8 @@ export async function runTests(request: TestRunRequest): Promise<number> {
   process.on("SIGTERM", onSigint);
   try {
     await server.listen();
-    const zygote = await spawnZygote({
+    const spawnedAt = Date.now();
+    const spawning = spawnZygote({
       python: request.python,
       cwd: request.cwd,
       env: request.env,
@@ -69,7 +74,31 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         interpreterNote: request.interpreterNote,
       },
     });
+    // Walk and stat the project while the zygote starts and imports pytest.
+    const registry = request.registry ? RegistrySession.begin(request.cwd, request.registry) : null;
+    const zygote = await spawning;
     zygotePid = zygote.process.pid;
+    const prepared = registry
+      ? await registry.prepare(
+          {
+            magic: zygote.magic,
+            cacheTag: zygote.cacheTag,
+            pytestVersion: zygote.pytestVersion,
+            optimize: zygote.optimize,
+          },
+          request.python,
+          HARNESS_DIR,
+          scratch,
+          (line) => process.stderr.write(`kiln: warning: ${line}\n`),
+        )
+      : null;
+    zygote.send({
+      type: "registry:ready",
+      packPath: prepared?.packPath ?? null,
+      note: prepared ? describePrepared(prepared) : "",
+    });
+    // The pid is known only once the handshake is done; the span starts at spawn.
+    request.events.emit({ event: "zygote:spawned", at: spawnedAt, pid: zygotePid ?? -1 });
     request.events.emit({
       event: "zygote:ready",
       at: Date.now(),
@@ -88,6 +117,13 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     controller = run;
     zygote.onMessage((message) => run.onZygoteMessage(message));
     const exit = await zygote.exited;
+    request.events.emit({
+      event: "zygote:exited",
+      at: Date.now(),
+      pid: zygotePid ?? -1,
+      exitCode: exit.code,
+      signal: exit.signal,
+    });
     run.killWorkers();
     request.events.emit({
       event: "run:finished",
@@ -118,6 +154,13 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     await server.close();
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+function describePrepared(p: PreparedRegistry): string {
+  const total = p.hits + p.misses + p.errors;
+  const errors = p.errors > 0 ? `, ${p.errors} with syntax errors left to the import system` : "";
+  const ms = Math.round(p.ms.hash + p.ms.lookup + p.ms.compile + p.ms.pack);
+  return `registry: ${total} modules (${p.hits} cached, ${p.misses} compiled${errors}) in ${ms} ms`;
 }
 
 function tryKill(pid: number, signal: NodeJS.Signals): void {

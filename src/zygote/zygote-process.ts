@@ -47,6 +47,9 @@ export interface ZygoteHandle {
   readonly process: ChildProcess;
   readonly python: PythonInfo;
   readonly pytestVersion: string;
+  readonly magic: string;
+  readonly cacheTag: string;
+  readonly optimize: number;
   readonly exited: Promise<ZygoteExit>;
   send(message: SupervisorToZygote, body?: Uint8Array): void;
   /** Where messages go after the handshake. */
@@ -145,6 +148,9 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
         process: child,
         python: message.python,
         pytestVersion: message.pytest,
+        magic: message.magic,
+        cacheTag: message.cacheTag,
+        optimize: message.optimize,
         exited,
         send: (msg, body) => channel.send(msg, body),
         onMessage: (h) => {
