@@ -80,6 +80,9 @@ class KilnFinder:
         self.fallbacks = 0
         self.rewrite_hook = None
         self.errors = []
+        # sys.path / __path__ entry -> absolute path (cwd-relative entries
+        # resolve against the cwd at first use, as FileFinder's do).
+        self._absolute = {}
 
     # -- lookup without a path search ---------------------------------------
 
@@ -94,12 +97,15 @@ class KilnFinder:
         """
         files, dirs, foreign = self.pack.files, self.pack.dirs, self.pack.foreign
         tail = name.rpartition(".")[2]
+        absolute = self._absolute
         for entry in entries:
-            base = os.path.abspath(entry or os.getcwd())
+            base = absolute.get(entry)
+            if base is None:
+                base = absolute[entry] = os.path.abspath(entry or os.getcwd())
             if base not in dirs:
                 return None  # not a project directory: only a real search can tell
-            pkg = os.path.join(base, tail)
-            init = os.path.join(pkg, "__init__.py")
+            pkg = base + os.sep + tail
+            init = pkg + os.sep + "__init__.py"
             if init in files:
                 return init, pkg
             if pkg in dirs:
@@ -110,6 +116,17 @@ class KilnFinder:
             if module in files:
                 return module, None
         return None
+
+    @staticmethod
+    def _spec(fullname, file, pkg, loader):
+        # What importlib.util.spec_from_file_location builds for a file
+        # location (origin, has_location, lazily computed `cached`), without
+        # its generic argument handling: this runs once per project module.
+        spec = importlib.machinery.ModuleSpec(fullname, loader, origin=file, is_package=pkg is not None)
+        spec.has_location = True
+        if pkg is not None:
+            spec.submodule_search_locations = [pkg]
+        return spec
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname in self.failed:
@@ -122,10 +139,7 @@ class KilnFinder:
             _, _, rewritten = self.pack.files[file]
             if rewritten or self._pytest_rewrites(fullname, file):
                 return None  # pytest's hook loads it (served by serve_rewritten)
-            loader = KilnLoader(fullname, file, self)
-            return importlib.util.spec_from_file_location(
-                fullname, file, loader=loader, submodule_search_locations=[pkg] if pkg else None
-            )
+            return self._spec(fullname, file, pkg, KilnLoader(fullname, file, self))
         except Exception as exc:
             self.note_failure(fullname, exc)
             return None

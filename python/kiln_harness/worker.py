@@ -14,6 +14,7 @@ import marshal
 import os
 import select
 import socket
+import time
 
 from .protocol import Channel
 from .warnings_codec import serialize_warning
@@ -70,10 +71,15 @@ class _ReportSender:
             meta["userProperties"] = [[str(k), str(v)] for k, v in report.user_properties]
         if report.sections:
             meta["sections"] = [list(section) for section in report.sections]
-        start = getattr(report, "start", None)  # pytest >= 7.0
+        start = getattr(report, "start", None)  # pytest >= 7.4
         if start is not None:
             meta["start"] = start
             meta["stop"] = report.stop
+        else:
+            # Older pytest stamps no times; this hook runs as the phase ends.
+            stop = time.time()
+            meta["start"] = stop - report.duration
+            meta["stop"] = stop
         self.meta.append(meta)
 
     def pytest_runtest_logfinish(self, nodeid, location):

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // The `kiln` command: one file per subcommand, wired here.
 import { Command } from "commander";
+import { registerCacheCommand } from "./cache-command.js";
+import { registerCheckCommand } from "./check-command.js";
 import { registerDoctorCommand } from "./doctor-command.js";
+import { registerReportCommand } from "./report-command.js";
 import { registerTestCommand } from "./test-command.js";
 import { KILN_VERSION } from "./version.js";
 
@@ -13,6 +16,9 @@ program
   .enablePositionalOptions();
 registerTestCommand(program);
 registerDoctorCommand(program);
+registerCheckCommand(program);
+registerCacheCommand(program);
+registerReportCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(

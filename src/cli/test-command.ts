@@ -2,10 +2,12 @@
 // argument reaches pytest unchanged and in order (commander keeps unknown
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
-import { NO_EVENTS } from "../events/run-events.js";
+import { parseReportList } from "../reports/registry.js";
 import { loadDurations, saveDurations } from "../scheduler/durations-store.js";
 import { runTests } from "../zygote/run-tests.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
+import { writeRunReports } from "./report-command.js";
+import { startRecording } from "./run-recording.js";
 import { parseTestOptions, type RawTestOptions, UsageError } from "./test-options.js";
 
 // pytest's ExitCode.USAGE_ERROR.
@@ -23,18 +25,38 @@ export function registerTestCommand(program: Command): void {
     .option("--dist <mode>", "how items are grouped per worker: module, class or test", "module")
     .option("--timeout <seconds>", "fail a test that runs longer, with its Python stack")
     .option("--python <path>", "the interpreter to run pytest with")
+    .option("--no-registry", "import project modules normally (no compiled-code registry)")
+    .option(
+      "--store <url>",
+      "where compiled modules live: sqlite (default, .kiln/) or redis://host:port",
+    )
+    .option(
+      "--report <modules>",
+      "after the run, render these report modules (junit,html,trace,json,summary or ./module.js)",
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
+    .option("--report-dir <dir>", "where --report writes (default: .kiln/runs/<run-id>/reports)")
     .allowUnknownOption()
     .allowExcessArguments()
     .helpOption(
       "-h, --kiln-help",
       "show Kiln's help for `kiln test` (pytest's own --help passes through)",
     )
-    .action(async (pytestArgs: string[], raw: RawTestOptions) => {
+    .action(async (pytestArgs: string[], raw: RawTestOptions & ReportFlags) => {
       process.exitCode = await testAction(pytestArgs, raw);
     });
 }
 
-async function testAction(pytestArgs: string[], raw: RawTestOptions): Promise<number> {
+interface ReportFlags {
+  report: string[];
+  reportDir?: string;
+}
+
+async function testAction(
+  pytestArgs: string[],
+  raw: RawTestOptions & ReportFlags,
+): Promise<number> {
   let options: ReturnType<typeof parseTestOptions>;
   try {
     options = parseTestOptions(raw);
@@ -51,7 +73,16 @@ async function testAction(pytestArgs: string[], raw: RawTestOptions): Promise<nu
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
     return EXIT_USAGE;
   }
-  return runTests({
+  const recording = startRecording({
+    argv: process.argv.slice(2),
+    cwd,
+    python: interpreter.path,
+    workers: options.workers,
+    dist: options.dist,
+    timeout: options.timeout,
+    env: process.env,
+  });
+  const exitCode = await runTests({
     python: interpreter.path,
     interpreterNote: `interpreter ${interpreter.path} (${interpreter.how})`,
     cwd,
@@ -60,7 +91,8 @@ async function testAction(pytestArgs: string[], raw: RawTestOptions): Promise<nu
     dist: options.dist,
     timeout: options.timeout,
     env: process.env,
-    events: NO_EVENTS,
+    events: recording.events,
+    registry: options.registry,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);
       if (loaded.warning) process.stderr.write(`kiln: warning: ${loaded.warning}\n`);
@@ -74,4 +106,15 @@ async function testAction(pytestArgs: string[], raw: RawTestOptions): Promise<nu
       }
     },
   });
+  const runDir = recording.finish(exitCode);
+  const reports = parseReportList(raw.report);
+  if (reports.length > 0) {
+    if (runDir === undefined) {
+      process.stderr.write("kiln: warning: no run record (KILN_NO_EVENTS=1?), so no --report\n");
+    } else {
+      // The tests' exit code stands; a failed report module is reported on stderr.
+      await writeRunReports(runDir, reports, raw.reportDir, { printTerminal: false });
+    }
+  }
+  return exitCode;
 }

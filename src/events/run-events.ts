@@ -15,6 +15,10 @@ export type RunEvent =
       workers: number;
       dist: string;
       timeout: number | null;
+      /** For reports that show where the run happened (JUnit's hostname). */
+      hostname: string;
+      /** The local UTC offset at the start, so reports render local times deterministically. */
+      utcOffsetMinutes: number;
     }
   | { event: "zygote:spawned"; at: number; pid: number }
   | { event: "zygote:ready"; at: number; pid: number; python: PythonInfo; pytest: string }
@@ -24,6 +28,9 @@ export type RunEvent =
       rootdir: string;
       items: { nodeid: string; location: unknown[] }[];
       errors: { nodeid: string; longreprtext: string }[];
+      /** Collectors skipped as a whole (module-level skip): str(report.longrepr). */
+      skipped: { nodeid: string; longrepr: string }[];
+      deselected: number;
     }
   | { event: "worker:spawn-requested"; at: number; workerId: number }
   | { event: "worker:spawned"; at: number; workerId: number; pid: number }
@@ -52,6 +59,13 @@ export type RunEvent =
       when: "setup" | "call" | "teardown";
       message: string;
       duration: number;
+    }
+  | {
+      event: "zygote:exited";
+      at: number;
+      pid: number;
+      exitCode: number | null;
+      signal: string | null;
     }
   | { event: "run:stop-requested"; at: number; reason: string }
   | { event: "run:finished"; at: number; exitCode: number };

@@ -25,7 +25,10 @@ export function writePack(
     files[entry.path] = [offset, entry.code.length, entry.rewritten ? 1 : 0];
     offset += entry.code.length;
   }
-  const index = Buffer.from(JSON.stringify({ version: PACK_VERSION, files, dirs, foreign }), "utf8");
+  const index = Buffer.from(
+    JSON.stringify({ version: PACK_VERSION, files, dirs, foreign }),
+    "utf8",
+  );
   const head = Buffer.alloc(4);
   head.writeUInt32LE(index.length, 0);
   const fd = openSync(file, "w");

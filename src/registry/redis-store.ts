@@ -75,7 +75,7 @@ export class RedisStore implements ModuleStore {
     client.on("error", () => undefined);
     try {
       // The handshake after the TCP connect has no timeout of its own.
-      await withTimeout(client.connect(), connectTimeout, "timed out");
+      await withTimeout(client.connect(), connectTimeout, `no answer in ${connectTimeout} ms`);
     } catch (error) {
       destroyQuietly(client);
       throw new RedisUnreachableError(location, reasonOf(error));

@@ -11,13 +11,22 @@ describe("kiln test flags", () => {
     expect(() => parseWorkers("two", 8)).toThrow(/-n expects/);
   });
 
-  it("defaults to module grouping and no timeout", () => {
+  it("defaults to module grouping, no timeout, the registry on with the local store", () => {
     expect(parseTestOptions({}, 2)).toEqual({
       workers: 2,
       dist: "module",
       timeout: null,
       python: undefined,
+      registry: { store: undefined },
     });
+  });
+
+  it("turns the registry off with --no-registry and validates --store", () => {
+    expect(parseTestOptions({ registry: false }, 2).registry).toBeNull();
+    expect(parseTestOptions({ store: "redis://127.0.0.1:6379" }, 2).registry).toEqual({
+      store: "redis://127.0.0.1:6379",
+    });
+    expect(() => parseTestOptions({ store: "memcached://x" }, 2)).toThrow(/--store must be/);
   });
 
   it("validates --dist and --timeout; --timeout 0 disables it as in pytest-timeout", () => {

@@ -1,0 +1,95 @@
+// `kiln report [dir] [--report ids-or-paths] [-o out]`: re-render a recorded
+// run (a run directory, a `latest` link, or a project whose .kiln/runs/latest
+// names one) with any set of report modules. Also the renderer `kiln test
+// --report` calls after its run, so both give byte-identical files.
+import type { Command } from "commander";
+import { resolveRunDir } from "../events/run-dir.js";
+import {
+  defaultReportDir,
+  parseReportList,
+  ReportSelectionError,
+  renderReports,
+  resolveModules,
+} from "../reports/registry.js";
+
+/** What `kiln report` renders when --report is not given. */
+export const DEFAULT_REPORTS = ["junit", "html", "trace", "json", "summary"];
+
+// pytest's ExitCode.USAGE_ERROR; a module that failed to render exits 1.
+const EXIT_USAGE = 4;
+const EXIT_MODULE_FAILED = 1;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function registerReportCommand(program: Command): void {
+  program
+    .command("report")
+    .description(
+      "Render reports from a recorded run (default: .kiln/runs/latest). Modules: junit, html, " +
+        "trace, json, summary, or a path to your own ESM module.",
+    )
+    .argument("[dir]", "a run directory, or a project directory", ".")
+    .option("--report <modules>", "comma-separated module ids or paths (repeatable)", collect, [])
+    .option("-o, --output <dir>", "where to write (default: <run-dir>/reports)")
+    .action(async (dir: string, raw: { report: string[]; output?: string }) => {
+      process.exitCode = await reportAction(dir, raw);
+    });
+}
+
+async function reportAction(
+  dir: string,
+  raw: { report: string[]; output?: string },
+): Promise<number> {
+  let runDir: string;
+  try {
+    runDir = resolveRunDir(dir);
+  } catch (error) {
+    process.stderr.write(`kiln: error: ${(error as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const specs = raw.report.length > 0 ? parseReportList(raw.report) : DEFAULT_REPORTS;
+  const outcome = await writeRunReports(runDir, specs, raw.output, { printTerminal: true });
+  return outcome;
+}
+
+export interface WriteOptions {
+  /** Print the modules' terminal text (the summary) on stdout. */
+  printTerminal: boolean;
+}
+
+/**
+ * Renders `specs` for the run in `runDir` into `output` (default
+ * <runDir>/reports). Returns 0, EXIT_USAGE for a bad selection, or 1 when a
+ * module failed (the others were still written).
+ */
+export async function writeRunReports(
+  runDir: string,
+  specs: readonly string[],
+  output: string | undefined,
+  options: WriteOptions,
+): Promise<number> {
+  const warn = (message: string) => process.stderr.write(`kiln: ${message}\n`);
+  let modules: Awaited<ReturnType<typeof resolveModules>>;
+  try {
+    modules = await resolveModules(specs, process.cwd());
+  } catch (error) {
+    if (error instanceof ReportSelectionError) {
+      process.stderr.write(`kiln: error: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  const outDir = output ?? defaultReportDir(runDir);
+  let result: Awaited<ReturnType<typeof renderReports>>;
+  try {
+    result = await renderReports(runDir, modules, outDir, warn);
+  } catch (error) {
+    process.stderr.write(`kiln: error: cannot render reports for ${runDir}: ${String(error)}\n`);
+    return EXIT_USAGE;
+  }
+  if (options.printTerminal) for (const text of result.terminal) process.stdout.write(text);
+  process.stderr.write(`kiln: reports in ${outDir} (${result.written.length} files)\n`);
+  return result.failed.length > 0 ? EXIT_MODULE_FAILED : 0;
+}

@@ -1,0 +1,144 @@
+// The lines of a run's intermediate JSONL files, and how each run event maps
+// onto them. These shapes are the contract between a run and its report
+// modules (built-in or a team's own), so they change only with the manifest's
+// format version.
+import type { ReportMeta } from "../protocol/messages.js";
+import type { RunEvent } from "./run-events.js";
+
+/** The intermediate files, in the order the manifest lists them. */
+export const RECORD_FILES = ["collect", "results", "workers", "cache", "modules"] as const;
+export type RecordFile = (typeof RECORD_FILES)[number];
+
+export function recordFileName(file: RecordFile): string {
+  return `${file}.jsonl`;
+}
+
+/** collect.jsonl: what collection found, in collection order. */
+export type CollectRecord =
+  | {
+      type: "collection";
+      at: number;
+      rootdir: string;
+      items: number;
+      errors: number;
+      skipped: number;
+      deselected: number;
+    }
+  | { type: "item"; nodeid: string; location: unknown[] }
+  | { type: "error"; nodeid: string; longreprtext: string }
+  | { type: "skipped"; nodeid: string; longrepr: string };
+
+/**
+ * results.jsonl: one line per test phase (setup, call, teardown), in the order
+ * the supervisor received them. A test whose worker died gets one failed
+ * phase with `crashed: true` and the crash message as its longrepr.
+ */
+export interface ResultRecord
+  extends Omit<ReportMeta, "sections" | "userProperties" | "skip" | "wasxfail"> {
+  nodeid: string;
+  workerId: number;
+  /** When the supervisor received the phase (epoch ms). */
+  at: number;
+  wasxfail: boolean;
+  sections?: [string, string][];
+  userProperties?: [string, string][];
+  skip?: [string, number | null, string];
+  crashed?: true;
+}
+
+/** workers.jsonl: zygote, worker and run lifecycle events, verbatim. */
+export type WorkerRecord = Extract<
+  RunEvent,
+  {
+    event:
+      | "run:started"
+      | "zygote:spawned"
+      | "zygote:ready"
+      | "zygote:exited"
+      | "worker:spawn-requested"
+      | "worker:spawned"
+      | "worker:connected"
+      | "worker:exited"
+      | "run:stop-requested"
+      | "run:finished";
+  }
+>;
+
+/**
+ * cache.jsonl and modules.jsonl: bytecode-registry lookups and module loads.
+ * The registry does not exist yet, so these files are created empty; the
+ * shapes below are what it will append.
+ */
+export interface CacheRecord {
+  type: "hit" | "miss" | "bypass";
+  module: string;
+  path: string;
+  at: number;
+}
+export interface ModuleRecord {
+  module: string;
+  path: string;
+  source: "registry" | "compiled" | "fallback";
+  at: number;
+}
+
+export interface RecordsByFile {
+  collect: CollectRecord[];
+  results: ResultRecord[];
+  workers: WorkerRecord[];
+  cache: CacheRecord[];
+  modules: ModuleRecord[];
+}
+
+export type RecordLines = { file: RecordFile; records: object[] };
+
+/** Where one event goes: the file and the lines to append (pure). */
+export function recordsOf(event: RunEvent): RecordLines | undefined {
+  switch (event.event) {
+    case "collection:finished": {
+      const records: CollectRecord[] = [
+        {
+          type: "collection",
+          at: event.at,
+          rootdir: event.rootdir,
+          items: event.items.length,
+          errors: event.errors.length,
+          skipped: event.skipped.length,
+          deselected: event.deselected,
+        },
+      ];
+      for (const e of event.errors) records.push({ type: "error", ...e });
+      for (const s of event.skipped) records.push({ type: "skipped", ...s });
+      for (const i of event.items) records.push({ type: "item", ...i });
+      return { file: "collect", records };
+    }
+    case "test:finished":
+      return {
+        file: "results",
+        records: event.reports.map(
+          (report): ResultRecord => ({
+            nodeid: event.nodeid,
+            workerId: event.workerId,
+            at: event.at,
+            ...report,
+          }),
+        ),
+      };
+    case "test:crashed": {
+      const record: ResultRecord = {
+        nodeid: event.nodeid,
+        workerId: event.workerId,
+        at: event.at,
+        when: event.when,
+        outcome: "failed",
+        duration: event.duration,
+        wasxfail: false,
+        longreprtext: event.message,
+        crashed: true,
+      };
+      return { file: "results", records: [record] };
+    }
+    default:
+      return { file: "workers", records: [event] };
+  }
+}

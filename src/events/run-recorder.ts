@@ -1,0 +1,194 @@
+// The run's recorder: a RunEventSink that appends every event to the JSONL
+// files under <rootdir>/.kiln/runs/<run-id>/ and writes manifest.json at the
+// end. pytest's rootdir is known only when collection finishes, so events
+// before that are held in memory; a run that ends before collection is
+// recorded under the working directory instead. Recording never fails a run:
+// a file-system error is one warning, then the recorder goes quiet.
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { PythonInfo } from "../protocol/messages.js";
+import { JsonlAppender } from "./jsonl.js";
+import { type Manifest, RUN_FORMAT_VERSION, writeManifest } from "./manifest.js";
+import { OutcomeTally } from "./outcomes.js";
+import {
+  RECORD_FILES,
+  type RecordFile,
+  type RecordLines,
+  recordFileName,
+  recordsOf,
+} from "./records.js";
+import { createRunDir, markLatest, pruneRuns } from "./run-dir.js";
+import type { RunEvent, RunEventSink } from "./run-events.js";
+
+export interface RecorderOptions {
+  runId: string;
+  /** Where the run is recorded if it ends before pytest names its rootdir. */
+  cwd: string;
+  kilnVersion: string;
+  /** Runs kept per project (older ones are deleted when a new one starts). */
+  keepRuns: number;
+  warn(message: string): void;
+}
+
+type Started = Extract<RunEvent, { event: "run:started" }>;
+
+export class RunRecorder implements RunEventSink {
+  /** The run directory, once known. */
+  dir: string | undefined;
+  private pending: RecordLines[] = [];
+  private writers: Map<RecordFile, JsonlAppender> | undefined;
+  private failed = false;
+  private closed = false;
+  private started: Started | undefined;
+  private python: PythonInfo | null = null;
+  private pytestVersion: string | null = null;
+  private rootdir: string | null = null;
+  private finishedAt: number | undefined;
+  private runExitCode: number | undefined;
+  private collection = { items: 0, errors: 0, skipped: 0, deselected: 0 };
+  private readonly tally = new OutcomeTally();
+  private workersStarted = 0;
+  private crashedTests = 0;
+
+  constructor(private readonly options: RecorderOptions) {}
+
+  emit(event: RunEvent): void {
+    if (this.closed) return;
+    this.observe(event);
+    const lines = recordsOf(event);
+    if (lines === undefined) return;
+    if (this.writers === undefined) {
+      this.pending.push(lines);
+      if (event.event === "collection:finished") this.open(event.rootdir);
+      return;
+    }
+    this.guard(() => this.writers?.get(lines.file)?.append(lines.records));
+  }
+
+  /**
+   * Closes the files and writes the manifest with the run's exit code (the
+   * one the CLI returns). Returns the run directory, if recording worked.
+   */
+  finish(exitCode: number): string | undefined {
+    if (this.closed) return this.dir;
+    if (this.writers === undefined) this.open(this.options.cwd);
+    this.closed = true;
+    const writers = this.writers;
+    const dir = this.dir;
+    if (writers === undefined || dir === undefined || this.failed) return undefined;
+    this.guard(() => {
+      for (const writer of writers.values()) writer.close();
+      writeManifest(dir, this.manifest(exitCode, writers));
+    });
+    return this.failed ? undefined : dir;
+  }
+
+  private open(base: string): void {
+    this.guard(() => {
+      const dir = createRunDir(base, this.options.runId);
+      const writers = new Map<RecordFile, JsonlAppender>();
+      // Every file exists from the start, even those nothing appends to yet.
+      for (const file of RECORD_FILES) {
+        writers.set(file, new JsonlAppender(join(dir, recordFileName(file))));
+      }
+      this.dir = dir;
+      this.writers = writers;
+      for (const lines of this.pending.splice(0)) writers.get(lines.file)?.append(lines.records);
+      markLatest(base, this.options.runId);
+      pruneRuns(base, this.options.runId, this.options.keepRuns);
+    });
+  }
+
+  private guard(action: () => void): void {
+    if (this.failed) return;
+    try {
+      action();
+    } catch (error) {
+      this.failed = true;
+      this.writers = new Map();
+      const where = this.dir ?? "the .kiln/runs directory";
+      this.options.warn(`cannot record this run under ${where}: ${String(error)}`);
+    }
+  }
+
+  /** Keeps what the manifest summarizes, so it needs no re-reading of the files. */
+  private observe(event: RunEvent): void {
+    switch (event.event) {
+      case "run:started":
+        this.started = event;
+        break;
+      case "zygote:ready":
+        this.python = event.python;
+        this.pytestVersion = event.pytest;
+        break;
+      case "collection:finished":
+        this.rootdir = event.rootdir;
+        this.collection = {
+          items: event.items.length,
+          errors: event.errors.length,
+          skipped: event.skipped.length,
+          deselected: event.deselected,
+        };
+        for (const error of event.errors) this.tally.add(error.nodeid, "error");
+        for (const skip of event.skipped) this.tally.add(skip.nodeid, "skipped");
+        this.tally.total.deselected += event.deselected;
+        break;
+      case "test:finished":
+        for (const report of event.reports) this.tally.addPhase(event.nodeid, report);
+        break;
+      case "test:crashed":
+        this.crashedTests++;
+        this.tally.add(event.nodeid, event.when === "call" ? "failed" : "error");
+        break;
+      case "worker:spawn-requested":
+        this.workersStarted++;
+        break;
+      case "run:finished":
+        this.finishedAt = event.at;
+        this.runExitCode = event.exitCode;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private manifest(exitCode: number, writers: Map<RecordFile, JsonlAppender>): Manifest {
+    const started = this.started;
+    const now = Date.now();
+    return {
+      format: "kiln-run",
+      formatVersion: RUN_FORMAT_VERSION,
+      runId: this.options.runId,
+      kilnVersion: this.options.kilnVersion,
+      python: this.python,
+      pytestVersion: this.pytestVersion,
+      argv: started?.argv ?? [],
+      cwd: started?.cwd ?? this.options.cwd,
+      rootdir: this.rootdir,
+      hostname: started?.hostname ?? hostname(),
+      utcOffsetMinutes: started?.utcOffsetMinutes ?? -new Date(now).getTimezoneOffset(),
+      workers: started?.workers ?? 0,
+      dist: started?.dist ?? "",
+      timeout: started?.timeout ?? null,
+      startedAt: started?.at ?? now,
+      finishedAt: this.finishedAt ?? now,
+      exitCode,
+      complete: this.runExitCode !== undefined,
+      collection: this.collection,
+      outcomes: this.tally.total,
+      perFile: this.tally.perFileObject(),
+      workersStarted: this.workersStarted,
+      crashedTests: this.crashedTests,
+      cache: { hits: 0, misses: 0, bypasses: 0 },
+      files: RECORD_FILES.map((kind) => {
+        const writer = writers.get(kind);
+        return {
+          name: recordFileName(kind),
+          kind,
+          lines: writer?.lines ?? 0,
+          bytes: writer?.bytes ?? 0,
+        };
+      }),
+    };
+  }
+}
