@@ -94,6 +94,8 @@ export class FileIndex {
 
   /** Persist what this run saw (files no longer present are dropped). */
   save(): void {
+    // Nothing changed (the common warm start): skip the rewrite.
+    if (this.stats.hashed === 0 && this.next.size === this.recorded.size) return;
     const files: Record<string, Recorded> = {};
     for (const [path, rec] of this.next) files[path] = rec;
     const tmp = `${this.file}.${process.pid}.tmp`;
