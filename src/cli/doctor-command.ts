@@ -14,6 +14,14 @@ const PROBE = [
   "except Exception as e:",
   "    info['pytestError'] = '%s: %s' % (type(e).__name__, e)",
   "try:",
+  "    import ctypes, platform as _p",
+  "    # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the ABI version, or -1.",
+  "    nr = {'x86_64': 444, 'aarch64': 444}.get(_p.machine())",
+  "    if nr:",
+  "        info['landlockAbi'] = ctypes.CDLL(None, use_errno=True).syscall(nr, None, 0, 1)",
+  "except Exception:",
+  "    pass",
+  "try:",
   "    import xdist",
   "    info['xdist'] = xdist.__version__",
   "except Exception:",
@@ -22,6 +30,7 @@ const PROBE = [
 ].join("\n");
 
 interface ProbeResult {
+  landlockAbi?: number;
   version: string;
   executable: string;
   pytest?: string;
@@ -59,6 +68,7 @@ async function doctor(flag: string | undefined): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`kiln ${KILN_VERSION} on Node ${process.version}`);
   let problems = 0;
+  let landlockAbi: number | undefined;
   const choice = chooseInterpreter(flag, process.cwd());
   if (!choice.ok) {
     out(`interpreter: MISSING: ${choice.message}`);
@@ -85,10 +95,11 @@ async function doctor(flag: string | undefined): Promise<number> {
         problems++;
       }
       out(`pytest-xdist (for comparisons only): ${info.xdist ?? "not installed"}`);
+      landlockAbi = info.landlockAbi;
     }
   }
   out("platform features:");
-  for (const feature of detectPlatformFeatures()) {
+  for (const feature of detectPlatformFeatures(landlockAbi)) {
     out(
       `  ${feature.name}: ${feature.available ? "yes" : "no"}${feature.detail ? ` (${feature.detail})` : ""}`,
     );

@@ -16,7 +16,12 @@ function read(path: string): string | undefined {
   }
 }
 
-export function detectPlatformFeatures(): PlatformFeature[] {
+/**
+ * @param landlockAbi what landlock_create_ruleset(..., VERSION) returned in
+ * the interpreter (the kernel's word, more reliable than securityfs, which
+ * is often not mounted in containers); undefined when not probed.
+ */
+export function detectPlatformFeatures(landlockAbi?: number): PlatformFeature[] {
   const lsm = read("/sys/kernel/security/lsm")?.trim();
   const userns = read("/proc/sys/user/max_user_namespaces")?.trim();
   const seccomp = read("/proc/self/status")?.match(/^Seccomp:\s*(\d+)/m)?.[1];
@@ -28,11 +33,17 @@ export function detectPlatformFeatures(): PlatformFeature[] {
       available: userns !== undefined && userns !== "0",
       ...(userns === undefined ? {} : { detail: `max_user_namespaces=${userns}` }),
     },
-    {
-      name: "landlock",
-      available: lsm?.split(",").includes("landlock") ?? false,
-      ...(lsm === undefined ? { detail: "cannot read /sys/kernel/security/lsm" } : { detail: lsm }),
-    },
+    landlockAbi !== undefined
+      ? {
+          name: "landlock",
+          available: landlockAbi > 0,
+          detail: landlockAbi > 0 ? `ABI version ${landlockAbi}` : "landlock_create_ruleset failed",
+        }
+      : {
+          name: "landlock",
+          available: lsm?.split(",").includes("landlock") ?? false,
+          detail: lsm ?? "cannot read /sys/kernel/security/lsm",
+        },
     {
       name: "seccomp",
       available: seccomp !== undefined || existsSync("/proc/sys/kernel/seccomp"),
