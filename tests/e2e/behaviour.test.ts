@@ -154,6 +154,19 @@ describe("kiln test behaves like pytest", () => {
     expect(r.stdout).not.toContain("\u001b[");
   });
 
+  it("carries warnings from workers into pytest's warnings summary", async () => {
+    const dir = tempProject({
+      "test_w.py":
+        'import warnings\n\ndef test_w():\n    warnings.warn("old thing", DeprecationWarning)\n\ndef test_u():\n    warnings.warn("user thing")\n',
+    });
+    const kiln = await runKiln(["test", "-q", "-n", "2", "-p", "no:cacheprovider"], { cwd: dir });
+    const pytest = runPytest(["-q", "-p", "no:cacheprovider"], dir);
+    const summary = (out: string) =>
+      out.slice(out.indexOf("warnings summary"), out.indexOf("-- Docs")).split("\n\n").sort();
+    expect(kiln.stdout).toMatch(/2 passed, 2 warnings/);
+    expect(summary(kiln.stdout)).toEqual(summary(pytest.stdout));
+  });
+
   it("kiln doctor names the interpreter, its pytest and platform features", async () => {
     const r = await runKiln(["doctor"], { cwd: project("demo") });
     expect(r.code).toBe(0);
