@@ -3,7 +3,6 @@
 // Redis. An unreachable Redis is not a reason to fail a test run: the local
 // store takes over and the caller prints the returned warning.
 import { isAbsolute, relative } from "node:path";
-import { RedisStore, RedisUnreachableError } from "./redis-store.js";
 import { registryPath, SqliteStore } from "./sqlite-store.js";
 import type { ModuleStore } from "./types.js";
 
@@ -61,6 +60,9 @@ export async function openStore(
   const parsed = parseStoreSpec(spec);
   const local = () => SqliteStore.open(rootdir, { maxBytes: options.maxBytes, warn: options.warn });
   if (parsed.kind === "sqlite") return { store: await local() };
+  // Loaded only for a redis:// store: the client costs ~0.3 s to import,
+  // which every local run would otherwise pay at start-up.
+  const { RedisStore, RedisUnreachableError } = await import("./redis-store.js");
   try {
     const store = await RedisStore.connect(parsed.url, {
       connectTimeoutMs: options.connectTimeoutMs,
