@@ -17,6 +17,8 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The HTML report is checked in headless Chromium (playwright-core drives it).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# A colour emoji font, so the report's ✅ ❌ ❓ ⏭ marks render in its screenshots.
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_apt+=(fonts-noto-color-emoji)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get"

@@ -1,17 +1,13 @@
 // Append-only JSONL: one JSON value per line, on an fd opened with O_APPEND.
-// Lines are batched per event-loop turn and written with one synchronous
-// write(2) (events arriving together, as a worker's frames do, cost one
-// syscall), so a run killed with SIGKILL loses at most the events of its last
-// turn, and the file ends at worst in a torn line, which every reader skips.
+// append() queues values, flush() serializes them and writes them with one
+// synchronous write(2), so the caller decides how to batch (the run recorder
+// flushes every few milliseconds). A run killed with SIGKILL leaves every
+// flushed line, and at worst a torn last line, which every reader skips.
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
-
-/** A batch larger than this is written at once instead of at the end of the turn. */
-const MAX_PENDING = 256 * 1024;
 
 export class JsonlAppender {
   private fd: number | undefined;
-  private pending = "";
-  private scheduled = false;
+  private pending: object[] = [];
   /** Lines appended so far (the manifest lists them). */
   lines = 0;
   bytes = 0;
@@ -20,24 +16,19 @@ export class JsonlAppender {
     this.fd = openSync(path, "a");
   }
 
-  /** Queues the values as lines; they reach the file by the end of this turn. */
+  /** Queues the values as lines, until flush(); they must not change meanwhile. */
   append(values: readonly object[]): void {
-    if (this.fd === undefined || values.length === 0) return;
-    for (const value of values) this.pending += `${JSON.stringify(value)}\n`;
+    if (this.fd === undefined) return;
+    for (const value of values) this.pending.push(value);
     this.lines += values.length;
-    if (this.pending.length >= MAX_PENDING) {
-      this.flush();
-    } else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
   }
 
   flush(): void {
-    this.scheduled = false;
-    if (this.fd === undefined || this.pending === "") return;
-    const data = Buffer.from(this.pending, "utf8");
-    this.pending = "";
+    if (this.fd === undefined || this.pending.length === 0) return;
+    let text = "";
+    for (const value of this.pending) text += `${JSON.stringify(value)}\n`;
+    this.pending = [];
+    const data = Buffer.from(text, "utf8");
     let offset = 0;
     while (offset < data.length) offset += writeSync(this.fd, data, offset);
     this.bytes += data.length;

@@ -17,7 +17,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 
 /** How many runs are kept per project unless KILN_KEEP_RUNS says otherwise. */
-export const DEFAULT_KEEP_RUNS = 20;
+export const DEFAULT_KEEP_RUNS = 10;
 
 const RUN_ID = /^\d{8}-\d{6}-\d{3}-[0-9a-f]{4}$/;
 

@@ -2,7 +2,7 @@
 // each test with its outcome, and for anything not passing (or with output)
 // the failure text and the captured sections, as pytest would print them.
 import { countsLine, STATUS_SUFFIX } from "../events/outcomes.js";
-import type { ResultRecord } from "../events/records.js";
+import { cumulativeSections, type ResultRecord } from "../events/records.js";
 import { escapeHtml } from "./escape.js";
 import { humanDuration, page } from "./html-shell.js";
 import type { TestCase, TestFile } from "./module.js";
@@ -40,8 +40,7 @@ function testDetails(test: TestCase): string {
   const where = test.workerId > 0 ? ` · kw${test.workerId}` : "";
   const summary = `${STATUS_SUFFIX[test.status]} <b>${escapeHtml(name)}</b> <span class="muted">${escapeHtml(test.outcome)}${test.crashed ? " (crashed)" : ""} · ${humanDuration(test.duration)}${where}</span>`;
   const body = test.phases.map(phaseDetails).join("");
-  // The last phase carries every section captured so far (pytest accumulates them).
-  const sections = test.phases[test.phases.length - 1]?.sections ?? [];
+  const sections = cumulativeSections(test.phases, test.phases.length - 1);
   const captured = sections
     .map(([title, text]) => `<h4>${escapeHtml(title)}</h4><pre>${escapeHtml(text)}</pre>`)
     .join("");

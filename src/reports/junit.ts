@@ -33,8 +33,8 @@ export function mangleTestAddress(address: string): string[] {
   return names;
 }
 
-function sectionText(record: ResultRecord, prefix: string, joiner: string): string {
-  return (record.sections ?? [])
+function sectionText(sections: [string, string][], prefix: string, joiner: string): string {
+  return sections
     .filter(([title]) => title.startsWith(prefix))
     .map(([, text]) => text)
     .join(joiner);
@@ -45,6 +45,8 @@ class LogXml {
   readonly ordered: NodeReporter[] = [];
   private readonly open = new Map<string, NodeReporter>();
   private openReports: ResultRecord[] = [];
+  /** Sections captured so far per test: pytest's reports carry them cumulatively. */
+  private readonly sections = new Map<string, [string, string][]>();
   doubleFails = 0;
 
   private reporter(nodeid: string): NodeReporter {
@@ -99,6 +101,8 @@ class LogXml {
 
   logReport(report: ResultRecord): void {
     const longrepr = report.longreprtext ?? "";
+    const earlier = report.when === "setup" ? [] : (this.sections.get(report.nodeid) ?? []);
+    this.sections.set(report.nodeid, [...earlier, ...(report.sections ?? [])]);
     if (report.outcome === "passed") {
       if (report.when === "call") {
         this.openTestcase(report.nodeid);
@@ -175,9 +179,10 @@ class LogXml {
   private capturedOutput(reporter: NodeReporter, report: ResultRecord): void {
     const prepare = (content: string, header: string) =>
       [pyCenter(header, 80, "-"), content, ""].join("\n");
-    const log = prepare(sectionText(report, "Captured log", "\n"), " Captured Log ");
-    const out = prepare(sectionText(report, "Captured stdout", ""), " Captured Out ");
-    const err = prepare(sectionText(report, "Captured stderr", ""), " Captured Err ");
+    const sections = this.sections.get(report.nodeid) ?? [];
+    const log = prepare(sectionText(sections, "Captured log", "\n"), " Captured Log ");
+    const out = prepare(sectionText(sections, "Captured stdout", ""), " Captured Out ");
+    const err = prepare(sectionText(sections, "Captured stderr", ""), " Captured Err ");
     this.append(reporter, { tag: "system-out", attrs: [], text: binXmlEscape(log + out) });
     this.append(reporter, { tag: "system-err", attrs: [], text: binXmlEscape(err) });
   }
