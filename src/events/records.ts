@@ -89,15 +89,17 @@ export type WorkerRecord = Extract<
 >;
 
 /**
- * cache.jsonl and modules.jsonl: bytecode-registry lookups and module loads.
- * The registry does not exist yet, so these files are created empty; the
- * shapes below are what it will append.
+ * cache.jsonl: the bytecode registry's lookup per project module at start-up,
+ * then one "served" line with what the zygote's finder served and where it
+ * fell back. modules.jsonl (per-module load timings) is still created empty.
  */
 export interface CacheRecord {
+  /** hit: served from the store; miss: compiled now; bypass: left to Python's import system. */
   type: "hit" | "miss" | "bypass";
   module: string;
   path: string;
   at: number;
+  detail?: string;
 }
 export interface ModuleRecord {
   module: string;
@@ -169,6 +171,20 @@ export function recordsOf(event: RunEvent): RecordLines | undefined {
       };
       return { file: "results", records: [record] };
     }
+    case "registry:prepared": {
+      const records = event.lookups.map(
+        (lookup): CacheRecord => ({
+          type: lookup.outcome === "error" ? "bypass" : lookup.outcome,
+          module: lookup.module,
+          path: lookup.path,
+          at: event.at,
+          ...(lookup.detail === undefined ? {} : { detail: lookup.detail }),
+        }),
+      );
+      return { file: "cache", records };
+    }
+    case "registry:served":
+      return { file: "cache", records: [{ type: "served", ...event }] };
     default:
       return { file: "workers", records: [event] };
   }

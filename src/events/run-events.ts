@@ -68,7 +68,23 @@ export type RunEvent =
       signal: string | null;
     }
   | { event: "run:stop-requested"; at: number; reason: string }
-  | { event: "run:finished"; at: number; exitCode: number };
+  | { event: "run:finished"; at: number; exitCode: number }
+  | {
+      event: "registry:prepared";
+      at: number;
+      lookups: CacheLookup[];
+      ms: { hash: number; lookup: number; compile: number; pack: number };
+    }
+  /** What the zygote's finder did: modules served from the pack, and fallbacks. */
+  | { event: "registry:served"; at: number; served: number; fallbacks: number; errors: string[] };
+
+/** One project module's registry lookup: served from the store, compiled, or left to Python. */
+export interface CacheLookup {
+  module: string;
+  path: string;
+  outcome: "hit" | "miss" | "error";
+  detail?: string;
+}
 
 export interface RunEventSink {
   emit(event: RunEvent): void;

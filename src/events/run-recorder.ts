@@ -56,6 +56,7 @@ export class RunRecorder implements RunEventSink {
   private readonly tally = new OutcomeTally();
   private workersStarted = 0;
   private crashedTests = 0;
+  private readonly cache = { hits: 0, misses: 0, bypasses: 0 };
 
   constructor(private readonly options: RecorderOptions) {}
 
@@ -173,6 +174,16 @@ export class RunRecorder implements RunEventSink {
       case "worker:spawn-requested":
         this.workersStarted++;
         break;
+      case "registry:prepared":
+        for (const lookup of event.lookups) {
+          if (lookup.outcome === "hit") this.cache.hits++;
+          else if (lookup.outcome === "miss") this.cache.misses++;
+          else this.cache.bypasses++;
+        }
+        break;
+      case "registry:served":
+        this.cache.bypasses += event.fallbacks;
+        break;
       case "run:finished":
         this.finishedAt = event.at;
         this.runExitCode = event.exitCode;
@@ -209,7 +220,7 @@ export class RunRecorder implements RunEventSink {
       perFile: this.tally.perFileObject(),
       workersStarted: this.workersStarted,
       crashedTests: this.crashedTests,
-      cache: { hits: 0, misses: 0, bypasses: 0 },
+      cache: { ...this.cache },
       files: RECORD_FILES.map((kind) => {
         const writer = writers.get(kind);
         return {

@@ -152,6 +152,13 @@ export class RunController {
         break;
       case "registry:stats":
         this.registryStats = message;
+        this.options.events.emit({
+          event: "registry:served",
+          at: Date.now(),
+          served: message.served,
+          fallbacks: message.fallbacks,
+          errors: message.errors,
+        });
         break;
       case "session:finished":
       case "hello":

@@ -92,6 +92,19 @@ export async function runTests(request: TestRunRequest): Promise<number> {
           (line) => process.stderr.write(`kiln: warning: ${line}\n`),
         )
       : null;
+    if (prepared) {
+      request.events.emit({
+        event: "registry:prepared",
+        at: Date.now(),
+        lookups: prepared.records.map((r) => ({
+          module: r.module,
+          path: r.path,
+          outcome: r.outcome,
+          ...(r.detail === undefined ? {} : { detail: r.detail }),
+        })),
+        ms: prepared.ms,
+      });
+    }
     zygote.send({
       type: "registry:ready",
       packPath: prepared?.packPath ?? null,

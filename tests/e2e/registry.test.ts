@@ -1,7 +1,15 @@
 // The bytecode registry end to end: modules compiled once per content and
 // served from the store; an edit is never served stale; --no-registry and a
 // corrupt store degrade to normal imports; assertion text stays pytest's.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -12,6 +20,13 @@ function copyProject(name: string): string {
   cpSync(project(name), dir, { recursive: true });
   rmSync(join(dir, ".kiln"), { recursive: true, force: true });
   return dir;
+}
+
+function latestRun(dir: string): string {
+  const latest = join(dir, ".kiln/runs/latest");
+  return lstatSync(latest).isSymbolicLink()
+    ? join(dir, ".kiln/runs", readlinkSync(latest))
+    : join(dir, ".kiln/runs", readFileSync(latest, "utf8").trim());
 }
 
 function registryLine(stdout: string): string {
@@ -27,6 +42,18 @@ describe("module registry", () => {
     const second = await runKiln(["test", "-n", "1", "-p", "no:cacheprovider"], { cwd: dir });
     expect(second.code).toBe(0);
     expect(registryLine(second.stdout)).toMatch(/registry: 5 modules \(5 cached, 0 compiled\)/);
+    // The run record has one cache.jsonl line per module and the totals.
+    const run = latestRun(dir);
+    const manifest = JSON.parse(readFileSync(join(run, "manifest.json"), "utf8")) as {
+      cache: { hits: number; misses: number; bypasses: number };
+    };
+    expect(manifest.cache).toEqual({ hits: 5, misses: 0, bypasses: 0 });
+    const lines = readFileSync(join(run, "cache.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.type === "hit")).toHaveLength(5);
+    expect(lines.at(-1)).toMatchObject({ type: "served", served: 5, fallbacks: 0 });
   });
 
   it("never serves an edited file from the cache", async () => {
