@@ -8,7 +8,6 @@ pages (CPython docs for gc.freeze, "copy-on-write friendly" fork).
 """
 
 import ctypes
-import ctypes.util
 import gc
 import os
 import signal
@@ -19,8 +18,10 @@ import traceback
 PR_SET_PDEATHSIG = 1
 
 try:
-    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    _prctl = _libc.prctl
+    # dlopen(NULL): the symbols already linked into the interpreter, libc's
+    # among them. ctypes.util.find_library would fork /sbin/ldconfig at
+    # every zygote start.
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux/glibc: no parent-death signal
     _prctl = None
 

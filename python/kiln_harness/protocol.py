@@ -114,7 +114,10 @@ class Channel:
         """Read once (blocks until some bytes arrive). Returns False at EOF."""
         import os
 
-        chunk = os.read(self.fd, 1 << 20)
+        # 64 KiB: a larger read buffer makes the allocator mmap/munmap a
+        # fresh block on every wake-up (seen under strace as ~8 page faults
+        # per read); frames larger than this simply take several reads.
+        chunk = os.read(self.fd, 65536)
         if not chunk:
             return False
         self._frames.extend(self._decoder.feed(chunk))
