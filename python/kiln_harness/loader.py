@@ -27,6 +27,7 @@ import mmap
 import os
 import struct
 import sys
+import time
 
 _U32 = struct.Struct("<I")
 PACK_VERSION = 1
@@ -62,6 +63,16 @@ class KilnLoader(importlib.machinery.SourceFileLoader):
         super().__init__(fullname, path)
         self._finder = finder
 
+    def exec_module(self, module):
+        # Load time per module for the run record (modules.jsonl); inclusive
+        # of the imports the module body triggers, like python -X importtime's
+        # "cumulative" column.
+        start = time.perf_counter()
+        try:
+            super().exec_module(module)
+        finally:
+            self._finder.note_load(module.__name__, self.path, "registry", start)
+
     def get_code(self, fullname):
         try:
             code = self._finder.pack.code(self.path)
@@ -78,6 +89,7 @@ class KilnFinder:
         self.failed = set()
         self.served = 0
         self.fallbacks = 0
+        self.loads = []
         self.rewrite_hook = None
         self.errors = []
         # sys.path / __path__ entry -> absolute path (cwd-relative entries
@@ -144,6 +156,10 @@ class KilnFinder:
             self.note_failure(fullname, exc)
             return None
 
+    def note_load(self, name, path, source, start):
+        if len(self.loads) < 20000:
+            self.loads.append([name, path, source, round((time.perf_counter() - start) * 1000, 3)])
+
     def note_failure(self, fullname, exc):
         self.failed.add(fullname)
         self.fallbacks += 1
@@ -200,8 +216,13 @@ class KilnFinder:
             spec = module.__spec__
             origin = spec.origin if spec is not None else None
             entry = finder.pack.files.get(origin)
+            start = time.perf_counter()
             if pass_hook_enabled or entry is None or not entry[2] or module.__name__ in finder.failed:
-                return real_exec(module)
+                try:
+                    return real_exec(module)
+                finally:
+                    if origin is not None and entry is not None:
+                        finder.note_load(module.__name__, origin, "fallback", start)
             try:
                 code = finder.pack.code(origin)
             except Exception as exc:
@@ -212,7 +233,10 @@ class KilnFinder:
 
             hook._rewritten_names[module.__name__] = Path(origin)
             finder.served += 1
-            exec(code, module.__dict__)
+            try:
+                exec(code, module.__dict__)
+            finally:
+                finder.note_load(module.__name__, origin, "registry", start)
 
         hook._find_spec = find_spec
         hook.exec_module = exec_module

@@ -105,6 +105,7 @@ def main():
                     "served": finder.served,
                     "fallbacks": finder.fallbacks,
                     "errors": finder.errors[:20],
+                    "loads": finder.loads,
                 }
             )
         except OSError:

@@ -91,7 +91,8 @@ export type WorkerRecord = Extract<
 /**
  * cache.jsonl: the bytecode registry's lookup per project module at start-up,
  * then one "served" line with what the zygote's finder served and where it
- * fell back. modules.jsonl (per-module load timings) is still created empty.
+ * fell back. modules.jsonl: each project module the zygote loaded, with its
+ * load time.
  */
 export interface CacheRecord {
   /** hit: served from the store; miss: compiled now; bypass: left to Python's import system. */
@@ -104,8 +105,11 @@ export interface CacheRecord {
 export interface ModuleRecord {
   module: string;
   path: string;
+  /** registry: served from the pack; fallback: Python's own import (or pytest's rewrite). */
   source: "registry" | "compiled" | "fallback";
   at: number;
+  /** Load time in ms, inclusive of the imports the module body triggered. */
+  ms?: number;
 }
 
 export interface RecordsByFile {
@@ -185,6 +189,11 @@ export function recordsOf(event: RunEvent): RecordLines | undefined {
     }
     case "registry:served":
       return { file: "cache", records: [{ type: "served", ...event }] };
+    case "modules:loaded":
+      return {
+        file: "modules",
+        records: event.loads.map((l): ModuleRecord => ({ ...l, at: event.at })),
+      };
     default:
       return { file: "workers", records: [event] };
   }

@@ -76,7 +76,13 @@ export type RunEvent =
       ms: { hash: number; lookup: number; compile: number; pack: number };
     }
   /** What the zygote's finder did: modules served from the pack, and fallbacks. */
-  | { event: "registry:served"; at: number; served: number; fallbacks: number; errors: string[] };
+  | { event: "registry:served"; at: number; served: number; fallbacks: number; errors: string[] }
+  /** Project modules the zygote loaded, with load times (inclusive of nested imports). */
+  | {
+      event: "modules:loaded";
+      at: number;
+      loads: { module: string; path: string; source: "registry" | "fallback"; ms: number }[];
+    };
 
 /** One project module's registry lookup: served from the store, compiled, or left to Python. */
 export interface CacheLookup {

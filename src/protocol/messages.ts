@@ -91,7 +91,14 @@ export type ZygoteToSupervisor =
       cacheTag: string;
       optimize: number;
     }
-  | { type: "registry:stats"; served: number; fallbacks: number; errors: string[] }
+  | {
+      type: "registry:stats";
+      served: number;
+      fallbacks: number;
+      errors: string[];
+      /** [module, path, "registry" | "fallback", milliseconds inclusive of nested imports] */
+      loads?: [string, string, string, number][];
+    }
   | { type: "hello:refused"; reason?: string; message: string; python?: PythonInfo }
   | {
       type: "collection:finished";

@@ -159,6 +159,16 @@ export class RunController {
           fallbacks: message.fallbacks,
           errors: message.errors,
         });
+        this.options.events.emit({
+          event: "modules:loaded",
+          at: Date.now(),
+          loads: (message.loads ?? []).map(([module, path, source, ms]) => ({
+            module,
+            path,
+            source: source === "registry" ? "registry" : "fallback",
+            ms,
+          })),
+        });
         break;
       case "session:finished":
       case "hello":

@@ -54,6 +54,19 @@ describe("module registry", () => {
       .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.type === "hit")).toHaveLength(5);
     expect(lines.at(-1)).toMatchObject({ type: "served", served: 5, fallbacks: 0 });
+    // modules.jsonl: every project module the zygote loaded, from the registry, timed.
+    const modules = readFileSync(join(run, "modules.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { module: string; source: string; ms: number });
+    expect(modules.map((m) => m.module).sort()).toEqual([
+      "conftest",
+      "shop",
+      "shop.cart",
+      "test_cart",
+      "test_io",
+    ]);
+    expect(modules.every((m) => m.source === "registry" && m.ms >= 0)).toBe(true);
   });
 
   it("never serves an edited file from the cache", async () => {
