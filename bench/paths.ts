@@ -1,5 +1,6 @@
 // Where the benchmark reads and writes. Everything generated (suites, results)
 // lives in git-ignored folders next to these sources.
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 // dist-bench/paths.js and bench/paths.ts both sit one level below the repo.
@@ -15,8 +16,13 @@ export const RESULTS_DIR = join(REPO, "bench/results");
 
 // The shared project generator (deterministic for a given seed); an env var
 // points elsewhere when the bench runs outside this workspace.
+// shared/ sits beside the checkout (here and in CI's fresh clone).
 export const GEN_PROJECT =
-  process.env.KILN_BENCH_GEN_PROJECT ?? "/work/shared/tools/gen_project.py";
+  process.env.KILN_BENCH_GEN_PROJECT ??
+  [join(REPO, "../shared/tools/gen_project.py"), "/work/shared/tools/gen_project.py"].find((p) =>
+    existsSync(p),
+  ) ??
+  join(REPO, "../shared/tools/gen_project.py");
 
 // Debian's python3 has pytest, pytest-xdist and pytest-forked here; the
 // python3 on PATH may not.
