@@ -28,5 +28,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# npm ci when the lockfile is complete; some npm 11 configurations leave other
+# platforms' optional packages (biome's per-OS binaries) out of it, and npm ci
+# then refuses the lockfile, so fall back to npm install.
+if ! npm ci --no-audit --no-fund; then
+  echo "setup: npm ci refused the lockfile; using npm install instead"
+  npm install --no-audit --no-fund
+fi
 npm run build
