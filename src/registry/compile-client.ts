@@ -10,7 +10,7 @@
 //   server -> client:       {"type":"compile:result","id","results":[...]} + body (code, concatenated)
 //                           {"type":"compile:error","id","message"} for a malformed request
 import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { HARNESS_DIR } from "../config/harness.js";
 import {
   encodeFrame,
   type Frame,
@@ -21,7 +21,8 @@ import {
 import type { CompiledModule, CompileFailure, ImportRef, PublicName } from "./types.js";
 
 /** python/ in the source tree and in the package (this file is src/registry or dist/registry). */
-export const HARNESS_DIR = fileURLToPath(new URL("../../python", import.meta.url));
+// Re-exported: callers of the compile server name the harness from here.
+export { HARNESS_DIR };
 
 // `-c` puts "" (the working directory) first on sys.path; replace it with the
 // harness so a project file named like a stdlib module cannot shadow one.

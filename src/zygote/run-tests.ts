@@ -3,13 +3,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HARNESS_DIR } from "../config/harness.js";
 import type { RunEventSink } from "../events/run-events.js";
 import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
 import type { DistMode } from "../scheduler/grouping.js";
 import { RunController } from "./run-controller.js";
 import { WorkerServer } from "./worker-server.js";
-import { HARNESS_DIR, spawnZygote, ZygoteStartError } from "./zygote-process.js";
+import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
 
 export interface TestRunRequest {
   python: string;

@@ -1,7 +1,7 @@
 // Spawning the zygote: the project's interpreter running kiln_harness.zygote
 // with the protocol on fd 3, and the hello handshake that must come first.
 import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { HARNESS_DIR } from "../config/harness.js";
 import { FrameChannel } from "../protocol/channel.js";
 import { decodeZygoteMessage } from "../protocol/decode.js";
 import type {
@@ -10,8 +10,6 @@ import type {
   SupervisorToZygote,
   ZygoteToSupervisor,
 } from "../protocol/messages.js";
-
-export const HARNESS_DIR = fileURLToPath(new URL("../../python", import.meta.url));
 
 // `python -m pytest` puts the working directory first on sys.path (PEP 338);
 // `-c` would put "". The harness directory is on sys.path only while
