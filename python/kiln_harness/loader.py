@@ -19,6 +19,7 @@ Anything unexpected for a module falls back to the normal import system and
 that module is not tried again in this run.
 """
 
+import _imp
 import importlib.machinery
 import importlib.util
 import json
@@ -27,7 +28,6 @@ import mmap
 import os
 import struct
 import sys
-import time
 
 _U32 = struct.Struct("<I")
 PACK_VERSION = 1
@@ -52,34 +52,46 @@ class Pack:
         self._view = memoryview(self._map)
 
     def code(self, path):
+        """The code object for `path`, carrying `path` as its file name.
+
+        The store is keyed by content, so the blob may have been compiled
+        for another file with the same bytes (a second copy in this project,
+        another checkout on a shared store). CPython has the same problem
+        with a moved .pyc and solves it in SourceLoader.get_code with
+        _imp._fix_co_filename, which rewrites co_filename throughout the
+        code object tree; so do we, or tracebacks and warnings would name
+        the other file.
+        """
         off, n, _ = self.files[path]
-        return marshal.loads(self._view[off : off + n])
+        code = marshal.loads(self._view[off : off + n])
+        _imp._fix_co_filename(code, path)
+        return code
 
 
 class KilnLoader(importlib.machinery.SourceFileLoader):
-    """SourceFileLoader whose code comes from the pack."""
+    """SourceFileLoader whose code comes from the pack.
+
+    Only get_code is ours. exec_module stays importlib's own
+    (_LoaderBasics.exec_module, frozen), which runs the module body through
+    _call_with_frames_removed: no frame of ours is on the stack while user
+    code runs, so tracebacks, warnings' stacklevel and inspect.stack() see
+    exactly what they see under a plain import. That is also why no load
+    time is measured here: timing the body would need a frame around it.
+    """
 
     def __init__(self, fullname, path, finder):
         super().__init__(fullname, path)
         self._finder = finder
-
-    def exec_module(self, module):
-        # Load time per module for the run record (modules.jsonl); inclusive
-        # of the imports the module body triggers, like python -X importtime's
-        # "cumulative" column.
-        start = time.perf_counter()
-        try:
-            super().exec_module(module)
-        finally:
-            self._finder.note_load(module.__name__, self.path, "registry", start)
 
     def get_code(self, fullname):
         try:
             code = self._finder.pack.code(self.path)
         except Exception as exc:  # a torn map, a bad blob: compile from source instead
             self._finder.note_failure(fullname, exc)
+            self._finder.note_load(fullname, self.path, "fallback")
             return super().get_code(fullname)
         self._finder.served += 1
+        self._finder.note_load(fullname, self.path, "registry")
         return code
 
 
@@ -87,6 +99,7 @@ class KilnFinder:
     def __init__(self, pack):
         self.pack = pack
         self.failed = set()
+        self.failed_paths = set()
         self.served = 0
         self.fallbacks = 0
         self.loads = []
@@ -156,9 +169,9 @@ class KilnFinder:
             self.note_failure(fullname, exc)
             return None
 
-    def note_load(self, name, path, source, start):
+    def note_load(self, name, path, source):
         if len(self.loads) < 20000:
-            self.loads.append([name, path, source, round((time.perf_counter() - start) * 1000, 3)])
+            self.loads.append([name, path, source])
 
     def note_failure(self, fullname, exc):
         self.failed.add(fullname)
@@ -187,15 +200,21 @@ class KilnFinder:
         """Serve pytest's AssertionRewritingHook from the pack.
 
         Its spec lookup (`_find_spec`, a PathFinder search) is answered from
-        the index, and exec_module runs our rewritten code instead of reading
-        its pyc or rewriting again. Our code was rewritten without the
-        assertion pass hook; if the project enables it, pytest rewrites.
+        the index. Its exec_module stays pytest's own, frame for frame as in
+        a plain run (pytest's traceback filter hides _pytest's frames, not
+        ours); what it executes comes from the pack through
+        `_pytest.assertion.rewrite._read_pyc`, the function it calls to read
+        a cached rewritten module: for a file in the pack we answer with our
+        rewritten code, for anything else pytest reads its own pyc. Our code
+        was rewritten without the assertion pass hook; if the project
+        enables it, pytest rewrites.
         """
+        from _pytest.assertion import rewrite
+
         self.rewrite_hook = hook
         finder = self
-
         real_find_spec = hook._find_spec
-        real_exec = hook.exec_module
+        real_read_pyc = rewrite._read_pyc
 
         def find_spec(name, path=None):
             try:
@@ -212,34 +231,42 @@ class KilnFinder:
                 submodule_search_locations=[pkg] if pkg else None,
             )
 
-        def exec_module(module):
-            spec = module.__spec__
-            origin = spec.origin if spec is not None else None
+        def read_pyc(source, pyc, trace=lambda msg: None):
+            origin = str(source)
             entry = finder.pack.files.get(origin)
-            start = time.perf_counter()
-            if pass_hook_enabled or entry is None or not entry[2] or module.__name__ in finder.failed:
-                try:
-                    return real_exec(module)
-                finally:
-                    if origin is not None and entry is not None:
-                        finder.note_load(module.__name__, origin, "fallback", start)
+            if entry is None:
+                return real_read_pyc(source, pyc, trace)
+            name = _module_name_of(hook, origin)
+            if pass_hook_enabled or not entry[2] or origin in finder.failed_paths:
+                finder.note_load(name, origin, "fallback")
+                return real_read_pyc(source, pyc, trace)
             try:
                 code = finder.pack.code(origin)
             except Exception as exc:
-                finder.note_failure(module.__name__, exc)
-                return real_exec(module)
-            # What pytest's exec_module records before running the module.
-            from pathlib import Path
-
-            hook._rewritten_names[module.__name__] = Path(origin)
+                finder.failed_paths.add(origin)
+                finder.note_failure(name, exc)
+                finder.note_load(name, origin, "fallback")
+                return real_read_pyc(source, pyc, trace)
             finder.served += 1
-            try:
-                exec(code, module.__dict__)
-            finally:
-                finder.note_load(module.__name__, origin, "registry", start)
+            finder.note_load(name, origin, "registry")
+            return code
 
         hook._find_spec = find_spec
-        hook.exec_module = exec_module
+        rewrite._read_pyc = read_pyc
+
+
+def _module_name_of(hook, origin):
+    """The module pytest's exec_module is loading from `origin`: it records
+    the name in _rewritten_names just before reading the pyc."""
+    names = hook._rewritten_names
+    if names:
+        last = next(reversed(names))  # the usual case: just inserted
+        if str(names[last]) == origin:
+            return last
+    for name, path in names.items():  # a re-import keeps its old position
+        if str(path) == origin:
+            return name
+    return origin
 
 
 def install(pack_path):

@@ -16,6 +16,8 @@ import select
 import socket
 import time
 
+import pytest
+
 from .protocol import Channel
 from .warnings_codec import serialize_warning
 
@@ -101,6 +103,13 @@ class _ReportSender:
         )
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location):
+        # pytest calls this hook historically: registering this plugin in the
+        # worker replays every warning the zygote recorded before the fork
+        # (configuration, and collection, where import-time warnings come
+        # from). The zygote has reported those already; sending them back
+        # would count them again once per worker. A worker only runs tests.
+        if when != "runtest":
+            return
         self.chan.queue(
             {
                 "type": "warning:recorded",
@@ -117,15 +126,76 @@ def _isolate_capture(config):
 
     The zygote's global capture holds temporary files whose file descriptions
     (and offsets) every fork shares; two workers capturing into them at once
-    would mix their output. Drop the inherited MultiCapture without touching
-    its files and start a fresh one (pytest's CaptureManager API).
+    would mix their output. Stop the inherited MultiCapture, then start a
+    fresh one (pytest's CaptureManager API).
+
+    Stopping it (`MultiCapture.stop_capturing`, not CaptureManager's
+    `stop_global_capturing`, which would first read and truncate the shared
+    files) restores fds 0-2 from its saved copies and closes this process's
+    copies of its files. Merely dropping the reference would leave them to
+    the garbage collector, which raises ResourceWarning for each one; under
+    pytest >= 8 with `filterwarnings = error` that becomes an error at the
+    first test's setup (unraisableexception plugin). The zygote's own copies
+    of those fds are untouched: fds are per process after fork(2).
     """
     capman = config.pluginmanager.getplugin("capturemanager")
     if capman is None or capman._global_capturing is None:
         return
+    inherited = capman._global_capturing
     capman._global_capturing = None
+    inherited.stop_capturing()
     capman.start_global_capturing()
     capman.suspend_global_capture()
+
+
+class _StopBeforeTeardown:
+    """Turn the supervisor's `stop` into the worker session's shouldstop
+    before the running test's teardown.
+
+    pytest >= 8 tears everything down in the last item's teardown when the
+    session is about to stop (runner.runtestprotocol, pytest#11706), so
+    module- and session-fixture teardown errors are reported as "ERROR at
+    teardown of <test>". A stop from the supervisor (-x in another worker,
+    Ctrl-C) is a message on the socket; reading it here, once the call phase
+    has reported, lets pytest's own check see it in time.
+    """
+
+    def __init__(self, inbox, session):
+        self.inbox = inbox
+        self.session = session
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report):
+        if report.when == "teardown" or (report.when == "setup" and report.passed):
+            return
+        self.inbox.poll(block=False)
+        session = self.session
+        if self.inbox.stop and not (session.shouldstop or session.shouldfail):
+            session.shouldstop = "kiln: the run was stopped"
+
+
+def _teardown_rest(item):
+    """Tear down what is still set up after a stop, reported as the last
+    test's teardown, the way pytest >= 8 reports it (see _StopBeforeTeardown).
+
+    Reached under pytest < 8, whose runtestprotocol has no such check, and
+    when the stop arrived after the last test's teardown had begun. pytest 7
+    itself runs this teardown at pytest_sessionfinish, where an error aborts
+    the session with a bare traceback; errors are never swallowed here.
+    """
+    from _pytest.runner import CallInfo
+
+    # Only the setup state's teardown, not the pytest_runtest_teardown hook:
+    # the item's own teardown already ran its plugins' hook wrappers (the
+    # logging plugin's deletes its stash keys), and running them twice fails.
+    hook = item.ihook
+    hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    call = CallInfo.from_call(
+        lambda: item.session._setupstate.teardown_exact(None), when="teardown"
+    )
+    report = hook.pytest_runtest_makereport(item=item, call=call)
+    hook.pytest_runtest_logreport(report=report)
+    hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
 
 
 class _Inbox:
@@ -180,7 +250,8 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
 
     items = session.items
     inbox = _Inbox(chan)
-    ran_any = False
+    config.pluginmanager.register(_StopBeforeTeardown(inbox, session), "kiln-stop-watch")
+    last_item = None
     while True:
         inbox.poll(block=False)
         if inbox.stop:
@@ -195,7 +266,7 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
             continue
         item = items[inbox.pending.popleft()]
         nextitem = items[inbox.pending[0]] if inbox.pending else None
-        ran_any = True
+        last_item = item
         if stack_file is not None:
             # faulthandler's watchdog is a C thread: it fires even while the
             # test holds the GIL in a loop, dumps every thread's stack, then
@@ -214,13 +285,8 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
             inbox.stop = True
             break
 
-    if inbox.stop and ran_any:
-        # Stopped early (-x, --maxfail, Ctrl-C): tear down what is still set up,
-        # as pytest's Session does at pytest_sessionfinish.
-        try:
-            session._setupstate.teardown_exact(None)
-        except Exception:
-            pass
+    if inbox.stop and last_item is not None and session._setupstate.stack:
+        _teardown_rest(last_item)
     chan.send({"type": "worker:done"})
     _close_gracefully(sock)
     return 0

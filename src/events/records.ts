@@ -91,8 +91,7 @@ export type WorkerRecord = Extract<
 /**
  * cache.jsonl: the bytecode registry's lookup per project module at start-up,
  * then one "served" line with what the zygote's finder served and where it
- * fell back. modules.jsonl: each project module the zygote loaded, with its
- * load time.
+ * fell back. modules.jsonl: each project module the zygote loaded, and from where.
  */
 export interface CacheRecord {
   /** hit: served from the store; miss: compiled now; bypass: left to Python's import system. */
@@ -108,8 +107,6 @@ export interface ModuleRecord {
   /** registry: served from the pack; fallback: Python's own import (or pytest's rewrite). */
   source: "registry" | "compiled" | "fallback";
   at: number;
-  /** Load time in ms, inclusive of the imports the module body triggered. */
-  ms?: number;
 }
 
 export interface RecordsByFile {

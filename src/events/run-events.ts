@@ -77,11 +77,11 @@ export type RunEvent =
     }
   /** What the zygote's finder did: modules served from the pack, and fallbacks. */
   | { event: "registry:served"; at: number; served: number; fallbacks: number; errors: string[] }
-  /** Project modules the zygote loaded, with load times (inclusive of nested imports). */
+  /** Project modules the zygote loaded and where from (no load times: kiln_harness/loader.py). */
   | {
       event: "modules:loaded";
       at: number;
-      loads: { module: string; path: string; source: "registry" | "fallback"; ms: number }[];
+      loads: { module: string; path: string; source: "registry" | "fallback" }[];
     };
 
 /** One project module's registry lookup: served from the store, compiled, or left to Python. */

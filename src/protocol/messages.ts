@@ -96,8 +96,8 @@ export type ZygoteToSupervisor =
       served: number;
       fallbacks: number;
       errors: string[];
-      /** [module, path, "registry" | "fallback", milliseconds inclusive of nested imports] */
-      loads?: [string, string, string, number][];
+      /** [module, path, "registry" | "fallback"]; no load time: see kiln_harness/loader.py */
+      loads?: [string, string, string][];
     }
   | { type: "hello:refused"; reason?: string; message: string; python?: PythonInfo }
   | {

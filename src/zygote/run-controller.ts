@@ -162,11 +162,10 @@ export class RunController {
         this.options.events.emit({
           event: "modules:loaded",
           at: Date.now(),
-          loads: (message.loads ?? []).map(([module, path, source, ms]) => ({
+          loads: (message.loads ?? []).map(([module, path, source]) => ({
             module,
             path,
             source: source === "registry" ? "registry" : "fallback",
-            ms,
           })),
         });
         break;

@@ -54,7 +54,7 @@ describe("module registry", () => {
       .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.type === "hit")).toHaveLength(5);
     expect(lines.at(-1)).toMatchObject({ type: "served", served: 5, fallbacks: 0 });
-    // modules.jsonl: every project module the zygote loaded, from the registry, timed.
+    // modules.jsonl: every project module the zygote loaded, from the registry.
     const modules = readFileSync(join(run, "modules.jsonl"), "utf8")
       .trim()
       .split("\n")
@@ -66,7 +66,7 @@ describe("module registry", () => {
       "test_cart",
       "test_io",
     ]);
-    expect(modules.every((m) => m.source === "registry" && m.ms >= 0)).toBe(true);
+    expect(modules.every((m) => m.source === "registry")).toBe(true);
   });
 
   it("never serves an edited file from the cache", async () => {
