@@ -207,9 +207,28 @@ describe.each(PYTEST_VERSIONS)("under pytest %s", (version) => {
 
 describe("a stop from elsewhere", () => {
   it("tears down the other worker's fixtures and reports their errors", async () => {
+    // Three tests a file: a worker asks for more work only once it is down
+    // to two queued tests, so each file goes to its own worker; test_f1
+    // fails (-x) only once the other worker is inside test_s1.
     const dir = tempProject({
       "pytest.ini": "[pytest]\n",
-      "test_fails.py": "import time\n\ndef test_fails():\n    time.sleep(0.3)\n    assert 0\n",
+      "test_fails.py": [
+        "import os, time",
+        "",
+        "def test_f1():",
+        "    marker = os.path.join(os.path.dirname(__file__), 's1-started')",
+        "    deadline = time.time() + 30",
+        "    while not os.path.exists(marker) and time.time() < deadline:",
+        "        time.sleep(0.01)",
+        "    assert 0",
+        "",
+        "def test_f2():",
+        "    pass",
+        "",
+        "def test_f3():",
+        "    pass",
+        "",
+      ].join("\n"),
       "test_slow.py": [
         "import time, pytest",
         "",
@@ -219,15 +238,20 @@ describe("a stop from elsewhere", () => {
         "    raise RuntimeError('slow teardown boom')",
         "",
         "def test_s1(res):",
+        "    open(__file__.replace('test_slow.py', 's1-started'), 'w').close()",
         "    time.sleep(1.5)",
         "",
         "def test_s2(res):",
         "    pass",
         "",
+        "def test_s3(res):",
+        "    pass",
+        "",
       ].join("\n"),
     });
-    const k = await runKiln(["test", "-n", "2", "-x", ...NO_CACHE], { cwd: dir });
+    const k = await runKiln(["test", "-n", "2", "-x", "-rA", ...NO_CACHE], { cwd: dir });
     expect(k.code).toBe(1);
+    expect(k.stdout).toContain("FAILED test_fails.py::test_f1");
     expect(k.stdout).toContain("ERROR at teardown of test_s1");
     expect(k.stdout).toContain("RuntimeError: slow teardown boom");
     expect(k.stdout).not.toContain("test_s2");
