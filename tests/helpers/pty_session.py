@@ -8,7 +8,7 @@ and it is the session leader of that terminal, as under a shell), waits for
 each step's regex in the output that follows the previous match, waits its
 delay if any (still reading), types the step's text, then reads to the end. Writes one JSON object on stdout:
   {"transcript": "...", "exitCode": N|null, "signal": N|null, "error": "..."|null}
-with the transcript's CRLF turned into LF. Standard library only.
+with the transcript as _plain() shows it. Standard library only.
 """
 
 import fcntl
@@ -22,6 +22,13 @@ import struct
 import sys
 import termios
 import time
+
+
+def _plain(out):
+    """The text as a reader sees it: LF line ends, no colour codes. Steps'
+    regexes match this, and it is the transcript returned."""
+    text = out.decode("utf-8", "replace").replace("\r\n", "\n")
+    return re.sub("\x1b\\[[0-9;]*m", "", text)
 
 
 def main():
@@ -55,10 +62,10 @@ def main():
 
     cursor = 0
     for step in spec.get("steps", []):
-        pattern = re.compile(step["expect"].encode("utf-8"))
+        pattern = re.compile(step["expect"])
         match = None
         while match is None:
-            match = pattern.search(out, cursor)
+            match = pattern.search(_plain(out), cursor)
             if match is not None:
                 break
             if eof or time.monotonic() > deadline:
@@ -83,7 +90,7 @@ def main():
     os.close(master)
     json.dump(
         {
-            "transcript": out.decode("utf-8", "replace").replace("\r\n", "\n"),
+            "transcript": _plain(out),
             "exitCode": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "error": error,
