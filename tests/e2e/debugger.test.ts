@@ -14,6 +14,8 @@ const FILES: Record<string, string> = {
   "test_dbg.py":
     "def test_fail():\n    x = 41\n    assert x == 42\n\n\ndef test_ok():\n    assert True\n",
   "test_bp.py": "def test_bp():\n    y = 7\n    breakpoint()\n    assert y == 7\n",
+  "test_late_bp.py":
+    "def test_first():\n    pass\n\n\ndef test_bp():\n    y = 7\n    breakpoint()\n    assert y == 7\n",
   "test_other.py": "def test_one():\n    pass\n\n\ndef test_two():\n    pass\n",
   "test_exit.py":
     "import pytest\n\n\ndef test_exit():\n    pytest.exit('enough', returncode=3)\n\n\ndef test_after():\n    pass\n",
@@ -87,15 +89,6 @@ describe.each(PYTEST_VERSIONS)("under pytest %s", (version) => {
     expect(r.exitCode).toBe(0);
   });
 
-  it("no --timeout while the user is at the prompt, as pytest-timeout does", async () => {
-    const r = await kilnOnPty([...kiln, "-n", "1", "--timeout", "1", "test_bp.py"], dir, [
-      { expect: PROMPT, delaySeconds: 2.5, send: "c\n" },
-    ]);
-    expect(r.error).toBeNull();
-    expect(r.transcript).toMatch(/= 1 passed in/);
-    expect(r.exitCode).toBe(0);
-  });
-
   it("without a terminal, breakpoint() reads EOF and the test fails with BdbQuit, as under pytest", async () => {
     const k = await runKiln(["test", ...kiln, "-n", "2", "test_bp.py"], { cwd: dir });
     const p = spawnSync(python, ["-m", "pytest", "-p", "no:cacheprovider", "test_bp.py"], {
@@ -122,5 +115,25 @@ describe.each(PYTEST_VERSIONS)("under pytest %s", (version) => {
     expect(p.stdout).toMatch(/= no tests ran in/);
     expect(k.code).toBe(3);
     expect(p.status).toBe(3);
+  });
+});
+
+describe("the supervisor's --timeout watchdog", () => {
+  // pytest's faulthandler plugin already cancels the worker's own deadline
+  // when pdb starts (_pytest/faulthandler.py, pytest_enter_pdb); the
+  // supervisor's watchdog (--timeout plus a 5 s grace) must stand down too.
+  // Independent of the pytest version, so run once.
+  const kiln = ["--python", pythonFor("7.2"), "-p", "no:cacheprovider"];
+
+  it("does not kill a worker while the user is at the prompt, as pytest-timeout does", async () => {
+    // The watchdog runs from the last test's end: the prompt comes in the
+    // group's second test.
+    const r = await kilnOnPty([...kiln, "-n", "1", "--timeout", "1", "test_late_bp.py"], dir, [
+      { expect: PROMPT, delaySeconds: 7, send: "c\n" },
+    ]);
+    expect(r.error).toBeNull();
+    expect(r.transcript).not.toContain("Timeout");
+    expect(r.transcript).toMatch(/= 2 passed in/);
+    expect(r.exitCode).toBe(0);
   });
 });
