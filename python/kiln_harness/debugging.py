@@ -70,8 +70,10 @@ class WorkerDebugging:
       getreports). The worker serialized that report when it was logged, just
       before pytest_exception_interact; the mark is copied onto it here.
     - While the debugger holds a test, no timeout may kill it: the faulthandler
-      deadline is cancelled and the supervisor told to stop its watchdog, as
-      pytest-timeout does when it sees a debugger (`is_debugging()`).
+      deadline is cancelled (pytest's faulthandler plugin does this too, but
+      not under `-p no:faulthandler`) and the supervisor told to stop its
+      watchdog, as pytest-timeout does when it sees a debugger
+      (`is_debugging()`).
     """
 
     def __init__(self, chan, sender):
