@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+from .debugging import interactive_reason
 from .forking import fork_worker, reap_children
 from .warnings_codec import unserialize_warning
 
@@ -62,6 +63,8 @@ class KilnZygotePlugin:
         self.collect_skips = []
         self.deselected = 0
         self.finished = False
+        self.serial_reason = None
+        self.exit_request = None
 
     # -- configuration -----------------------------------------------------
 
@@ -86,6 +89,11 @@ class KilnZygotePlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
         self.config = config
+        self.serial_reason = interactive_reason(config)
+        if self.serial_reason is not None:
+            # One worker, which runs everything in pytest's order and owns the
+            # terminal (debugging.py); the header then says "1 worker".
+            self.workers = 1
         if self.workers > 1:
             # As pytest-xdist does (xdist/plugin.py): items from several files
             # interleave, so per-file progress prefixes would be noise.
@@ -149,12 +157,21 @@ class KilnZygotePlugin:
         if session.config.option.collectonly:
             return True
         self.session = session
-        self.chan.send({"type": "run:ready", "items": [item.nodeid for item in session.items]})
+        ready = {"type": "run:ready", "items": [item.nodeid for item in session.items]}
+        if self.serial_reason is not None:
+            ready["serial"] = self.serial_reason
+        self.chan.send(ready)
         try:
             self._serve()
         except BaseException:
             self._kill_children()
             raise
+        if self.exit_request is not None:
+            # A worker's session ended with Exit (`q` in the debugger,
+            # pytest.exit()); this session ends the same way, so wrap_session
+            # prints "!!! Exit: ... !!!" and sets the exit status.
+            reason, returncode = self.exit_request
+            raise pytest.exit.Exception(reason, returncode)
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
@@ -238,6 +255,9 @@ class KilnZygotePlugin:
                     location=tuple(header["location"]) if header.get("location") else None,
                 )
             )
+        elif kind == "run:exit":
+            if self.exit_request is None:
+                self.exit_request = (header["reason"], header.get("returncode"))
         elif kind == "run:finish":
             self.finished = True
         else:
@@ -254,7 +274,8 @@ class KilnZygotePlugin:
         for data in datas:
             report = hook.pytest_report_from_serializable(config=self.config, data=data)
             self._log_report(report, header.get("workerId"))
-        hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+        if not header.get("unfinished"):
+            hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
     def _log_report(self, report, worker_id):
         if self.workers > 1 and worker_id is not None:

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from .debugging import WorkerDebugging, quit_run, replace_terminal_reporter
 from .protocol import Channel
 from .warnings_codec import serialize_warning
 
@@ -85,22 +86,35 @@ class _ReportSender:
         self.meta.append(meta)
 
     def pytest_runtest_logfinish(self, nodeid, location):
+        self._send(nodeid, location, finished=True)
+
+    def send_unfinished(self, nodeid, location):
+        """The test's protocol was cut short (Exit from the debugger): send what
+        it logged, and no logfinish, as in plain pytest."""
+        self._send(nodeid, location, finished=False)
+
+    def mark_last(self, report, key, value):
+        """Set an attribute on the last serialized report, if it is `report`'s."""
+        if self.reports and self.reports[-1].get("when") == report.when:
+            self.reports[-1][key] = value
+
+    def _send(self, nodeid, location, finished):
         reports, self.reports = self.reports, []
         meta, self.meta = self.meta, []
         try:
             body, fmt = marshal.dumps(reports), "marshal"
         except ValueError:
             body, fmt = json.dumps(reports, default=str).encode("utf-8"), "json"
-        self.chan.send(
-            {
-                "type": "test:finished",
-                "nodeid": nodeid,
-                "location": list(location),
-                "reports": meta,
-                "format": fmt,
-            },
-            body,
-        )
+        header = {
+            "type": "test:finished",
+            "nodeid": nodeid,
+            "location": list(location),
+            "reports": meta,
+            "format": fmt,
+        }
+        if not finished:
+            header["unfinished"] = True
+        self.chan.send(header, body)
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location):
         # pytest calls this hook historically: registering this plugin in the
@@ -238,11 +252,12 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
     chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
 
     _isolate_capture(config)
-    terminal = config.pluginmanager.getplugin("terminalreporter")
-    if terminal is not None:
-        # The zygote prints everything; the worker's copy must stay silent.
-        config.pluginmanager.unregister(terminal)
-    config.pluginmanager.register(_ReportSender(chan, config), "kiln-report-sender")
+    # The zygote prints everything; the worker's copy must stay silent, but
+    # stay reachable for the debugger (debugging.py).
+    replace_terminal_reporter(config)
+    sender = _ReportSender(chan, config)
+    config.pluginmanager.register(sender, "kiln-report-sender")
+    config.pluginmanager.register(WorkerDebugging(chan, sender), "kiln-debugging")
 
     stack_file = None
     if timeout:
@@ -274,6 +289,10 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
             faulthandler.dump_traceback_later(timeout, exit=True, file=stack_file)
         try:
             config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        except pytest.exit.Exception as exc:
+            quit_run(chan, sender, item, exc)
+            inbox.stop = True
+            break
         finally:
             if stack_file is not None:
                 faulthandler.cancel_dump_traceback_later()

@@ -31,6 +31,8 @@ const WORKER_SHAPES: Record<WorkerToSupervisor["type"], Shape> = {
   "work:wanted": {},
   "test:finished": { nodeid: "string", location: "array", reports: "array", format: "string" },
   "warning:recorded": { warning: "object", when: "string", nodeid: "string" },
+  "debugger:entered": {},
+  "run:exit": { reason: "string" },
   "worker:done": {},
 };
 

@@ -60,6 +60,8 @@ export type SupervisorToZygote =
       nodeid: string;
       location: unknown[];
       format: ReportBodyFormat;
+      /** The test's protocol was cut short (Exit): no pytest_runtest_logfinish. */
+      unfinished?: boolean;
     }
   | {
       type: "test:crashed";
@@ -77,6 +79,8 @@ export type SupervisorToZygote =
       location: unknown[] | null;
     }
   | { type: "run:finish" }
+  /** A worker's session ended with pytest's Exit; the zygote's ends the same way. */
+  | { type: "run:exit"; reason: string; returncode: number | null }
   /** The pack the zygote's finder serves project modules from; null: none. */
   | { type: "registry:ready"; packPath: string | null; note: string };
 
@@ -109,8 +113,12 @@ export type ZygoteToSupervisor =
       skipped?: { nodeid: string; longrepr: string }[];
       deselected?: number;
     }
-  /** Collection succeeded (or errors are tolerated): schedule these items. */
-  | { type: "run:ready"; items: string[] }
+  /**
+   * Collection succeeded (or errors are tolerated): schedule these items.
+   * `serial` names the option (--pdb, --trace) that needs one worker owning
+   * the terminal, whatever -n says.
+   */
+  | { type: "run:ready"; items: string[]; serial?: string }
   | { type: "worker:spawned"; workerId: number; pid: number }
   | {
       type: "worker:exited";
@@ -131,6 +139,7 @@ export type WorkerToSupervisor =
       location: unknown[];
       reports: ReportMeta[];
       format: ReportBodyFormat;
+      unfinished?: boolean;
     }
   | {
       type: "warning:recorded";
@@ -139,6 +148,10 @@ export type WorkerToSupervisor =
       nodeid: string;
       location: unknown[] | null;
     }
+  /** The debugger stopped the running test: no timeout applies to it any more. */
+  | { type: "debugger:entered" }
+  /** pytest's Exit ended the worker's session (`q` in the debugger, pytest.exit()). */
+  | { type: "run:exit"; reason: string; returncode: number | null }
   | { type: "worker:done" };
 
 export type SupervisorToWorker =

@@ -54,6 +54,8 @@ interface WorkerState {
   progressAt: number;
   /** Kills a worker that makes no progress for --timeout plus a grace. */
   watchdog: NodeJS.Timeout | undefined;
+  /** Its running test stopped in the debugger: no watchdog until it finishes. */
+  inDebugger: boolean;
   ranTests: number;
   death: WorkerDeath | undefined;
   socketClosed: boolean;
@@ -80,6 +82,8 @@ export class RunController {
   private nextWorkerId = 1;
   private stopping = false;
   private finished = false;
+  /** --pdb/--trace: one worker owns the terminal; its durations include the user's typing. */
+  private interactive = false;
   private barrenDeaths = 0;
   private readonly summary: RunSummary = {
     durations: new Map(),
@@ -125,7 +129,7 @@ export class RunController {
         void this.options
           .loadDurations(rootdir)
           .catch(() => new Map<string, number>())
-          .then((durations) => this.start(message.items, durations));
+          .then((durations) => this.start(message.items, durations, message.serial));
         break;
       }
       case "worker:spawned": {
@@ -176,8 +180,25 @@ export class RunController {
     }
   }
 
-  private start(items: string[], durations: ReadonlyMap<string, number>): void {
+  private start(
+    items: string[],
+    durations: ReadonlyMap<string, number>,
+    serial: string | undefined,
+  ): void {
     this.items = items;
+    let workers = this.options.workers;
+    if (serial !== undefined) {
+      // The debugger prompts on the terminal: one worker at a time may own
+      // it, and pytest's order is the one the user expects to step through.
+      // (pytest-xdist refuses --pdb outright.)
+      if (workers > 1) {
+        process.stderr.write(
+          `kiln: ${serial}: running the tests serially in one worker that owns the terminal (-n ${workers} ignored)\n`,
+        );
+      }
+      workers = 1;
+      this.interactive = true;
+    }
     this.indexOf = new Map(items.map((nodeid, index) => [nodeid, index]));
     const grouped = groupItems(
       items.map((nodeid, index) => ({ index, nodeid })),
@@ -185,9 +206,9 @@ export class RunController {
     );
     // Longest-first only pays with several workers; one worker keeps pytest's
     // collection order, so `-n 1` (with -x, say) stops where pytest stops.
-    const groups = this.options.workers > 1 ? orderGroups(grouped, durations) : grouped;
+    const groups = workers > 1 ? orderGroups(grouped, durations) : grouped;
     this.queue = new WorkQueue(groups);
-    const count = Math.min(Math.max(1, this.options.workers), groups.length);
+    const count = Math.min(Math.max(1, workers), groups.length);
     for (let i = 0; i < count; i++) this.spawnWorker();
     this.maybeFinish();
   }
@@ -201,6 +222,7 @@ export class RunController {
       assigned: [],
       progressAt: Date.now(),
       watchdog: undefined,
+      inDebugger: false,
       ranTests: 0,
       death: undefined,
       socketClosed: false,
@@ -278,11 +300,12 @@ export class RunController {
       case "test:finished": {
         let total = 0;
         for (const report of message.reports) total += report.duration;
-        this.summary.durations.set(message.nodeid, total);
+        if (!this.interactive) this.summary.durations.set(message.nodeid, total);
         worker.ranTests++;
         const index = this.indexOf.get(message.nodeid);
         const at = index === undefined ? -1 : worker.assigned.indexOf(index);
         if (at >= 0) worker.assigned.splice(at, 1);
+        worker.inDebugger = false;
         this.progress(worker);
         this.options.events.emit({
           event: "test:finished",
@@ -299,6 +322,7 @@ export class RunController {
             nodeid: message.nodeid,
             location: message.location,
             format: message.format,
+            ...(message.unfinished ? { unfinished: true } : {}),
           },
           body,
         );
@@ -306,6 +330,23 @@ export class RunController {
       }
       case "warning:recorded":
         this.zygote.send(message);
+        break;
+      case "debugger:entered":
+        // As pytest-timeout does when a debugger is active: the user's
+        // session at the prompt is not a hung test.
+        worker.inDebugger = true;
+        if (worker.watchdog) clearTimeout(worker.watchdog);
+        worker.watchdog = undefined;
+        break;
+      case "run:exit":
+        // Sent after the worker's last test:finished, so the zygote has
+        // replayed that test before it ends its session with Exit.
+        this.zygote.send({
+          type: "run:exit",
+          reason: message.reason,
+          returncode: message.returncode,
+        });
+        this.stop();
         break;
       case "worker:hello":
       case "worker:done":
@@ -318,7 +359,7 @@ export class RunController {
     worker.progressAt = Date.now();
     if (worker.watchdog) clearTimeout(worker.watchdog);
     worker.watchdog = undefined;
-    if (this.options.timeout !== null && worker.assigned.length > 0) {
+    if (this.options.timeout !== null && worker.assigned.length > 0 && !worker.inDebugger) {
       worker.watchdog = setTimeout(
         () => this.killHungWorker(worker),
         this.options.timeout * 1000 + TIMEOUT_GRACE_MS,
