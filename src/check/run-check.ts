@@ -12,8 +12,8 @@ import {
   isCompileFailure,
 } from "../registry/compile-client.js";
 import { ImportGraph } from "../registry/import-graph.js";
-import { kilnDir } from "../scheduler/durations-store.js";
 import type { ImportRef } from "../registry/types.js";
+import { kilnDir } from "../scheduler/durations-store.js";
 import {
   type CachedFile,
   type CheckCache,

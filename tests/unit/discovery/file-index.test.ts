@@ -2,7 +2,6 @@
 // racy-timestamp rule for entries recorded in the same tick as the index.
 import { createHash } from "node:crypto";
 import {
-  existsSync,
   mkdtempSync,
   readFileSync,
   rmSync,
