@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+from .cache_order import ordering_hints, settle_stepwise
 from .forking import fork_worker, reap_children
 from .warnings_codec import unserialize_warning
 
@@ -62,6 +63,10 @@ class KilnZygotePlugin:
         self.collect_skips = []
         self.deselected = 0
         self.finished = False
+        # --sw with several workers: what the run reported, for settle_stepwise.
+        self.stepwise_tracking = False
+        self.reported = set()
+        self.failed_reports = []
 
     # -- configuration -----------------------------------------------------
 
@@ -149,17 +154,39 @@ class KilnZygotePlugin:
         if session.config.option.collectonly:
             return True
         self.session = session
-        self.chan.send({"type": "run:ready", "items": [item.nodeid for item in session.items]})
+        order = ordering_hints(session.config, session.items)
+        self.stepwise_tracking = self.workers > 1 and order["by"] == "stepwise"
+        self.chan.send(
+            {
+                "type": "run:ready",
+                "items": [item.nodeid for item in session.items],
+                "order": order,
+            }
+        )
         try:
             self._serve()
         except BaseException:
             self._kill_children()
             raise
+        if self.stepwise_tracking:
+            self._settle_stepwise()
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
             raise session.Interrupted(session.shouldstop)
         return True
+
+    def _settle_stepwise(self):
+        skipped = None
+        if self.failed_reports and self.config.getoption("stepwise_skip"):
+            first = self.failed_reports[0]
+            # StepwisePlugin lets the first failed *report* through; a second
+            # failed report of the same test (setup, then teardown) stops.
+            if self.failed_reports.count(first) == 1:
+                skipped = first
+        settle_stepwise(
+            self.config, self.session.items, self.reported, set(self.failed_reports), skipped
+        )
 
     def _serve(self):
         wake_r, wake_w = os.pipe()
@@ -260,6 +287,10 @@ class KilnZygotePlugin:
         if self.workers > 1 and worker_id is not None:
             report.node = self.nodes.setdefault(worker_id, _WorkerNode(worker_id))
         self.config.hook.pytest_runtest_logreport(report=report)
+        if self.stepwise_tracking:
+            self.reported.add(report.nodeid)
+            if report.failed:
+                self.failed_reports.append(report.nodeid)
         session = self.session
         if (session.shouldfail or session.shouldstop) and not self.stop_sent:
             self.stop_sent = True

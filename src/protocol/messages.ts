@@ -80,6 +80,17 @@ export type SupervisorToZygote =
   /** The pack the zygote's finder serves project modules from; null: none. */
   | { type: "registry:ready"; packPath: string | null; note: string };
 
+/**
+ * What pytest's cache plugins did to the order of `items` (kiln_harness/cache_order.py):
+ * `first` leading items were put first on purpose (--ff: previous failures,
+ * --nf: new tests); `keep`: the rest's order is deliberate too (--nf, --sw).
+ */
+export interface RunOrder {
+  first: number;
+  keep: boolean;
+  by: string | null;
+}
+
 export type ZygoteToSupervisor =
   | {
       type: "hello";
@@ -110,7 +121,7 @@ export type ZygoteToSupervisor =
       deselected?: number;
     }
   /** Collection succeeded (or errors are tolerated): schedule these items. */
-  | { type: "run:ready"; items: string[] }
+  | { type: "run:ready"; items: string[]; order?: RunOrder }
   | { type: "worker:spawned"; workerId: number; pid: number }
   | {
       type: "worker:exited";

@@ -5,9 +5,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunEventSink } from "../events/run-events.js";
-import type { WorkerToSupervisor, ZygoteToSupervisor } from "../protocol/messages.js";
-import { type DistMode, groupItems } from "../scheduler/grouping.js";
-import { orderGroups } from "../scheduler/ordering.js";
+import type { RunOrder, WorkerToSupervisor, ZygoteToSupervisor } from "../protocol/messages.js";
+import type { DistMode } from "../scheduler/grouping.js";
+import { planGroups } from "../scheduler/plan.js";
 import { WorkQueue } from "../scheduler/work-queue.js";
 import { crashMessage, describeDeath, timeoutMessage, type WorkerDeath } from "./crash-message.js";
 import type { WorkerChannel } from "./worker-server.js";
@@ -125,7 +125,7 @@ export class RunController {
         void this.options
           .loadDurations(rootdir)
           .catch(() => new Map<string, number>())
-          .then((durations) => this.start(message.items, durations));
+          .then((durations) => this.start(message.items, durations, message.order));
         break;
       }
       case "worker:spawned": {
@@ -177,16 +177,23 @@ export class RunController {
     }
   }
 
-  private start(items: string[], durations: ReadonlyMap<string, number>): void {
+  private start(
+    items: string[],
+    durations: ReadonlyMap<string, number>,
+    order: RunOrder | undefined,
+  ): void {
     this.items = items;
     this.indexOf = new Map(items.map((nodeid, index) => [nodeid, index]));
-    const grouped = groupItems(
-      items.map((nodeid, index) => ({ index, nodeid })),
-      this.options.dist,
-    );
     // Longest-first only pays with several workers; one worker keeps pytest's
-    // collection order, so `-n 1` (with -x, say) stops where pytest stops.
-    const groups = this.options.workers > 1 ? orderGroups(grouped, durations) : grouped;
+    // order exactly, so `-n 1` (with -x, --sw, say) stops where pytest stops.
+    const groups = planGroups({
+      items: items.map((nodeid, index) => ({ index, nodeid })),
+      dist: this.options.dist,
+      workers: this.options.workers,
+      durations,
+      first: order?.first ?? 0,
+      keep: order?.keep ?? false,
+    });
     this.queue = new WorkQueue(groups);
     const count = Math.min(Math.max(1, this.options.workers), groups.length);
     for (let i = 0; i < count; i++) this.spawnWorker();
