@@ -43,10 +43,11 @@ class _WorkerNode:
 
 
 class KilnZygotePlugin:
-    def __init__(self, chan, hello, finder=None, registry_note=""):
+    def __init__(self, chan, hello, finder=None, registry_note="", registry_rootdir=None):
         self.chan = chan
         self.finder = finder
         self.registry_note = registry_note
+        self.registry_rootdir = registry_rootdir
         self.socket_path = hello["socketPath"]
         self.workers = int(hello.get("workers", 1))
         self.dist = hello.get("dist", "module")
@@ -77,6 +78,10 @@ class KilnZygotePlugin:
         # the hook from the pack and keep our finder in front of it.
         if self.finder is None:
             return
+        rootdir = str(early_config.rootpath)
+        if self.registry_rootdir is not None and rootdir != self.registry_rootdir:
+            self._drop_registry(rootdir)
+            return
         from .loader import find_rewrite_hook
 
         hook = find_rewrite_hook()
@@ -87,6 +92,21 @@ class KilnZygotePlugin:
         if sys.meta_path[0] is not self.finder:
             sys.meta_path.remove(self.finder)
             sys.meta_path.insert(0, self.finder)
+
+    def _drop_registry(self, rootdir):
+        """The supervisor prepared the pack for another directory than pytest's
+        rootdir (Config._preparse has just determined it; no conftest is
+        imported yet). What the pack served so far is right, since entries are
+        keyed by path and content, but its scope is not this project's: import
+        normally from here on, and say so."""
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        prepared, self.registry_rootdir = self.registry_rootdir, None
+        self.finder = None
+        self.registry_note = "registry: off for this run (prepared for another rootdir)"
+        self.chan.send(
+            {"type": "registry:rootdir-mismatch", "prepared": prepared, "rootdir": rootdir}
+        )
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):

@@ -77,8 +77,12 @@ export type SupervisorToZygote =
       location: unknown[] | null;
     }
   | { type: "run:finish" }
-  /** The pack the zygote's finder serves project modules from; null: none. */
-  | { type: "registry:ready"; packPath: string | null; note: string };
+  /**
+   * The pack the zygote's finder serves project modules from; null: none.
+   * `rootdir`: the directory the pack was prepared for (pytest's rootdir as
+   * src/config/rootdir.ts works it out); the zygote checks it against pytest's.
+   */
+  | { type: "registry:ready"; packPath: string | null; note: string; rootdir: string | null };
 
 /**
  * What pytest's cache plugins did to the order of `items` (kiln_harness/cache_order.py):
@@ -122,6 +126,8 @@ export type ZygoteToSupervisor =
     }
   /** Collection succeeded (or errors are tolerated): schedule these items. */
   | { type: "run:ready"; items: string[]; order?: RunOrder }
+  /** pytest's rootdir is not the one the registry was prepared for: plain imports from here on. */
+  | { type: "registry:rootdir-mismatch"; prepared: string; rootdir: string }
   | { type: "worker:spawned"; workerId: number; pid: number }
   | {
       type: "worker:exited";

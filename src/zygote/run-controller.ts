@@ -170,6 +170,19 @@ export class RunController {
           })),
         });
         break;
+      case "registry:rootdir-mismatch":
+        process.stderr.write(
+          `kiln: warning: the module registry was prepared for ${message.prepared}, but pytest's ` +
+            `rootdir is ${message.rootdir}; importing project modules normally for this run ` +
+            "(this is a bug in kiln's rootdir rules, please report it)\n",
+        );
+        this.options.events.emit({
+          event: "registry:rootdir-mismatch",
+          at: Date.now(),
+          prepared: message.prepared,
+          rootdir: message.rootdir,
+        });
+        break;
       case "session:finished":
       case "hello":
       case "hello:refused":
