@@ -50,6 +50,10 @@ describe("registry scope", () => {
     const fromRoot = await runKiln(args, { cwd: dir });
     expect(registryLine(fromRoot.stdout)).toMatch(/registry: 3 modules \(3 cached, 0 compiled\)/);
     expect(fromRoot.code).toBe(fromTests.code);
+    // `kiln cache` finds the same store from tests/.
+    const stats = await runKiln(["cache", "stats"], { cwd: join(dir, "tests") });
+    expect(stats.stdout).toContain(join(dir, ".kiln/registry.sqlite"));
+    expect(existsSync(join(dir, "tests/.kiln"))).toBe(false);
   });
 
   it("imports normally and says so when pytest's rootdir is not the one prepared for", async () => {
