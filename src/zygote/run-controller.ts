@@ -290,6 +290,7 @@ export class RunController {
           worker.channel?.send({ type: "work:none" });
         } else {
           const indices = group.items.map((item) => item.index);
+          if (DEBUG) debug(`kw${worker.id} <- work ${group.items.map((i) => i.nodeid).join(" ")}`);
           if (worker.assigned.length === 0) this.progress(worker);
           worker.assigned.push(...indices);
           worker.channel?.send({ type: "work", indices });

@@ -74,11 +74,13 @@ interface Run {
   stdout: string;
   /** Node ids in the order their setup started. */
   order: string[];
+  /** Kiln only: node ids in the order the supervisor handed them to workers. */
+  dispatched: string[];
   /** "PASSED test_a.py::test_1", ... from -rA, sorted. */
   outcomes: string[];
 }
 
-function finish(dir: string, code: number | null, stdout: string): Run {
+function finish(dir: string, code: number | null, stdout: string, stderr = ""): Run {
   const log = join(dir, "order.log");
   const order = existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
   rmSync(log, { force: true });
@@ -87,7 +89,11 @@ function finish(dir: string, code: number | null, stdout: string): Run {
     .filter((line) => /^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) \S+::/.test(line))
     .map((line) => line.replace(/ - .*$/, ""))
     .sort();
-  return { code, stdout, order, outcomes };
+  // KILN_DEBUG=1 traces every group the supervisor sends: "kwN <- work a b c".
+  const dispatched = stderr
+    .split("\n")
+    .flatMap((line) => /^kiln debug \d+: kw\d+ <- work (.*)$/.exec(line)?.[1]?.split(" ") ?? []);
+  return { code, stdout, order, outcomes, dispatched };
 }
 
 function pytest(python: string, dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
@@ -113,12 +119,12 @@ async function kiln(
 ): Promise<Run> {
   const r = await runKiln(["test", "-n", String(workers), "-rA", ...args], {
     cwd: dir,
-    env: { KILN_PYTHON: python, ORDER_LOG: join(dir, "order.log"), ...env },
+    env: { KILN_PYTHON: python, KILN_DEBUG: "1", ORDER_LOG: join(dir, "order.log"), ...env },
   });
   // xdist is installed next to every pytest here; -n is Kiln's, so xdist
   // must stay idle (it would print "created: N/N workers" and [gwN]).
   expect(r.stdout).not.toMatch(/\[gw\d+\]|created: \d+\/\d+ workers/);
-  return finish(dir, r.code, r.stdout);
+  return finish(dir, r.code, r.stdout, r.stderr);
 }
 
 function lastStepwise(dir: string): string | null {
@@ -161,12 +167,14 @@ describe.each(PYTHONS)("cache options under %s", (python) => {
     expect(one.outcomes).toEqual(expected.outcomes);
     expect(one.code).toBe(expected.code);
     // test_slow.py is by far the longest group on record; the failures are
-    // still dispatched first. A worker holds one item back until it knows
-    // the next (for pytest's nextitem), so the first worker may take both
-    // one-test groups while the second starts test_slow.py: both failures
-    // start among the first three tests, before anything else can.
+    // still handed out first, in pytest's order, and the rest longest-first.
     const two = await kiln(python, k, 2, ["--ff"]);
-    expect(two.order.slice(0, 3)).toEqual(expect.arrayContaining(broken));
+    expect(two.dispatched.slice(0, 4)).toEqual([
+      ...broken,
+      "test_slow.py::test_1",
+      "test_slow.py::test_2",
+    ]);
+    expect([...two.dispatched].sort()).toEqual([...expected.order].sort());
     expect(two.outcomes).toEqual(expected.outcomes);
     expect(two.code).toBe(expected.code);
   });
@@ -181,9 +189,10 @@ describe.each(PYTHONS)("cache options under %s", (python) => {
     const one = await kiln(python, k, 1, ["--nf"]);
     expect(one.order).toEqual(expected.order);
     expect(one.outcomes).toEqual(expected.outcomes);
+    // Several workers: handed out in exactly pytest's order, although
+    // test_slow.py is the longest group on record.
     const two = await kiln(python, k, 2, ["--nf"]);
-    expect(two.order.slice(0, 2)).toContain("test_new.py::test_1");
-    expect(two.order.slice(0, 2)).not.toContain("test_slow.py::test_1");
+    expect(two.dispatched).toEqual(expected.order);
     expect(two.outcomes).toEqual(expected.outcomes);
   });
 
@@ -249,6 +258,11 @@ describe.each(PYTHONS)("cache options under %s", (python) => {
       "test_a.py::test_2",
       "test_a.py::test_3",
       "test_b.py::test_1",
+      "test_b.py::test_2",
+      "test_c.py::test_1",
+      "test_c.py::test_2",
+      "test_slow.py::test_1",
+      "test_slow.py::test_2",
     ];
     const resume = lastStepwise(k);
     expect(resume).not.toBeNull();
@@ -256,6 +270,11 @@ describe.each(PYTHONS)("cache options under %s", (python) => {
     const skipped = collection.slice(0, collection.indexOf(resume as string));
     for (const nodeid of skipped) expect(passed).toContain(nodeid);
     const second = await kiln(python, k, 2, ["--sw"]);
+    // Handed out in collection order from where the last run left off (up
+    // to the stop: the groups never handed out are not in the trace).
+    const fromResume = collection.slice(collection.indexOf(resume as string));
+    expect(second.dispatched[0]).toBe(resume);
+    expect(second.dispatched).toEqual(fromResume.slice(0, second.dispatched.length));
     expect(second.order).toContain(resume);
     for (const nodeid of skipped) expect(second.order).not.toContain(nodeid);
   });
