@@ -34,9 +34,7 @@ const STDIO: CacheIo = {
 export function registerCacheCommand(program: Command): void {
   const cache = program
     .command("cache")
-    .description(
-      "inspect or prune the compiled-module store of the project (pytest's rootdir)",
-    );
+    .description("inspect or prune the compiled-module store of the project (pytest's rootdir)");
   for (const [action, description] of ACTIONS) {
     cache
       .command(action)
