@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+from .cache_order import ordering_hints, settle_stepwise
 from .debugging import interactive_reason
 from .forking import fork_worker, reap_children
 from .warnings_codec import unserialize_warning
@@ -43,10 +44,11 @@ class _WorkerNode:
 
 
 class KilnZygotePlugin:
-    def __init__(self, chan, hello, finder=None, registry_note=""):
+    def __init__(self, chan, hello, finder=None, registry_note="", registry_rootdir=None):
         self.chan = chan
         self.finder = finder
         self.registry_note = registry_note
+        self.registry_rootdir = registry_rootdir
         self.socket_path = hello["socketPath"]
         self.workers = int(hello.get("workers", 1))
         self.dist = hello.get("dist", "module")
@@ -65,6 +67,10 @@ class KilnZygotePlugin:
         self.finished = False
         self.serial_reason = None
         self.exit_request = None
+        # --sw with several workers: what the run reported, for settle_stepwise.
+        self.stepwise_tracking = False
+        self.reported = set()
+        self.failed_reports = []
 
     # -- configuration -----------------------------------------------------
 
@@ -74,6 +80,10 @@ class KilnZygotePlugin:
         # (Config._consider_importhook); conftests are imported next. Serve
         # the hook from the pack and keep our finder in front of it.
         if self.finder is None:
+            return
+        rootdir = str(early_config.rootpath)
+        if self.registry_rootdir is not None and rootdir != self.registry_rootdir:
+            self._drop_registry(rootdir)
             return
         from .loader import find_rewrite_hook
 
@@ -85,6 +95,21 @@ class KilnZygotePlugin:
         if sys.meta_path[0] is not self.finder:
             sys.meta_path.remove(self.finder)
             sys.meta_path.insert(0, self.finder)
+
+    def _drop_registry(self, rootdir):
+        """The supervisor prepared the pack for another directory than pytest's
+        rootdir (Config._preparse has just determined it; no conftest is
+        imported yet). What the pack served so far is right, since entries are
+        keyed by path and content, but its scope is not this project's: import
+        normally from here on, and say so."""
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        prepared, self.registry_rootdir = self.registry_rootdir, None
+        self.finder = None
+        self.registry_note = "registry: off for this run (prepared for another rootdir)"
+        self.chan.send(
+            {"type": "registry:rootdir-mismatch", "prepared": prepared, "rootdir": rootdir}
+        )
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
@@ -157,7 +182,13 @@ class KilnZygotePlugin:
         if session.config.option.collectonly:
             return True
         self.session = session
-        ready = {"type": "run:ready", "items": [item.nodeid for item in session.items]}
+        order = ordering_hints(session.config, session.items)
+        self.stepwise_tracking = self.workers > 1 and order["by"] == "stepwise"
+        ready = {
+            "type": "run:ready",
+            "items": [item.nodeid for item in session.items],
+            "order": order,
+        }
         if self.serial_reason is not None:
             ready["serial"] = self.serial_reason
         self.chan.send(ready)
@@ -166,6 +197,8 @@ class KilnZygotePlugin:
         except BaseException:
             self._kill_children()
             raise
+        if self.stepwise_tracking:
+            self._settle_stepwise()
         if self.exit_request is not None:
             # A worker's session ended with Exit (`q` in the debugger,
             # pytest.exit()); this session ends the same way, so wrap_session
@@ -177,6 +210,18 @@ class KilnZygotePlugin:
         if session.shouldstop:
             raise session.Interrupted(session.shouldstop)
         return True
+
+    def _settle_stepwise(self):
+        skipped = None
+        if self.failed_reports and self.config.getoption("stepwise_skip"):
+            first = self.failed_reports[0]
+            # StepwisePlugin lets the first failed *report* through; a second
+            # failed report of the same test (setup, then teardown) stops.
+            if self.failed_reports.count(first) == 1:
+                skipped = first
+        settle_stepwise(
+            self.config, self.session.items, self.reported, set(self.failed_reports), skipped
+        )
 
     def _serve(self):
         wake_r, wake_w = os.pipe()
@@ -281,6 +326,10 @@ class KilnZygotePlugin:
         if self.workers > 1 and worker_id is not None:
             report.node = self.nodes.setdefault(worker_id, _WorkerNode(worker_id))
         self.config.hook.pytest_runtest_logreport(report=report)
+        if self.stepwise_tracking:
+            self.reported.add(report.nodeid)
+            if report.failed:
+                self.failed_reports.append(report.nodeid)
         session = self.session
         if (session.shouldfail or session.shouldstop) and not self.stop_sent:
             self.stop_sent = True

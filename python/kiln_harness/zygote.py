@@ -94,7 +94,9 @@ def main():
     # that look at argv see the same thing under Kiln.
     args = [str(a) for a in hello.get("args", [])]
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *args]
-    plugin = KilnZygotePlugin(chan, hello, finder, frame[0].get("note") or "")
+    plugin = KilnZygotePlugin(
+        chan, hello, finder, frame[0].get("note") or "", registry_rootdir=frame[0].get("rootdir")
+    )
     code = pytest.main(args, plugins=[plugin])
     code = int(code)
     if finder is not None:

@@ -1,14 +1,15 @@
 // `.kiln/check-cache.json`: what `kiln check` learned about each file, so the
 // next run re-analyses only what changed. A file's entry is valid for the
-// same (path, size, mtimeNs) or, failing that, the same sha256 of its bytes;
-// the module name and package flag are part of the key too (they change how
+// same sha256 of its bytes (from the project's one hash cache,
+// discovery/file-index.ts, which decides by stat when that is safe); the
+// module name and package flag are part of the key too (they change how
 // relative imports resolve). Problems are cached per file and reused for
 // every module that neither changed nor imports (transitively) a change.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ModuleAnalysis } from "./rules.js";
 
-export const CHECK_CACHE_VERSION = 1;
+export const CHECK_CACHE_VERSION = 2;
 
 export interface CachedProblem {
   line: number;
@@ -16,9 +17,6 @@ export interface CachedProblem {
 }
 
 export interface CachedFile {
-  size: number;
-  /** Nanoseconds, as a decimal string (a bigint does not fit JSON). */
-  mtimeNs: string;
   sha256: string;
   module: string;
   isPackage: boolean;
@@ -38,8 +36,6 @@ export interface InterpreterStamp {
 export interface CheckCache {
   version: number;
   interpreter?: InterpreterStamp;
-  /** When the cache was written (ns since the epoch, decimal string). */
-  writtenNs: string;
   /** Namespace packages and extension modules seen last time. */
   otherModules: string[];
   topLevel: string[];
@@ -53,7 +49,6 @@ export function checkCachePath(root: string): string {
 export function emptyCache(): CheckCache {
   return {
     version: CHECK_CACHE_VERSION,
-    writtenNs: "0",
     otherModules: [],
     topLevel: [],
     files: {},
@@ -77,7 +72,6 @@ function isCache(value: unknown): value is CheckCache {
   const cache = value as Partial<CheckCache>;
   return (
     cache.version === CHECK_CACHE_VERSION &&
-    typeof cache.writtenNs === "string" &&
     Array.isArray(cache.otherModules) &&
     Array.isArray(cache.topLevel) &&
     typeof cache.files === "object" &&

@@ -3,8 +3,8 @@
 // and re-check only the modules an edit can affect: the edited modules and
 // every module that imports one of them, transitively (the import graph's
 // dependents, in the old graph and the new one, so deletions count too).
-import { createHash } from "node:crypto";
 import { readFileSync, realpathSync, statSync } from "node:fs";
+import { FileIndex } from "../discovery/file-index.js";
 import {
   CompileServer,
   type CompileServerOptions,
@@ -13,6 +13,7 @@ import {
 } from "../registry/compile-client.js";
 import { ImportGraph } from "../registry/import-graph.js";
 import type { ImportRef } from "../registry/types.js";
+import { kilnDir } from "../scheduler/durations-store.js";
 import {
   type CachedFile,
   type CheckCache,
@@ -58,10 +59,6 @@ export interface CheckOutcome {
   cacheWarning?: string;
 }
 
-// A file modified this close before the cache was written may have changed
-// again within the same mtime tick: compare its hash, not its stat.
-const RACY_NS = 2_000_000_000n;
-
 interface FileState {
   file: ProjectFile;
   entry: CachedFile;
@@ -75,42 +72,25 @@ export async function runCheck(options: CheckOptions): Promise<CheckOutcome> {
   const stamp = interpreterStamp(options.python);
   let cache = useCache ? loadCheckCache(root) : emptyCache();
   if (!sameStamp(cache.interpreter, stamp)) cache = { ...emptyCache(), files: {} };
-  const writtenNs = BigInt(cache.writtenNs);
 
-  // 1. Which files can keep their cached analysis.
+  // 1. Which files can keep their cached analysis: those whose content (the
+  // shared hash cache's sha256, see discovery/file-index.ts) is unchanged.
+  const hashes = FileIndex.load(kilnDir(root), { persist: useCache });
   const states: FileState[] = [];
-  const toCompile: Array<{ file: ProjectFile; size: number; mtimeNs: string; sha256: string }> = [];
+  const toCompile: Array<{ file: ProjectFile; sha256: string }> = [];
   for (const file of layout.files) {
     const prev = cache.files[file.rel];
-    let size: number;
-    let mtimeNs: bigint;
-    try {
-      const st = statSync(file.abs, { bigint: true });
-      size = Number(st.size);
-      mtimeNs = st.mtimeNs;
-    } catch (error) {
-      states.push({ file, entry: unreadable(file, error), fresh: true });
+    const hashed = hashes.hash(file.abs);
+    if (hashed === undefined) {
+      states.push({ file, entry: unreadable(file), fresh: true });
       continue;
     }
     const sameName = prev && prev.module === file.module && prev.isPackage === file.isPackage;
-    const racy = prev ? BigInt(prev.mtimeNs) + RACY_NS >= writtenNs : true;
-    if (prev && sameName && !racy && prev.size === size && prev.mtimeNs === String(mtimeNs)) {
+    if (prev && sameName && prev.sha256 === hashed.hash) {
       states.push({ file, entry: prev, fresh: false });
       continue;
     }
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file.abs);
-    } catch (error) {
-      states.push({ file, entry: unreadable(file, error), fresh: true });
-      continue;
-    }
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    if (prev && sameName && prev.sha256 === sha256) {
-      states.push({ file, entry: { ...prev, size, mtimeNs: String(mtimeNs) }, fresh: false });
-      continue;
-    }
-    toCompile.push({ file, size, mtimeNs: String(mtimeNs), sha256 });
+    toCompile.push({ file, sha256: hashed.hash });
   }
 
   // 2. Compile what changed, in one batch, only if there is anything.
@@ -138,8 +118,6 @@ export async function runCheck(options: CheckOptions): Promise<CheckOutcome> {
       outcomes.forEach((outcome, i) => {
         const item = toCompile[i] as (typeof toCompile)[number];
         const base = {
-          size: item.size,
-          mtimeNs: item.mtimeNs,
           module: item.file.module,
           isPackage: item.file.isPackage,
         };
@@ -244,13 +222,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckOutcome> {
     const next: CheckCache = {
       version: cache.version,
       interpreter: stamp,
-      writtenNs: String(BigInt(Date.now()) * 1_000_000n),
       otherModules: layout.otherModules,
       topLevel: layout.topLevel,
       files,
     };
     try {
       saveCheckCache(root, next);
+      hashes.save();
     } catch (error) {
       outcome.cacheWarning = `cannot write the check cache: ${error instanceof Error ? error.message : String(error)}`;
     }
@@ -279,12 +257,15 @@ function importMap(entries: readonly CachedFile[]): Map<string, ImportRef[]> {
   return map;
 }
 
-function unreadable(file: ProjectFile, error: unknown): CachedFile {
-  const reason = error instanceof Error ? error.message : String(error);
+function unreadable(file: ProjectFile): CachedFile {
+  let reason = "vanished";
+  try {
+    readFileSync(file.abs);
+  } catch (error) {
+    reason = error instanceof Error ? error.message : String(error);
+  }
   return {
-    // Never matches a stat or a hash: retried on the next run.
-    size: -1,
-    mtimeNs: "-1",
+    // Never matches a hash: retried on the next run.
     sha256: "",
     module: file.module,
     isPackage: file.isPackage,

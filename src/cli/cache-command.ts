@@ -1,9 +1,10 @@
 // `kiln cache stats|clear|gc [--store URL]`: look at or prune the store of
-// compiled modules. The project is the current directory: the store lives in
-// <rootdir>/.kiln/, and pytest's rootdir is only known by starting Python,
-// so run this from where you run `kiln test` (normally the project root).
+// compiled modules. The store lives in <rootdir>/.kiln/, with pytest's rootdir
+// worked out from the current directory as `kiln test` does without
+// arguments (src/config/rootdir.ts), so any directory of the project will do.
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
+import { pytestRootdir } from "../config/rootdir.js";
 import { openStore, parseStoreSpec, StoreSpecError } from "../registry/open-store.js";
 import { registryPath } from "../registry/sqlite-store.js";
 import type { ModuleStore } from "../registry/types.js";
@@ -33,16 +34,15 @@ const STDIO: CacheIo = {
 export function registerCacheCommand(program: Command): void {
   const cache = program
     .command("cache")
-    .description(
-      "inspect or prune the compiled-module store of the project in the current directory",
-    );
+    .description("inspect or prune the compiled-module store of the project (pytest's rootdir)");
   for (const [action, description] of ACTIONS) {
     cache
       .command(action)
       .description(description)
       .option("--store <url>", "sqlite (default: .kiln/registry.sqlite) or redis://host:port")
       .action(async (raw: { store?: string }) => {
-        process.exitCode = await cacheAction(action, raw.store, process.cwd());
+        const rootdir = pytestRootdir({ cwd: process.cwd(), args: [], env: process.env });
+        process.exitCode = await cacheAction(action, raw.store, rootdir);
       });
   }
 }

@@ -186,6 +186,8 @@ export function recordsOf(event: RunEvent): RecordLines | undefined {
     }
     case "registry:served":
       return { file: "cache", records: [{ type: "served", ...event }] };
+    case "registry:rootdir-mismatch":
+      return { file: "cache", records: [{ type: "rootdir-mismatch", ...event }] };
     case "modules:loaded":
       return {
         file: "modules",

@@ -75,6 +75,11 @@ export type RunEvent =
       lookups: CacheLookup[];
       ms: { hash: number; lookup: number; compile: number; pack: number };
     }
+  /**
+   * pytest's rootdir differs from the one the registry was prepared for
+   * (src/config/rootdir.ts got it wrong): the zygote stopped serving from the pack.
+   */
+  | { event: "registry:rootdir-mismatch"; at: number; prepared: string; rootdir: string }
   /** What the zygote's finder did: modules served from the pack, and fallbacks. */
   | { event: "registry:served"; at: number; served: number; fallbacks: number; errors: string[] }
   /** Project modules the zygote loaded and where from (no load times: kiln_harness/loader.py). */

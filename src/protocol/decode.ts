@@ -20,6 +20,7 @@ const ZYGOTE_SHAPES: Record<ZygoteToSupervisor["type"], Shape> = {
   "hello:refused": { message: "string" },
   "collection:finished": { rootdir: "string", items: "array", errors: "array" },
   "run:ready": { items: "array" },
+  "registry:rootdir-mismatch": { prepared: "string", rootdir: "string" },
   "worker:spawned": { workerId: "number", pid: "number" },
   "worker:exited": { workerId: "number", pid: "number" },
   "run:stop-requested": { reason: "string" },

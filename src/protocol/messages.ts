@@ -81,8 +81,23 @@ export type SupervisorToZygote =
   | { type: "run:finish" }
   /** A worker's session ended with pytest's Exit; the zygote's ends the same way. */
   | { type: "run:exit"; reason: string; returncode: number | null }
-  /** The pack the zygote's finder serves project modules from; null: none. */
-  | { type: "registry:ready"; packPath: string | null; note: string };
+  /**
+   * The pack the zygote's finder serves project modules from; null: none.
+   * `rootdir`: the directory the pack was prepared for (pytest's rootdir as
+   * src/config/rootdir.ts works it out); the zygote checks it against pytest's.
+   */
+  | { type: "registry:ready"; packPath: string | null; note: string; rootdir: string | null };
+
+/**
+ * What pytest's cache plugins did to the order of `items` (kiln_harness/cache_order.py):
+ * `first` leading items were put first on purpose (--ff: previous failures,
+ * --nf: new tests); `keep`: the rest's order is deliberate too (--nf, --sw).
+ */
+export interface RunOrder {
+  first: number;
+  keep: boolean;
+  by: string | null;
+}
 
 export type ZygoteToSupervisor =
   | {
@@ -116,9 +131,11 @@ export type ZygoteToSupervisor =
   /**
    * Collection succeeded (or errors are tolerated): schedule these items.
    * `serial` names the option (--pdb, --trace) that needs one worker owning
-   * the terminal, whatever -n says.
+   * the terminal, whatever -n says; `order`: what pytest's cache plugins did.
    */
-  | { type: "run:ready"; items: string[]; serial?: string }
+  | { type: "run:ready"; items: string[]; serial?: string; order?: RunOrder }
+  /** pytest's rootdir is not the one the registry was prepared for: plain imports from here on. */
+  | { type: "registry:rootdir-mismatch"; prepared: string; rootdir: string }
   | { type: "worker:spawned"; workerId: number; pid: number }
   | {
       type: "worker:exited";

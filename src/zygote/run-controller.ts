@@ -5,9 +5,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunEventSink } from "../events/run-events.js";
-import type { WorkerToSupervisor, ZygoteToSupervisor } from "../protocol/messages.js";
-import { type DistMode, groupItems } from "../scheduler/grouping.js";
-import { orderGroups } from "../scheduler/ordering.js";
+import type { RunOrder, WorkerToSupervisor, ZygoteToSupervisor } from "../protocol/messages.js";
+import type { DistMode } from "../scheduler/grouping.js";
+import { planGroups } from "../scheduler/plan.js";
 import { WorkQueue } from "../scheduler/work-queue.js";
 import { crashMessage, describeDeath, timeoutMessage, type WorkerDeath } from "./crash-message.js";
 import type { WorkerChannel } from "./worker-server.js";
@@ -129,7 +129,7 @@ export class RunController {
         void this.options
           .loadDurations(rootdir)
           .catch(() => new Map<string, number>())
-          .then((durations) => this.start(message.items, durations, message.serial));
+          .then((durations) => this.start(message.items, durations, message.serial, message.order));
         break;
       }
       case "worker:spawned": {
@@ -173,6 +173,19 @@ export class RunController {
           })),
         });
         break;
+      case "registry:rootdir-mismatch":
+        process.stderr.write(
+          `kiln: warning: the module registry was prepared for ${message.prepared}, but pytest's ` +
+            `rootdir is ${message.rootdir}; importing project modules normally for this run ` +
+            "(this is a bug in kiln's rootdir rules, please report it)\n",
+        );
+        this.options.events.emit({
+          event: "registry:rootdir-mismatch",
+          at: Date.now(),
+          prepared: message.prepared,
+          rootdir: message.rootdir,
+        });
+        break;
       case "session:finished":
       case "hello":
       case "hello:refused":
@@ -184,6 +197,7 @@ export class RunController {
     items: string[],
     durations: ReadonlyMap<string, number>,
     serial: string | undefined,
+    order: RunOrder | undefined,
   ): void {
     this.items = items;
     let workers = this.options.workers;
@@ -200,13 +214,16 @@ export class RunController {
       this.interactive = true;
     }
     this.indexOf = new Map(items.map((nodeid, index) => [nodeid, index]));
-    const grouped = groupItems(
-      items.map((nodeid, index) => ({ index, nodeid })),
-      this.options.dist,
-    );
     // Longest-first only pays with several workers; one worker keeps pytest's
-    // collection order, so `-n 1` (with -x, say) stops where pytest stops.
-    const groups = workers > 1 ? orderGroups(grouped, durations) : grouped;
+    // order exactly, so `-n 1` (with -x, --sw, say) stops where pytest stops.
+    const groups = planGroups({
+      items: items.map((nodeid, index) => ({ index, nodeid })),
+      dist: this.options.dist,
+      workers,
+      durations,
+      first: order?.first ?? 0,
+      keep: order?.keep ?? false,
+    });
     this.queue = new WorkQueue(groups);
     const count = Math.min(Math.max(1, workers), groups.length);
     for (let i = 0; i < count; i++) this.spawnWorker();
@@ -291,6 +308,7 @@ export class RunController {
           worker.channel?.send({ type: "work:none" });
         } else {
           const indices = group.items.map((item) => item.index);
+          if (DEBUG) debug(`kw${worker.id} <- work ${group.items.map((i) => i.nodeid).join(" ")}`);
           if (worker.assigned.length === 0) this.progress(worker);
           worker.assigned.push(...indices);
           worker.channel?.send({ type: "work", indices });

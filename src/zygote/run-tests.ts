@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HARNESS_DIR } from "../config/harness.js";
+import { pytestRootdir } from "../config/rootdir.js";
 import type { RunEventSink } from "../events/run-events.js";
 import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
@@ -76,9 +77,28 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       },
     });
     // Walk and stat the project while the zygote starts and imports pytest.
-    const registry = request.registry ? RegistrySession.begin(request.cwd, request.registry) : null;
+    // The registry's scope is pytest's rootdir, wherever kiln runs from; its
+    // rules depend on the pytest version, known once the zygote said hello.
+    const rootdirOf = (pytestVersion?: string) =>
+      pytestRootdir({
+        cwd: request.cwd,
+        args: request.pytestArgs,
+        env: request.env,
+        pytestVersion,
+      });
+    const guessedRoot = request.registry ? rootdirOf() : null;
+    let registry =
+      request.registry && guessedRoot !== null
+        ? RegistrySession.begin(guessedRoot, request.registry)
+        : null;
     const zygote = await spawning;
     zygotePid = zygote.process.pid;
+    let registryRoot = guessedRoot;
+    if (request.registry && registry) {
+      registryRoot = rootdirOf(zygote.pytestVersion);
+      if (registryRoot !== guessedRoot)
+        registry = RegistrySession.begin(registryRoot, request.registry);
+    }
     const prepared = registry
       ? await registry.prepare(
           {
@@ -110,6 +130,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       type: "registry:ready",
       packPath: prepared?.packPath ?? null,
       note: prepared ? describePrepared(prepared) : "",
+      rootdir: prepared ? registryRoot : null,
     });
     // The pid is known only once the handshake is done; the span starts at spawn.
     request.events.emit({ event: "zygote:spawned", at: spawnedAt, pid: zygotePid ?? -1 });

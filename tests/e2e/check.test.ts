@@ -75,6 +75,8 @@ describe("kiln check: incremental over the a -> b -> c chain", () => {
       server: ["started"],
     });
     expect(existsSync(join(dir, ".kiln/check-cache.json"))).toBe(true);
+    // The hashes live in the project's one hash cache, shared with `kiln test`.
+    expect(existsSync(join(dir, ".kiln/files.json"))).toBe(true);
 
     const again = await check(dir);
     expect(again.code).toBe(0);

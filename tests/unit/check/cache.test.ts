@@ -30,12 +30,9 @@ describe("check cache", () => {
   it("round-trips and leaves no temp file behind", () => {
     const cache: CheckCache = {
       ...emptyCache(),
-      writtenNs: "123",
       topLevel: ["a"],
       files: {
         "a.py": {
-          size: 3,
-          mtimeNs: "99",
           sha256: "ab",
           module: "a",
           isPackage: false,

@@ -1,0 +1,90 @@
+// The registry's scope is pytest's rootdir, not the working directory: run
+// from tests/, Kiln walks, compiles into and reads from <rootdir>/.kiln.
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { project, runKiln } from "../helpers/kiln.js";
+
+const temps: string[] = [];
+afterEach(() => {
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function copyProject(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `kiln-rootdir-${name}-`));
+  temps.push(dir);
+  cpSync(project(name), dir, { recursive: true });
+  rmSync(join(dir, ".kiln"), { recursive: true, force: true });
+  return dir;
+}
+
+function registryLine(stdout: string): string {
+  return stdout.split("\n").find((line) => line.startsWith("kiln: registry:")) ?? "";
+}
+
+describe("registry scope", () => {
+  it("run from tests/, uses <rootdir>/.kiln and never creates tests/.kiln", async () => {
+    // src_layout: pytest.ini at the root, the package under src/, tests/.
+    const dir = copyProject("src_layout");
+    const args = ["test", "-n", "1", "-p", "no:cacheprovider"];
+    const fromTests = await runKiln(args, { cwd: join(dir, "tests") });
+    expect(fromTests.stdout).toContain(`rootdir: ${dir}`);
+    // src/mypkg/__init__.py, src/mypkg/core.py and the test module: the walk
+    // covered the rootdir, not just tests/.
+    expect(registryLine(fromTests.stdout)).toMatch(/registry: 3 modules \(0 cached, 3 compiled\)/);
+    expect(fromTests.stderr).not.toContain("warning");
+    expect(existsSync(join(dir, "tests/.kiln"))).toBe(false);
+    expect(existsSync(join(dir, ".kiln/registry.sqlite"))).toBe(true);
+    expect(existsSync(join(dir, ".kiln/files.json"))).toBe(true);
+
+    // The same registry from the root: everything cached.
+    const fromRoot = await runKiln(args, { cwd: dir });
+    expect(registryLine(fromRoot.stdout)).toMatch(/registry: 3 modules \(3 cached, 0 compiled\)/);
+    expect(fromRoot.code).toBe(fromTests.code);
+    // `kiln cache` finds the same store from tests/.
+    const stats = await runKiln(["cache", "stats"], { cwd: join(dir, "tests") });
+    expect(stats.stdout).toContain(join(dir, ".kiln/registry.sqlite"));
+    expect(existsSync(join(dir, "tests/.kiln"))).toBe(false);
+  });
+
+  it("imports normally and says so when pytest's rootdir is not the one prepared for", async () => {
+    // A pytest table written as a dotted key under [tool]: pytest reads it
+    // (proj/ is the rootdir); Kiln's rootdir rules only see table headers and
+    // prepare for the pytest.ini above. The zygote notices before any conftest.
+    const dir = mkdtempSync(join(tmpdir(), "kiln-rootdir-mismatch-"));
+    temps.push(dir);
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    mkdirSync(join(dir, "proj/tests"), { recursive: true });
+    writeFileSync(join(dir, "proj/pyproject.toml"), '[tool]\npytest.ini_options.addopts = "-rA"\n');
+    writeFileSync(join(dir, "proj/tests/conftest.py"), "X = 1\n");
+    writeFileSync(join(dir, "proj/tests/test_a.py"), "def test_a():\n    assert 1 == 2\n");
+    const r = await runKiln(["test", "-n", "1", "-p", "no:cacheprovider"], {
+      cwd: join(dir, "proj/tests"),
+    });
+    expect(r.stdout).toContain(`rootdir: ${join(dir, "proj")}`);
+    expect(r.stderr).toContain(
+      `the module registry was prepared for ${dir}, but pytest's rootdir is ${join(dir, "proj")}`,
+    );
+    // pytest's own failure text, from a normal import of the test module.
+    expect(r.stdout).toContain("assert 1 == 2");
+    expect(r.stdout).toMatch(/1 failed/);
+    expect(r.code).toBe(1);
+    const cache = readFileSync(join(dir, "proj/.kiln/runs/latest/cache.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { type: string });
+    expect(cache.find((l) => l.type === "rootdir-mismatch")).toMatchObject({
+      prepared: dir,
+      rootdir: join(dir, "proj"),
+    });
+  });
+});
