@@ -301,16 +301,18 @@ class KilnZygotePlugin:
         self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
     def _spawn(self, worker_id):
+        from .coverage_fork import measure_worker
         from .worker import run_worker
 
         def child():
-            return run_worker(
-                self.session,
-                worker_id=worker_id,
-                socket_path=self.socket_path,
-                timeout=self.timeout,
-                stack_dir=self.stack_dir,
-            )
+            with measure_worker(self.config):  # pytest-cov: save this worker's data
+                return run_worker(
+                    self.session,
+                    worker_id=worker_id,
+                    socket_path=self.socket_path,
+                    timeout=self.timeout,
+                    stack_dir=self.stack_dir,
+                )
 
         pid = fork_worker(child, self._close_in_child)
         self.children[pid] = worker_id
