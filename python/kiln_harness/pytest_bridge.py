@@ -19,6 +19,7 @@ import sys
 import pytest
 
 from .forking import fork_worker, reap_children
+from .plugin_compat import timeout_owner
 from .warnings_codec import unserialize_warning
 
 
@@ -149,7 +150,13 @@ class KilnZygotePlugin:
         if session.config.option.collectonly:
             return True
         self.session = session
-        self.chan.send({"type": "run:ready", "items": [item.nodeid for item in session.items]})
+        self.chan.send(
+            {
+                "type": "run:ready",
+                "items": [item.nodeid for item in session.items],
+                "timeoutOwner": timeout_owner(session.config),
+            }
+        )
         try:
             self._serve()
         except BaseException:

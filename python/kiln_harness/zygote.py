@@ -60,6 +60,7 @@ def main():
         )
         sys.exit(EXIT_USAGE)
 
+    from .plugin_compat import KilnPluginCompat
     from .pytest_bridge import KilnZygotePlugin
 
     import importlib.util
@@ -95,7 +96,8 @@ def main():
     args = [str(a) for a in hello.get("args", [])]
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *args]
     plugin = KilnZygotePlugin(chan, hello, finder, frame[0].get("note") or "")
-    code = pytest.main(args, plugins=[plugin])
+    compat = KilnPluginCompat(hello.get("timeout"))  # pytest-xdist's -n, pytest-timeout
+    code = pytest.main(args, plugins=[plugin, compat])
     code = int(code)
     if finder is not None:
         try:

@@ -110,7 +110,17 @@ export type ZygoteToSupervisor =
       deselected?: number;
     }
   /** Collection succeeded (or errors are tolerated): schedule these items. */
-  | { type: "run:ready"; items: string[] }
+  | {
+      type: "run:ready";
+      items: string[];
+      /**
+       * Who applies --timeout: "pytest-timeout" when that plugin is active
+       * (python/kiln_harness/plugin_compat.py); the worker's own watchdog
+       * then backs up each test's pytest-timeout value, so the supervisor's
+       * no-progress watchdog (sized on --timeout alone) must stay off.
+       */
+      timeoutOwner?: "kiln" | "pytest-timeout";
+    }
   | { type: "worker:spawned"; workerId: number; pid: number }
   | {
       type: "worker:exited";

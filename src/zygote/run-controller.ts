@@ -81,6 +81,8 @@ export class RunController {
   private stopping = false;
   private finished = false;
   private barrenDeaths = 0;
+  /** pytest-timeout applies --timeout per test (its marks may allow longer). */
+  private pluginOwnsTimeout = false;
   private readonly summary: RunSummary = {
     durations: new Map(),
     workersStarted: 0,
@@ -121,6 +123,7 @@ export class RunController {
         });
         break;
       case "run:ready": {
+        this.pluginOwnsTimeout = message.timeoutOwner === "pytest-timeout";
         const rootdir = this.rootdir ?? "";
         void this.options
           .loadDurations(rootdir)
@@ -318,7 +321,7 @@ export class RunController {
     worker.progressAt = Date.now();
     if (worker.watchdog) clearTimeout(worker.watchdog);
     worker.watchdog = undefined;
-    if (this.options.timeout !== null && worker.assigned.length > 0) {
+    if (this.options.timeout !== null && !this.pluginOwnsTimeout && worker.assigned.length > 0) {
       worker.watchdog = setTimeout(
         () => this.killHungWorker(worker),
         this.options.timeout * 1000 + TIMEOUT_GRACE_MS,
