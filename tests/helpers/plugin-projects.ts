@@ -11,7 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type PytestVersion, pythonFor } from "./pythons.js";
 
-export type PluginPython = { python: string; skip?: undefined } | { python?: undefined; skip: string };
+export type PluginPython =
+  | { python: string; skip?: undefined }
+  | { python?: undefined; skip: string };
 
 /** Whether `python` can import every module in `modules`. */
 export function canImport(python: string, modules: readonly string[]): boolean {
@@ -20,7 +22,10 @@ export function canImport(python: string, modules: readonly string[]): boolean {
 }
 
 /** The interpreter of `version` when it has `modules`; else why not (a skip, or a throw in CI). */
-export function pluginPython(modules: readonly string[], version: PytestVersion = "9.1"): PluginPython {
+export function pluginPython(
+  modules: readonly string[],
+  version: PytestVersion = "9.1",
+): PluginPython {
   let python: string;
   try {
     python = pythonFor(version);
