@@ -93,7 +93,7 @@ function cleanCaches(dir) {
       continue;
     }
     if (!statSync(path).isDirectory()) continue;
-    if (entry === "__pycache__" || entry === ".pytest_cache") {
+    if (entry === "__pycache__" || entry === ".pytest_cache" || entry === ".hypothesis") {
       rmSync(path, { recursive: true, force: true });
     } else if (entry !== "expected") {
       cleanCaches(path);
