@@ -111,6 +111,28 @@ describe.each(VERSIONS)("pytest %s", (version) => {
       expect(result.stderr).not.toMatch(/CoverageWarning|Traceback/);
     });
 
+    it("pytest-cov --cov-context=test: each line's test contexts as under serial pytest", async () => {
+      const args = ["--cov", "--cov-context=test", "--cov-report="];
+      const serialDir = copy("plugin_cov");
+      const kilnDir = copy("plugin_cov");
+      plainPytest(python, args, serialDir);
+      const { result } = await kiln(python, args, kilnDir);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const contexts = (dir: string) => {
+        const script = [
+          "import json, os, coverage",
+          "d = coverage.CoverageData(); d.read()",
+          "print(json.dumps({os.path.relpath(f): {str(n): sorted(c) for n, c in sorted(d.contexts_by_lineno(f).items())} for f in sorted(d.measured_files())}, sort_keys=True))",
+        ].join("\n");
+        const r = spawnSync(python, ["-c", script], { cwd: dir, encoding: "utf8" });
+        expect(r.status, r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as Record<string, Record<string, string[]>>;
+      };
+      const fromKiln = contexts(kilnDir);
+      expect(fromKiln["calc/ops.py"]?.["2"]).toEqual(["tests/test_ops.py::test_add|run"]);
+      expect(fromKiln).toEqual(contexts(serialDir));
+    });
+
     it.each(["strict", "auto"])("pytest-asyncio %s mode: outcomes equal pytest's", async (mode) => {
       const dir = copy("plugin_asyncio");
       const args = ["-o", `asyncio_mode=${mode}`];
