@@ -134,6 +134,11 @@ def watchdog_for(config, kiln_timeout):
         settings = plugin._get_item_settings(item)
         if not settings.timeout or settings.timeout <= 0:
             return None  # @pytest.mark.timeout(0): pytest-timeout disabled it
+        if getattr(settings, "func_only", False):
+            # pytest-timeout times the call alone (timeout_func_only): setup
+            # may take any time, so a limit on the whole protocol could fire
+            # where pytest-timeout would not.
+            return None
         return float(settings.timeout) + BACKSTOP_GRACE_SECONDS
 
     return backstop

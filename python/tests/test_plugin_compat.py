@@ -51,7 +51,7 @@ class _FakeTimeoutPlugin:
 
     def _get_item_settings(self, item):
         timeout = item.marker if item.marker is not None else self.cli
-        return types.SimpleNamespace(timeout=timeout)
+        return types.SimpleNamespace(timeout=timeout, func_only=getattr(item, "func_only", False))
 
 
 def test_watchdog_is_kilns_timeout_without_pytest_timeout():
@@ -70,6 +70,8 @@ def test_watchdog_backs_up_pytest_timeouts_own_value_per_item():
     assert watchdog(item(marker=4)) == 4.0 + BACKSTOP_GRACE_SECONDS
     # @pytest.mark.timeout(0) disables pytest-timeout for the test: no backstop.
     assert watchdog(item(marker=0)) is None
+    # timeout_func_only: pytest-timeout leaves setup unbounded, so does Kiln.
+    assert watchdog(item(marker=None, func_only=True)) is None
 
 
 class _Cov:
