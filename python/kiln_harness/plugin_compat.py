@@ -16,9 +16,9 @@ pytest without `-n` gives.
 pytest-timeout's own option before its `pytest_configure` reads it, so its
 precedence (`@pytest.mark.timeout` over `--timeout` over `PYTEST_TIMEOUT`
 over the `timeout` ini option), its methods and its failure text are
-pytest's. Kiln's watchdog stays armed as a backstop at each test's effective pytest-timeout plus a grace, for
-what pytest-timeout cannot interrupt (a test stuck in C code under the signal
-method). Without pytest-timeout, `--timeout` is Kiln's watchdog alone.
+pytest's. Kiln's watchdog stays armed as a backstop at each test's
+effective pytest-timeout plus a grace, for what pytest-timeout cannot
+interrupt (a test stuck in C code under the signal method). Without pytest-timeout, `--timeout` is Kiln's watchdog alone.
 """
 
 import pytest
