@@ -29,7 +29,9 @@ does for xdist.
 
 A worker that dies (a crash, Kiln's own watchdog) never saves: what it
 measured is lost, as with an xdist worker that dies (pytest-cov lists it
-under "failed workers").
+under "failed workers"). Saving after every module instead was measured and
+rejected: each `save()` also walks the source tree for unexecuted files
+(`Coverage._post_save_work`), about 7 ms per save for 100 source files.
 """
 
 import contextlib
