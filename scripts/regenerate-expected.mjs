@@ -5,6 +5,10 @@
 //
 // usage: node scripts/regenerate-expected.mjs [--python PY] [project ...]
 //
+// A project whose parity.json has "requires" (plugin modules, e.g.
+// ["pytest_cov"]) is recorded with the pytest 9.1 venv instead, the one the
+// e2e tests run it with: $KILN_VENVS/pytest-9.1 or <repo>/.venvs/pytest-9.1.
+//
 // Fails (exit 1) when a baseline's exit code differs from parity.json's
 // exit_code, or when the recorder wrote nothing.
 
@@ -44,6 +48,21 @@ function parseArgs(argv) {
   return { python, projects };
 }
 
+// tests/helpers/pythons.ts's pythonFor("9.1"), for a plain script.
+function pluginPython(requires) {
+  const roots = [process.env.KILN_VENVS, join(repo, ".venvs")].filter(Boolean);
+  for (const root of roots) {
+    const python = join(root, "pytest-9.1", "bin", "python");
+    if (existsSync(python)) {
+      const code = requires.map((m) => `import ${m}`).join("; ");
+      const probe = spawnSync(python, ["-c", code], { stdio: "ignore" });
+      if (probe.status !== 0) throw new Error(`${python} cannot import ${requires.join(", ")}`);
+      return python;
+    }
+  }
+  throw new Error(`no pytest 9.1 venv under ${roots.join(" or ")}: run scripts/setup.sh`);
+}
+
 function listProjects() {
   return readdirSync(projectsDir)
     .filter((name) => existsSync(join(projectsDir, name, "parity.json")))
@@ -69,8 +88,12 @@ function countOutcomes(outcomes) {
 function cleanCaches(dir) {
   for (const entry of readdirSync(dir)) {
     const path = join(dir, entry);
+    if (entry === ".coverage" || entry.startsWith(".coverage.")) {
+      rmSync(path, { force: true }); // pytest-cov's data files
+      continue;
+    }
     if (!statSync(path).isDirectory()) continue;
-    if (entry === "__pycache__" || entry === ".pytest_cache") {
+    if (entry === "__pycache__" || entry === ".pytest_cache" || entry === ".hypothesis") {
       rmSync(path, { recursive: true, force: true });
     } else if (entry !== "expected") {
       cleanCaches(path);
@@ -115,13 +138,14 @@ function main() {
     for (const name of names) {
       const projectDir = join(projectsDir, name);
       const parity = JSON.parse(readFileSync(join(projectDir, "parity.json"), "utf8"));
+      const projectPython = parity.requires?.length ? pluginPython(parity.requires) : python;
       const expectedDir = join(projectDir, "expected");
       mkdirSync(expectedDir, { recursive: true });
       for (const run of parity.runs) {
         const label = `${name}:${run.name}`;
         const outcomesFile = join(scratch, `${name}-${run.name}.json`);
         const started = Date.now();
-        const result = runBaseline(python, projectDir, run.pytest_args, outcomesFile);
+        const result = runBaseline(projectPython, projectDir, run.pytest_args, outcomesFile);
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
         if (result.error) {
           console.error(`FAIL ${label}: ${result.error.message}`);

@@ -21,6 +21,7 @@ import pytest
 from .cache_order import ordering_hints, settle_stepwise
 from .debugging import interactive_reason
 from .forking import fork_worker, reap_children
+from .plugin_compat import timeout_owner
 from .warnings_codec import unserialize_warning
 
 
@@ -188,6 +189,7 @@ class KilnZygotePlugin:
             "type": "run:ready",
             "items": [item.nodeid for item in session.items],
             "order": order,
+            "timeoutOwner": timeout_owner(session.config),
         }
         if self.serial_reason is not None:
             ready["serial"] = self.serial_reason
@@ -371,16 +373,18 @@ class KilnZygotePlugin:
         self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
     def _spawn(self, worker_id):
+        from .coverage_fork import measure_worker
         from .worker import run_worker
 
         def child():
-            return run_worker(
-                self.session,
-                worker_id=worker_id,
-                socket_path=self.socket_path,
-                timeout=self.timeout,
-                stack_dir=self.stack_dir,
-            )
+            with measure_worker(self.config):  # pytest-cov: save this worker's data
+                return run_worker(
+                    self.session,
+                    worker_id=worker_id,
+                    socket_path=self.socket_path,
+                    timeout=self.timeout,
+                    stack_dir=self.stack_dir,
+                )
 
         pid = fork_worker(child, self._close_in_child)
         self.children[pid] = worker_id

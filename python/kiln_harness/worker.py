@@ -19,6 +19,7 @@ import time
 import pytest
 
 from .debugging import WorkerDebugging, quit_run, replace_terminal_reporter
+from .plugin_compat import watchdog_for
 from .protocol import Channel
 from .warnings_codec import serialize_warning
 
@@ -263,6 +264,7 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
     if timeout:
         stack_file = open(os.path.join(stack_dir, f"worker-{worker_id}.stack"), "w")
 
+    watchdog = watchdog_for(config, timeout)
     items = session.items
     inbox = _Inbox(chan)
     config.pluginmanager.register(_StopBeforeTeardown(inbox, session), "kiln-stop-watch")
@@ -286,7 +288,9 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
             # faulthandler's watchdog is a C thread: it fires even while the
             # test holds the GIL in a loop, dumps every thread's stack, then
             # _exit(1). The supervisor reads the file and fails the test.
-            faulthandler.dump_traceback_later(timeout, exit=True, file=stack_file)
+            seconds = watchdog(item)  # plugin_compat: pytest-timeout may own --timeout
+            if seconds:
+                faulthandler.dump_traceback_later(seconds, exit=True, file=stack_file)
         try:
             config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
         except pytest.exit.Exception as exc:

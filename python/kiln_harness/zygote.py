@@ -60,6 +60,7 @@ def main():
         )
         sys.exit(EXIT_USAGE)
 
+    from .plugin_compat import KilnPluginCompat
     from .pytest_bridge import KilnZygotePlugin
 
     import importlib.util
@@ -97,7 +98,8 @@ def main():
     plugin = KilnZygotePlugin(
         chan, hello, finder, frame[0].get("note") or "", registry_rootdir=frame[0].get("rootdir")
     )
-    code = pytest.main(args, plugins=[plugin])
+    compat = KilnPluginCompat(hello.get("timeout"))  # pytest-xdist's -n, pytest-timeout
+    code = pytest.main(args, plugins=[plugin, compat])
     code = int(code)
     if finder is not None:
         try:

@@ -8,6 +8,7 @@
 // Exit status: 0 when every run matches, 1 on any difference, 2 on usage or
 // setup errors.
 
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -148,6 +149,13 @@ async function checkRun(
   };
 }
 
+/** The modules of `requires` that `python` cannot import. */
+function missingModules(python: string, requires: readonly string[]): string[] {
+  return requires.filter(
+    (module) => spawnSync(python, ["-c", `import ${module}`], { stdio: "ignore" }).status !== 0,
+  );
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let options: ParityOptions;
   try {
@@ -195,8 +203,21 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const scratch = mkdtempSync(join(tmpdir(), "kiln-parity-"));
   let failed = 0;
+  let skipped = 0;
+  const missing = new Map<Project, string[]>();
   try {
     for (const { project, run } of selected) {
+      if (!missing.has(project))
+        missing.set(project, missingModules(options.python, project.requires));
+      const lacks = missing.get(project) ?? [];
+      if (lacks.length > 0) {
+        // A plugin project under an interpreter without the plugin: nothing to compare.
+        skipped++;
+        console.log(
+          `SKIP ${project.name}:${run.name} (${options.python} lacks ${lacks.join(", ")})`,
+        );
+        continue;
+      }
       const report = await checkRun(project, run, options, kilnCli, scratch);
       if (report.ok) {
         console.log(`OK ${report.label} (${report.tests} tests)`);
@@ -209,9 +230,12 @@ async function main(argv: readonly string[]): Promise<number> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  const total = selected.length;
+  const total = selected.length - skipped;
+  const skips = skipped > 0 ? ` (${skipped} skipped: plugins missing)` : "";
   console.log(
-    failed === 0 ? `parity: all ${total} runs match` : `parity: ${failed} of ${total} runs differ`,
+    failed === 0
+      ? `parity: all ${total} runs match${skips}`
+      : `parity: ${failed} of ${total} runs differ${skips}`,
   );
   return failed === 0 ? 0 : 1;
 }

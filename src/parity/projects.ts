@@ -1,5 +1,8 @@
 // Fixture projects and their parity.json:
-//   { "runs": [ { "name", "kiln_args", "pytest_args", "exit_code" } ] }
+//   { "requires"?: ["pytest_cov", ...],
+//     "runs": [ { "name", "kiln_args", "pytest_args", "exit_code" } ] }
+// "requires" names the modules (third-party pytest plugins) the interpreter
+// must import for the project to mean anything; without them it is skipped.
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -20,6 +23,8 @@ export interface Project {
   runs: ParityRun[];
   /** Whether runs came from a parity.json (an ad-hoc directory has one empty run). */
   hasParityFile: boolean;
+  /** Modules the interpreter must import (parity.json's "requires"). */
+  requires: string[];
 }
 
 /** The repository root: this file lives in <repo>/src/parity or <repo>/dist/parity. */
@@ -50,14 +55,27 @@ export function loadProject(dir: string): Project {
       dir,
       runs: [{ name: "adhoc", kilnArgs: [], pytestArgs: [], exitCode: undefined }],
       hasParityFile: false,
+      requires: [],
     };
   }
+  const text = readFileSync(file, "utf8");
   return {
     name: basename(dir),
     dir,
-    runs: parseParityFile(readFileSync(file, "utf8"), file),
+    runs: parseParityFile(text, file),
     hasParityFile: true,
+    requires: parseRequires(text, file),
   };
+}
+
+export function parseRequires(text: string, where = "parity.json"): string[] {
+  const data: unknown = JSON.parse(text);
+  if (!isRecord(data) || data.requires === undefined) return [];
+  const { requires } = data;
+  if (!isStringArray(requires) || !requires.every((m) => /^[A-Za-z_][\w.]*$/.test(m))) {
+    throw new Error(`${where}: requires must be an array of module names`);
+  }
+  return requires;
 }
 
 export function parseParityFile(text: string, where = "parity.json"): ParityRun[] {

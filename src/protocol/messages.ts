@@ -132,8 +132,18 @@ export type ZygoteToSupervisor =
    * Collection succeeded (or errors are tolerated): schedule these items.
    * `serial` names the option (--pdb, --trace) that needs one worker owning
    * the terminal, whatever -n says; `order`: what pytest's cache plugins did.
+   * `timeoutOwner`: who applies --timeout: "pytest-timeout" when that plugin
+   * is active (python/kiln_harness/plugin_compat.py); the worker's own
+   * watchdog then backs up each test's pytest-timeout value, so the
+   * supervisor's no-progress watchdog (sized on --timeout alone) stays off.
    */
-  | { type: "run:ready"; items: string[]; serial?: string; order?: RunOrder }
+  | {
+      type: "run:ready";
+      items: string[];
+      serial?: string;
+      order?: RunOrder;
+      timeoutOwner?: "kiln" | "pytest-timeout";
+    }
   /** pytest's rootdir is not the one the registry was prepared for: plain imports from here on. */
   | { type: "registry:rootdir-mismatch"; prepared: string; rootdir: string }
   | { type: "worker:spawned"; workerId: number; pid: number }

@@ -85,6 +85,8 @@ export class RunController {
   /** --pdb/--trace: one worker owns the terminal; its durations include the user's typing. */
   private interactive = false;
   private barrenDeaths = 0;
+  /** pytest-timeout applies --timeout per test (its marks may allow longer). */
+  private pluginOwnsTimeout = false;
   private readonly summary: RunSummary = {
     durations: new Map(),
     workersStarted: 0,
@@ -125,6 +127,7 @@ export class RunController {
         });
         break;
       case "run:ready": {
+        this.pluginOwnsTimeout = message.timeoutOwner === "pytest-timeout";
         const rootdir = this.rootdir ?? "";
         void this.options
           .loadDurations(rootdir)
@@ -377,7 +380,12 @@ export class RunController {
     worker.progressAt = Date.now();
     if (worker.watchdog) clearTimeout(worker.watchdog);
     worker.watchdog = undefined;
-    if (this.options.timeout !== null && worker.assigned.length > 0 && !worker.inDebugger) {
+    if (
+      this.options.timeout !== null &&
+      !this.pluginOwnsTimeout &&
+      worker.assigned.length > 0 &&
+      !worker.inDebugger
+    ) {
       worker.watchdog = setTimeout(
         () => this.killHungWorker(worker),
         this.options.timeout * 1000 + TIMEOUT_GRACE_MS,

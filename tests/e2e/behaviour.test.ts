@@ -48,9 +48,12 @@ describe("kiln test behaves like pytest", () => {
   });
 
   it("fails a test that outlives --timeout with its Python stack; the group goes on", async () => {
-    const r = await runKiln(["test", "-n", "1", "--timeout", "2", "-p", "no:cacheprovider"], {
-      cwd: project("timeouts"),
-    });
+    // Kiln's own watchdog: with pytest-timeout active (Debian ships it),
+    // --timeout would be pytest-timeout's (tests/e2e/plugins.test.ts).
+    const r = await runKiln(
+      ["test", "-n", "1", "--timeout", "2", "-p", "no:cacheprovider", "-p", "no:timeout"],
+      { cwd: project("timeouts") },
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("Failed: Timeout >2s: test_loop.py::test_infinite_loop");
     expect(r.stdout).toContain("Python stack at the moment of the timeout (faulthandler)");

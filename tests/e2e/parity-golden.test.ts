@@ -1,10 +1,13 @@
 // Every example project, every run in its parity.json: the {nodeid: outcome}
 // map and exit code under Kiln equal plain pytest's, recorded in
-// expected/<run>.json by scripts/regenerate-expected.mjs.
-import { readdirSync, readFileSync } from "node:fs";
+// expected/<run>.json by scripts/regenerate-expected.mjs. A project whose
+// parity.json "requires" plugin modules runs, in a temp copy, under the
+// pytest 9.1 venv its expected/ was recorded with (helpers/plugin-projects.ts).
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECTS, type RecordedOutcomes, runKilnRecorded } from "../helpers/kiln.js";
+import { copyProject, type PluginPython, pluginPython } from "../helpers/plugin-projects.js";
 
 interface ParityRun {
   name: string;
@@ -12,22 +15,36 @@ interface ParityRun {
   exit_code: number;
 }
 
+interface ParityFile {
+  requires?: string[];
+  runs: ParityRun[];
+}
+
 const projects = readdirSync(PROJECTS).sort();
 
 describe.each(projects)("project %s", (name) => {
   const dir = join(PROJECTS, name);
-  const runs = (JSON.parse(readFileSync(join(dir, "parity.json"), "utf8")) as { runs: ParityRun[] })
-    .runs;
-  it.each(runs.map((run) => [run.name, run] as const))("run %s matches pytest", async (_, run) => {
-    const expected = JSON.parse(
-      readFileSync(join(dir, "expected", `${run.name}.json`), "utf8"),
-    ) as RecordedOutcomes;
-    const { result, recorded } = await runKilnRecorded(
-      ["-n", "2", "-p", "no:cacheprovider", ...run.kiln_args],
-      { cwd: dir },
-    );
-    expect(recorded.outcomes, result.stdout + result.stderr).toEqual(expected.outcomes);
-    expect(result.code).toBe(run.exit_code);
-    expect(recorded.exit_code).toBe(run.exit_code);
-  });
+  const parity = JSON.parse(readFileSync(join(dir, "parity.json"), "utf8")) as ParityFile;
+  const plugin: PluginPython | undefined =
+    parity.requires && parity.requires.length > 0 ? pluginPython(parity.requires) : undefined;
+  it.skipIf(plugin?.skip !== undefined).each(parity.runs.map((run) => [run.name, run] as const))(
+    "run %s matches pytest",
+    async (_, run) => {
+      const expected = JSON.parse(
+        readFileSync(join(dir, "expected", `${run.name}.json`), "utf8"),
+      ) as RecordedOutcomes;
+      const cwd = plugin ? copyProject(dir) : dir;
+      try {
+        const { result, recorded } = await runKilnRecorded(
+          ["-n", "2", "-p", "no:cacheprovider", ...run.kiln_args],
+          { cwd, env: plugin?.python ? { KILN_PYTHON: plugin.python } : undefined },
+        );
+        expect(recorded.outcomes, result.stdout + result.stderr).toEqual(expected.outcomes);
+        expect(result.code).toBe(run.exit_code);
+        expect(recorded.exit_code).toBe(run.exit_code);
+      } finally {
+        if (cwd !== dir) rmSync(cwd, { recursive: true, force: true });
+      }
+    },
+  );
 });

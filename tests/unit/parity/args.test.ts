@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseParityArgs, splitArgs, UsageError } from "../../../src/parity/args.js";
-import { parseParityFile } from "../../../src/parity/projects.js";
+import { parseParityFile, parseRequires } from "../../../src/parity/projects.js";
 
 describe("splitArgs", () => {
   it("splits on blanks and honours quotes and escapes", () => {
@@ -86,5 +86,20 @@ describe("parseParityFile", () => {
     expect(() => parseParityFile(JSON.stringify({ runs: [{ ...run, exit_code: "1" }] }))).toThrow(
       /exit_code/,
     );
+  });
+});
+
+describe("parseRequires", () => {
+  it("reads the plugin modules a project needs, none by default", () => {
+    expect(parseRequires(JSON.stringify({ requires: ["pytest_cov", "xdist"], runs: [] }))).toEqual([
+      "pytest_cov",
+      "xdist",
+    ]);
+    expect(parseRequires(JSON.stringify({ runs: [] }))).toEqual([]);
+  });
+
+  it("rejects what is not a list of module names", () => {
+    expect(() => parseRequires(JSON.stringify({ requires: "pytest_cov" }))).toThrow(/requires/);
+    expect(() => parseRequires(JSON.stringify({ requires: ["os; rm -rf"] }))).toThrow(/requires/);
   });
 });
