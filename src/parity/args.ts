@@ -20,7 +20,9 @@ export const USAGE = `usage: node dist/parity/main.js <project-dir>... [options]
 
 Runs each run of a project's parity.json twice, with plain pytest (the
 baseline, with kiln_harness.outcome_recorder) and with \`kiln test\`, and
-compares {nodeid: outcome} maps and exit codes.
+compares {nodeid: outcome} maps, exit codes, and the texts pytest prints:
+failure text per phase, collection errors, the warnings summary and an
+initial conftest's import error (equal apart from durations and [kwN]).
 
 options:
   --all                 every project under tests/fixtures/projects

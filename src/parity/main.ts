@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Parity check: run fixture projects with plain pytest (the baseline) and with
-// Kiln, and compare {nodeid: outcome} maps and exit codes.
+// Kiln, and compare {nodeid: outcome} maps, exit codes, and the failure texts
+// (per phase), collection errors, warnings summary and conftest import error,
+// byte for byte apart from durations and the [kwN] prefix (src/parity/texts.ts).
 //
 //   node dist/parity/main.js <project-dir> [--python PY] [--kiln-args "..."] [-- extra args]
 //   node dist/parity/main.js --all
@@ -104,7 +106,9 @@ async function checkRun(
         ),
       );
       lines.push(
-        ...differences.map((d) => formatDifference(d, { pytest: "expected", kiln: "pytest" })),
+        ...differences.flatMap((d) =>
+          formatDifference(d, { pytest: "expected", kiln: "pytest" }).split("\n"),
+        ),
       );
     }
   } else {
@@ -120,15 +124,15 @@ async function checkRun(
     if (baseline.outcomes && kiln.outcomes) {
       differences.push(
         ...compareRuns(
-          { exitCode: baseline.exitCode, outcomes: baseline.outcomes },
-          { exitCode: kiln.exitCode, outcomes: kiln.outcomes },
+          { exitCode: baseline.exitCode, outcomes: baseline.outcomes, texts: baseline.texts },
+          { exitCode: kiln.exitCode, outcomes: kiln.outcomes, texts: kiln.texts },
         ),
       );
     } else if (baseline.exitCode !== kiln.exitCode) {
       differences.push({ kind: "exit-code", pytest: baseline.exitCode, kiln: kiln.exitCode });
     }
     if (kiln.outcomes === null || kiln.timedOut) setupProblem = true;
-    lines.push(...differences.map((d) => formatDifference(d)));
+    lines.push(...differences.flatMap((d) => formatDifference(d).split("\n")));
     if (options.verbose) {
       lines.push(`kiln: exit ${kiln.exitCode} in ${kiln.seconds.toFixed(1)}s`);
     }
