@@ -128,6 +128,29 @@ def _isolate_capture(config):
     capman.suspend_global_capture()
 
 
+def _silence_terminal(config):
+    """The zygote prints everything: the worker's TerminalReporter writes to
+    /dev/null from here on.
+
+    It stays registered, as in an xdist worker: Config.get_terminal_writer()
+    asserts that it is, and pytest 8.x's assertrepr_compare calls that for
+    every assertion diff (so without it every introspected assert fails with
+    an AssertionError inside pytest). The new writer keeps the old one's
+    markup, highlighting and width, so the diffs render as pytest renders them.
+    """
+    terminal = config.pluginmanager.getplugin("terminalreporter")
+    if terminal is None:
+        return
+    from _pytest._io import TerminalWriter
+
+    old = terminal._tw
+    tw = TerminalWriter(file=open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+    tw.hasmarkup = old.hasmarkup
+    tw.code_highlight = old.code_highlight
+    tw.fullwidth = old.fullwidth
+    terminal._tw = tw
+
+
 class _Inbox:
     def __init__(self, chan):
         self.chan = chan
@@ -168,10 +191,7 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
     chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
 
     _isolate_capture(config)
-    terminal = config.pluginmanager.getplugin("terminalreporter")
-    if terminal is not None:
-        # The zygote prints everything; the worker's copy must stay silent.
-        config.pluginmanager.unregister(terminal)
+    _silence_terminal(config)
     config.pluginmanager.register(_ReportSender(chan, config), "kiln-report-sender")
 
     stack_file = None

@@ -31,6 +31,7 @@ import {
 } from "./projects.js";
 import { DEFAULT_KILN_CLI, runKiln } from "./run-kiln.js";
 import { runPytest } from "./run-pytest.js";
+import { withoutExemptTexts } from "./texts.js";
 
 interface RunReport {
   label: string;
@@ -122,10 +123,14 @@ async function checkRun(
     });
     lines.push(...describeChild("kiln", kiln, options.verbose));
     if (baseline.outcomes && kiln.outcomes) {
+      const exempt = new Set(Object.keys(run.textExempt));
       differences.push(
-        ...compareRuns(
-          { exitCode: baseline.exitCode, outcomes: baseline.outcomes, texts: baseline.texts },
-          { exitCode: kiln.exitCode, outcomes: kiln.outcomes, texts: kiln.texts },
+        ...withoutExemptTexts(
+          compareRuns(
+            { exitCode: baseline.exitCode, outcomes: baseline.outcomes, texts: baseline.texts },
+            { exitCode: kiln.exitCode, outcomes: kiln.outcomes, texts: kiln.texts },
+          ),
+          exempt,
         ),
       );
     } else if (baseline.exitCode !== kiln.exitCode) {

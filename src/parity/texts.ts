@@ -3,7 +3,8 @@
 // conftest's import error, as kiln_harness/outcome_recorder.py records them.
 // They must be byte-identical to pytest's apart from what legitimately
 // varies between two runs: durations, the `[kwN] ` worker prefix Kiln adds
-// (as xdist's `[gwN]`), and temp paths when the two runs used different dirs.
+// (as xdist's `[gwN]`), object addresses in default reprs, and temp paths
+// when the two runs used different dirs.
 
 export interface WarningEntry {
   /** What the summary prints above the message: a node id, or path:lineno. */
@@ -49,6 +50,9 @@ export interface NormalizeOptions {
 // "took 1,234.56ms". Only a number glued to ms/s counts, so source lines and
 // messages that merely mention a number are left alone.
 const DURATION = /\b\d[\d,]*(?:\.\d+)?(?:ms|s)\b/g;
+// object.__repr__ shows id(), which differs between any two runs, two plain
+// pytest runs included ("<test_m.TestX object at 0x7f5abc39c850>").
+const OBJECT_ADDRESS = / at 0x[0-9a-fA-F]+\b/g;
 // Kiln's -v prefix with several workers, like xdist's "[gw0] ".
 const WORKER_PREFIX = /\[kw\d+\] /g;
 
@@ -58,7 +62,10 @@ export function normalizeText(text: string, options: NormalizeOptions = {}): str
   for (const [from, to] of paths) {
     if (from !== "") out = out.split(from).join(to);
   }
-  return out.replace(WORKER_PREFIX, "").replace(DURATION, "<duration>");
+  return out
+    .replace(WORKER_PREFIX, "")
+    .replace(DURATION, "<duration>")
+    .replace(OBJECT_ADDRESS, " at 0x<address>");
 }
 
 export function compareTexts(
@@ -103,6 +110,20 @@ export function compareTexts(
     }
   }
   return diffs;
+}
+
+/**
+ * Drop failure-text differences of tests whose text is Kiln's own by design
+ * (parity.json's text_exempt: a crash or a --timeout, where the baseline is
+ * xdist's or pytest-timeout's report). Their outcomes are still compared.
+ */
+export function withoutExemptTexts<T extends { kind: string }>(
+  diffs: readonly T[],
+  exempt: ReadonlySet<string>,
+): T[] {
+  return diffs.filter(
+    (d) => !(d.kind === "failure-text" && "nodeid" in d && exempt.has(String(d.nodeid))),
+  );
 }
 
 /** A few lines that show where two texts part: the first differing line, with context. */
