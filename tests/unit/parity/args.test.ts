@@ -69,7 +69,13 @@ describe("parseParityFile", () => {
       }),
     );
     expect(runs).toEqual([
-      { name: "default", kilnArgs: ["--timeout", "2"], pytestArgs: [], exitCode: 1 },
+      {
+        name: "default",
+        kilnArgs: ["--timeout", "2"],
+        pytestArgs: [],
+        exitCode: 1,
+        textExempt: {},
+      },
     ]);
   });
 
