@@ -184,6 +184,11 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
 
+  if (options.python.includes("/") && !existsSync(options.python)) {
+    console.error(`parity: no interpreter at ${options.python}`);
+    return 2;
+  }
+
   const kilnCli = options.kilnCli ?? DEFAULT_KILN_CLI;
   if (!options.baselineOnly && !existsSync(kilnCli)) {
     console.error(
