@@ -29,6 +29,12 @@ def _read(path):
         return json.load(f)
 
 
+def _outcomes_part(path):
+    """Only the exit code and outcomes (the texts have tests of their own)."""
+    data = _read(path)
+    return {"exit_code": data["exit_code"], "outcomes": data["outcomes"]}
+
+
 def test_basic_outcomes(pytester, outcomes_file):
     pytester.makepyfile(
         test_one="""
@@ -77,7 +83,7 @@ def test_basic_outcomes(pytester, outcomes_file):
     )
     result = pytester.runpytest("-p", PLUGIN)
     assert result.ret == 1
-    data = _read(outcomes_file)
+    data = _outcomes_part(outcomes_file)
     assert data == {
         "exit_code": 1,
         "outcomes": {
@@ -151,7 +157,7 @@ def test_collection_errors_and_module_skip(pytester, outcomes_file):
     )
     result = pytester.runpytest("-p", PLUGIN)
     assert result.ret == 2
-    assert _read(outcomes_file) == {
+    assert _outcomes_part(outcomes_file) == {
         "exit_code": 2,
         "outcomes": {
             "test_broken.py": "collect-error",
@@ -200,10 +206,10 @@ def test_unittest_outcomes(pytester, outcomes_file):
 def test_exit_codes(pytester, outcomes_file):
     pytester.makepyfile(test_a="def test_a():\n    pass\n")
     assert pytester.runpytest("-p", PLUGIN).ret == 0
-    assert _read(outcomes_file) == {"exit_code": 0, "outcomes": {"test_a.py::test_a": "passed"}}
+    assert _outcomes_part(outcomes_file) == {"exit_code": 0, "outcomes": {"test_a.py::test_a": "passed"}}
 
     assert pytester.runpytest("-p", PLUGIN, "-k", "nothing_matches").ret == 5
-    assert _read(outcomes_file) == {"exit_code": 5, "outcomes": {}}
+    assert _outcomes_part(outcomes_file) == {"exit_code": 5, "outcomes": {}}
 
 
 def test_exitfirst_records_only_what_ran(pytester, outcomes_file):
@@ -255,7 +261,7 @@ def test_xdist_crash_is_failed_with_plain_nodeids(pytester, outcomes_file, monke
     )
     result = pytester.runpytest_subprocess("-p", PLUGIN, "-p", "xdist", "-n", "1")
     assert result.ret == 1
-    assert _read(outcomes_file) == {
+    assert _outcomes_part(outcomes_file) == {
         "exit_code": 1,
         "outcomes": {
             "test_crash.py::test_before": "passed",
@@ -271,6 +277,7 @@ def test_report_mapping_for_crash_report():
     class Report:
         nodeid = "test_m.py::test_crash"
         when = "???"
+        longreprtext = "worker crashed"
         passed = False
         skipped = False
         failed = True
@@ -278,3 +285,108 @@ def test_report_mapping_for_crash_report():
     recorder = outcome_recorder.OutcomeRecorder("unused")
     recorder.pytest_runtest_logreport(Report())
     assert recorder.outcomes == {"test_m.py::test_crash": "failed"}
+    assert recorder.failures == {"test_m.py::test_crash": {"???": "worker crashed"}}
+
+
+
+def _section(stdout_lines, title):
+    """The body of one `____ title ____` block of pytest's terminal output."""
+    text = "\n".join(stdout_lines)
+    start = text.index(f" {title} _")
+    body = text[text.index("\n", start) + 1 :]
+    end = min(
+        (i for i in (body.find("\n_"), body.find("\n=")) if i >= 0),
+        default=len(body),
+    )
+    # TestReport.longreprtext is the rendered longrepr, .strip()ped.
+    return body[:end].strip()
+
+
+def test_failure_text_is_what_pytest_prints_per_phase(pytester, outcomes_file):
+    pytester.makepyfile(
+        test_texts="""
+        import pytest
+
+        @pytest.fixture
+        def bad_teardown():
+            yield
+            raise RuntimeError("in teardown")
+
+        def test_diff():
+            assert [1, 2, 3] == [1, 2, 4]
+
+        def test_fail_then_teardown(bad_teardown):
+            assert 0, "in call"
+
+        def test_ok():
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", PLUGIN)
+    assert result.ret == 1
+    data = _read(outcomes_file)
+    failures = data["failures"]
+    assert set(failures) == {"test_texts.py::test_diff", "test_texts.py::test_fail_then_teardown"}
+    assert set(failures["test_texts.py::test_fail_then_teardown"]) == {"call", "teardown"}
+    diff = failures["test_texts.py::test_diff"]["call"]
+    assert "E       assert [1, 2, 3] == [1, 2, 4]" in diff
+    # Byte for byte what the FAILURES section shows for the test.
+    assert diff == _section(result.outlines, "test_diff")
+    assert "RuntimeError: in teardown" in failures["test_texts.py::test_fail_then_teardown"]["teardown"]
+    assert data["collect_errors"] == {}
+
+
+def test_collection_error_text(pytester, outcomes_file):
+    pytester.makepyfile(test_noimport="import kiln_no_such_module_for_tests\n")
+    result = pytester.runpytest("-p", PLUGIN)
+    assert result.ret == 2
+    text = _read(outcomes_file)["collect_errors"]["test_noimport.py"]
+    assert "ModuleNotFoundError: No module named 'kiln_no_such_module_for_tests'" in text
+    assert text == _section(result.outlines, "ERROR collecting test_noimport.py")
+
+
+def test_warnings_summary_locations_and_messages(pytester, outcomes_file, monkeypatch):
+    # In a subprocess: an in-process run would also record pytest's warning
+    # that the already imported plugin module cannot be rewritten.
+    existing = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", PYTHON_DIR + (os.pathsep + existing if existing else ""))
+    pytester.makepyfile(
+        test_warns="""
+        import warnings
+
+        warnings.warn("at import", UserWarning)
+
+        def test_one():
+            warnings.warn("in a test", DeprecationWarning)
+
+        def test_two():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", PLUGIN, "-p", "no:cacheprovider")
+    assert result.ret == 0
+    warnings_ = _read(outcomes_file)["warnings"]
+    assert [w["location"] for w in warnings_] == ["test_warns.py:3", "test_warns.py::test_one"]
+    where = pytester.path / "test_warns.py"
+    assert warnings_[0]["message"].startswith(f"{where}:3: UserWarning: at import")
+    assert "DeprecationWarning: in a test" in warnings_[1]["message"]
+    # The summary prints each location, then the message indented.
+    for w in warnings_:
+        result.stdout.fnmatch_lines([w["location"], "  " + w["message"].splitlines()[0]])
+
+
+def test_initial_conftest_import_error_is_recorded(pytester, outcomes_file, monkeypatch):
+    existing = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", PYTHON_DIR + (os.pathsep + existing if existing else ""))
+    pytester.makeconftest("import kiln_no_such_module_for_tests\n")
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", PLUGIN)
+    assert result.ret == 4
+    data = _read(outcomes_file)
+    assert data["exit_code"] == 4
+    assert data["outcomes"] == {}
+    # Exactly the lines pytest printed to stderr for it.
+    assert data["conftest_error"].splitlines() == [
+        line for line in result.errlines if line.strip()
+    ]
+    assert data["conftest_error"].startswith("ImportError while loading conftest ")

@@ -1,6 +1,8 @@
 // Command-line parsing for the parity script, and a small shell-like splitter
 // for --kiln-args "...".
 
+import { resolve } from "node:path";
+
 export interface ParityOptions {
   all: boolean;
   projects: string[];
@@ -20,7 +22,9 @@ export const USAGE = `usage: node dist/parity/main.js <project-dir>... [options]
 
 Runs each run of a project's parity.json twice, with plain pytest (the
 baseline, with kiln_harness.outcome_recorder) and with \`kiln test\`, and
-compares {nodeid: outcome} maps and exit codes.
+compares {nodeid: outcome} maps, exit codes, and the texts pytest prints:
+failure text per phase, collection errors, the warnings summary and an
+initial conftest's import error (equal apart from durations and [kwN]).
 
 options:
   --all                 every project under tests/fixtures/projects
@@ -36,11 +40,25 @@ options:
 
 export class UsageError extends Error {}
 
-export function parseParityArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ParityOptions {
+/**
+ * An interpreter given as a path is taken relative to where the tool was
+ * started: the runs themselves start in each project's directory, where a
+ * relative path such as .venvs/pytest-9.1/bin/python would name nothing. A
+ * bare name (python3) stays a PATH lookup, as a shell would do it.
+ */
+export function resolveInterpreter(python: string, cwd: string): string {
+  return python.includes("/") ? resolve(cwd, python) : python;
+}
+
+export function parseParityArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string = process.cwd(),
+): ParityOptions {
   const options: ParityOptions = {
     all: false,
     projects: [],
-    python: env.KILN_PYTHON || "/usr/bin/python3",
+    python: resolveInterpreter(env.KILN_PYTHON || "/usr/bin/python3", cwd),
     kilnArgs: [],
     extraArgs: [],
     runNames: [],
@@ -67,7 +85,7 @@ export function parseParityArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
         options.all = true;
         break;
       case "--python":
-        options.python = value();
+        options.python = resolveInterpreter(value(), cwd);
         break;
       case "--kiln-args":
         options.kilnArgs.push(...splitArgs(value()));

@@ -1,7 +1,17 @@
 // Pure comparison of two runs' outcomes: the baseline (plain pytest) and Kiln.
 // An outcome is what kiln_harness/outcome_recorder.py writes for a nodeid:
 // passed, failed, skipped, xfailed, xpassed, error, <outcome>+error,
-// collect-error.
+// collect-error. The recorded texts (failure text, collection errors,
+// warnings summary) are compared by texts.ts.
+
+import {
+  compareTexts,
+  describeTextDifference,
+  type NormalizeOptions,
+  parseTexts,
+  type RunTexts,
+  type TextDifference,
+} from "./texts.js";
 
 export type OutcomeMap = Readonly<Record<string, string>>;
 
@@ -9,24 +19,33 @@ export interface RunOutcomes {
   /** The process's exit code (null when it was killed by a signal). */
   exitCode: number | null;
   outcomes: OutcomeMap;
+  /** The recorded texts; undefined for an expected/*.json, which keeps outcomes only. */
+  texts?: RunTexts | undefined;
 }
 
 export type Difference =
   | { kind: "outcome"; nodeid: string; pytest: string; kiln: string }
   | { kind: "missing-in-kiln"; nodeid: string; pytest: string }
   | { kind: "missing-in-pytest"; nodeid: string; kiln: string }
-  | { kind: "exit-code"; pytest: number | null; kiln: number | null };
+  | { kind: "exit-code"; pytest: number | null; kiln: number | null }
+  | TextDifference;
 
 /**
  * Every difference between the baseline and Kiln: the exit code first, then
- * nodeids in sorted order (so output is stable whatever the run order was).
+ * nodeids in sorted order (so output is stable whatever the run order was),
+ * then the texts when both sides recorded them.
  */
-export function compareRuns(pytest: RunOutcomes, kiln: RunOutcomes): Difference[] {
+export function compareRuns(
+  pytest: RunOutcomes,
+  kiln: RunOutcomes,
+  options: NormalizeOptions = {},
+): Difference[] {
   const diffs: Difference[] = [];
   if (pytest.exitCode !== kiln.exitCode) {
     diffs.push({ kind: "exit-code", pytest: pytest.exitCode, kiln: kiln.exitCode });
   }
   diffs.push(...compareOutcomes(pytest.outcomes, kiln.outcomes));
+  if (pytest.texts && kiln.texts) diffs.push(...compareTexts(pytest.texts, kiln.texts, options));
   return diffs;
 }
 
@@ -55,9 +74,27 @@ export interface SideLabels {
 
 const DEFAULT_LABELS: SideLabels = { pytest: "pytest", kiln: "kiln" };
 
+/** One line, or for a text difference a header line and where the texts part. */
 export function formatDifference(diff: Difference, labels: SideLabels = DEFAULT_LABELS): string {
   const { pytest: p, kiln: k } = labels;
+  const block = (title: string, a: string | undefined, b: string | undefined) =>
+    [title, ...describeTextDifference(a, b, labels).map((line) => `  ${line}`)].join("\n");
   switch (diff.kind) {
+    case "failure-text":
+      return block(`${diff.nodeid} [${diff.phase}]: failure text differs`, diff.pytest, diff.kiln);
+    case "collect-error-text":
+      return block(`${diff.nodeid}: collection error text differs`, diff.pytest, diff.kiln);
+    case "conftest-error":
+      return block("conftest import error text differs", diff.pytest, diff.kiln);
+    case "warnings": {
+      const entry = (side: string, text: string) =>
+        `  only ${side}: ${text.trimEnd().split("\n").join("\n    ")}`;
+      return [
+        "warnings summary differs",
+        ...diff.onlyPytest.map((t) => entry(p, t)),
+        ...diff.onlyKiln.map((t) => entry(k, t)),
+      ].join("\n");
+    }
     case "outcome":
       return `${diff.nodeid}: ${p}=${diff.pytest} ${k}=${diff.kiln}`;
     case "missing-in-kiln":
@@ -90,7 +127,11 @@ export function formatCounts(outcomes: OutcomeMap): string {
  * Parse what the outcome recorder wrote; throws with a clear message when the
  * shape is wrong (never trusts the file blindly).
  */
-export function parseOutcomesFile(text: string): { exitCode: number; outcomes: OutcomeMap } {
+export function parseOutcomesFile(text: string): {
+  exitCode: number;
+  outcomes: OutcomeMap;
+  texts: RunTexts | undefined;
+} {
   const data: unknown = JSON.parse(text);
   if (!isRecord(data)) throw new Error("outcomes file is not a JSON object");
   const exitCode = data.exit_code;
@@ -106,7 +147,7 @@ export function parseOutcomesFile(text: string): { exitCode: number; outcomes: O
     }
     outcomes[nodeid] = value;
   }
-  return { exitCode, outcomes };
+  return { exitCode, outcomes, texts: parseTexts(data) };
 }
 
 function own(map: OutcomeMap, key: string): string | undefined {

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Parity check: run fixture projects with plain pytest (the baseline) and with
-// Kiln, and compare {nodeid: outcome} maps and exit codes.
+// Kiln, and compare {nodeid: outcome} maps, exit codes, and the failure texts
+// (per phase), collection errors, warnings summary and conftest import error,
+// byte for byte apart from durations and the [kwN] prefix (src/parity/texts.ts).
 //
 //   node dist/parity/main.js <project-dir> [--python PY] [--kiln-args "..."] [-- extra args]
 //   node dist/parity/main.js --all
@@ -30,6 +32,7 @@ import {
 } from "./projects.js";
 import { DEFAULT_KILN_CLI, runKiln } from "./run-kiln.js";
 import { runPytest } from "./run-pytest.js";
+import { withoutExemptTexts } from "./texts.js";
 
 interface RunReport {
   label: string;
@@ -105,7 +108,9 @@ async function checkRun(
         ),
       );
       lines.push(
-        ...differences.map((d) => formatDifference(d, { pytest: "expected", kiln: "pytest" })),
+        ...differences.flatMap((d) =>
+          formatDifference(d, { pytest: "expected", kiln: "pytest" }).split("\n"),
+        ),
       );
     }
   } else {
@@ -119,17 +124,21 @@ async function checkRun(
     });
     lines.push(...describeChild("kiln", kiln, options.verbose));
     if (baseline.outcomes && kiln.outcomes) {
+      const exempt = new Set(Object.keys(run.textExempt));
       differences.push(
-        ...compareRuns(
-          { exitCode: baseline.exitCode, outcomes: baseline.outcomes },
-          { exitCode: kiln.exitCode, outcomes: kiln.outcomes },
+        ...withoutExemptTexts(
+          compareRuns(
+            { exitCode: baseline.exitCode, outcomes: baseline.outcomes, texts: baseline.texts },
+            { exitCode: kiln.exitCode, outcomes: kiln.outcomes, texts: kiln.texts },
+          ),
+          exempt,
         ),
       );
     } else if (baseline.exitCode !== kiln.exitCode) {
       differences.push({ kind: "exit-code", pytest: baseline.exitCode, kiln: kiln.exitCode });
     }
     if (kiln.outcomes === null || kiln.timedOut) setupProblem = true;
-    lines.push(...differences.map((d) => formatDifference(d)));
+    lines.push(...differences.flatMap((d) => formatDifference(d).split("\n")));
     if (options.verbose) {
       lines.push(`kiln: exit ${kiln.exitCode} in ${kiln.seconds.toFixed(1)}s`);
     }
@@ -180,6 +189,11 @@ async function main(argv: readonly string[]): Promise<number> {
     projects = dirs.map((dir) => loadProject(dir));
   } catch (err) {
     console.error(`parity: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+
+  if (options.python.includes("/") && !existsSync(options.python)) {
+    console.error(`parity: no interpreter at ${options.python}`);
     return 2;
   }
 

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { type OutcomeMap, parseOutcomesFile } from "./compare.js";
+import type { RunTexts } from "./texts.js";
 
 export const OUTCOMES_ENV = "KILN_OUTCOMES_FILE";
 const TAIL_BYTES = 64 * 1024;
@@ -21,6 +22,8 @@ export interface ChildResult {
 export interface RecordedRun extends ChildResult {
   /** The recorder's {nodeid: outcome}; null when it wrote no (valid) file. */
   outcomes: OutcomeMap | null;
+  /** Failure texts, collection errors, warnings summary (undefined with outcomes null). */
+  texts: RunTexts | undefined;
   /** Why outcomes is null. */
   outcomesError: string | undefined;
 }
@@ -143,13 +146,23 @@ export function runChild(spec: ChildSpec): Promise<ChildResult> {
 export async function runRecorded(spec: ChildSpec, outcomesFile: string): Promise<RecordedRun> {
   const result = await runChild({ ...spec, env: { ...spec.env, [OUTCOMES_ENV]: outcomesFile } });
   if (!existsSync(outcomesFile)) {
-    return { ...result, outcomes: null, outcomesError: "the outcome recorder wrote no file" };
+    return {
+      ...result,
+      outcomes: null,
+      texts: undefined,
+      outcomesError: "the outcome recorder wrote no file",
+    };
   }
   try {
-    const { outcomes } = parseOutcomesFile(readFileSync(outcomesFile, "utf8"));
-    return { ...result, outcomes, outcomesError: undefined };
+    const { outcomes, texts } = parseOutcomesFile(readFileSync(outcomesFile, "utf8"));
+    return { ...result, outcomes, texts, outcomesError: undefined };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return { ...result, outcomes: null, outcomesError: `unreadable outcomes file: ${message}` };
+    return {
+      ...result,
+      outcomes: null,
+      texts: undefined,
+      outcomesError: `unreadable outcomes file: ${message}`,
+    };
   }
 }

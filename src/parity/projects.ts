@@ -1,8 +1,10 @@
 // Fixture projects and their parity.json:
 //   { "requires"?: ["pytest_cov", ...],
-//     "runs": [ { "name", "kiln_args", "pytest_args", "exit_code" } ] }
+//     "runs": [ { "name", "kiln_args", "pytest_args", "exit_code", "text_exempt"? } ] }
 // "requires" names the modules (third-party pytest plugins) the interpreter
 // must import for the project to mean anything; without them it is skipped.
+// text_exempt: {"<nodeid>": "<why>"}, tests whose failure text is Kiln's own
+// by design (a worker crash, Kiln's --timeout); their outcomes still count.
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -15,6 +17,8 @@ export interface ParityRun {
   pytestArgs: string[];
   /** The baseline's exit code; undefined for an ad-hoc run without parity.json. */
   exitCode: number | undefined;
+  /** nodeid -> reason: failure text not compared (see the header). */
+  textExempt: Readonly<Record<string, string>>;
 }
 
 export interface Project {
@@ -53,7 +57,7 @@ export function loadProject(dir: string): Project {
     return {
       name: basename(dir),
       dir,
-      runs: [{ name: "adhoc", kilnArgs: [], pytestArgs: [], exitCode: undefined }],
+      runs: [{ name: "adhoc", kilnArgs: [], pytestArgs: [], exitCode: undefined, textExempt: {} }],
       hasParityFile: false,
       requires: [],
     };
@@ -87,7 +91,13 @@ export function parseParityFile(text: string, where = "parity.json"): ParityRun[
   return data.runs.map((run: unknown, index: number): ParityRun => {
     const at = `${where}: runs[${index}]`;
     if (!isRecord(run)) throw new Error(`${at} is not an object`);
-    const { name, kiln_args: kilnArgs, pytest_args: pytestArgs, exit_code: exitCode } = run;
+    const {
+      name,
+      kiln_args: kilnArgs,
+      pytest_args: pytestArgs,
+      exit_code: exitCode,
+      text_exempt: textExempt = {},
+    } = run;
     if (typeof name !== "string" || !/^[\w.-]+$/.test(name)) {
       throw new Error(`${at}: name must be a non-empty word ([A-Za-z0-9_.-])`);
     }
@@ -99,7 +109,19 @@ export function parseParityFile(text: string, where = "parity.json"): ParityRun[
     if (typeof exitCode !== "number" || !Number.isInteger(exitCode)) {
       throw new Error(`${at}: exit_code must be an integer`);
     }
-    return { name, kilnArgs, pytestArgs, exitCode };
+    if (
+      !isRecord(textExempt) ||
+      !Object.values(textExempt).every((why) => typeof why === "string" && why !== "")
+    ) {
+      throw new Error(`${at}: text_exempt must map node ids to a reason`);
+    }
+    return {
+      name,
+      kilnArgs,
+      pytestArgs,
+      exitCode,
+      textExempt: textExempt as Record<string, string>,
+    };
   });
 }
 

@@ -48,6 +48,17 @@ describe("parseParityArgs", () => {
     expect(options.all).toBe(false);
   });
 
+  it("takes an interpreter path relative to the caller's directory, a bare name from PATH", () => {
+    const at = (python: string) =>
+      parseParityArgs(["--all", "--python", python], {}, "/repo").python;
+    expect(at(".venvs/pytest-9.1/bin/python")).toBe("/repo/.venvs/pytest-9.1/bin/python");
+    expect(at("/usr/bin/python3")).toBe("/usr/bin/python3");
+    expect(at("python3")).toBe("python3");
+    expect(parseParityArgs(["--all"], { KILN_PYTHON: "venv/bin/python" }, "/w").python).toBe(
+      "/w/venv/bin/python",
+    );
+  });
+
   it("defaults the interpreter to KILN_PYTHON, then /usr/bin/python3", () => {
     expect(parseParityArgs(["--all"], { KILN_PYTHON: "/opt/py" }).python).toBe("/opt/py");
     expect(parseParityArgs(["--all"], {}).python).toBe("/usr/bin/python3");
@@ -69,7 +80,13 @@ describe("parseParityFile", () => {
       }),
     );
     expect(runs).toEqual([
-      { name: "default", kilnArgs: ["--timeout", "2"], pytestArgs: [], exitCode: 1 },
+      {
+        name: "default",
+        kilnArgs: ["--timeout", "2"],
+        pytestArgs: [],
+        exitCode: 1,
+        textExempt: {},
+      },
     ]);
   });
 
