@@ -16,7 +16,20 @@ def serialize_warning(msg):
         "categoryName": getattr(category, "__qualname__", "UserWarning"),
         "filename": msg.filename,
         "lineno": msg.lineno,
+        # The source object itself can't travel; whether there was one can.
+        "hasSource": getattr(msg, "source", None) is not None,
     }
+
+
+class _UntracedSource:
+    """Stands in for a warning's source object (the unclosed file, the
+    never-awaited coroutine) on the zygote's side.
+
+    pytest's warning_record_to_str appends "Enable tracemalloc to get
+    traceback where the object was allocated" to every warning that has a
+    source, when tracemalloc knows no traceback for it; this object was never
+    traced, so the summary text is the one plain pytest prints.
+    """
 
 
 def _category(module, name):
@@ -42,4 +55,5 @@ def unserialize_warning(data):
         category=category,
         filename=data.get("filename", "?"),
         lineno=int(data.get("lineno") or 0),
+        source=_UntracedSource() if data.get("hasSource") else None,
     )

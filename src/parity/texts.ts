@@ -53,6 +53,8 @@ const DURATION = /\b\d[\d,]*(?:\.\d+)?(?:ms|s)\b/g;
 // object.__repr__ shows id(), which differs between any two runs, two plain
 // pytest runs included ("<test_m.TestX object at 0x7f5abc39c850>").
 const OBJECT_ADDRESS = / at 0x[0-9a-fA-F]+\b/g;
+// unittest.mock's repr shows id() in decimal ("<MagicMock name='x' id='1401...'>").
+const MOCK_ID = / id='\d+'>/g;
 // Kiln's -v prefix with several workers, like xdist's "[gw0] ".
 const WORKER_PREFIX = /\[kw\d+\] /g;
 
@@ -65,7 +67,8 @@ export function normalizeText(text: string, options: NormalizeOptions = {}): str
   return out
     .replace(WORKER_PREFIX, "")
     .replace(DURATION, "<duration>")
-    .replace(OBJECT_ADDRESS, " at 0x<address>");
+    .replace(OBJECT_ADDRESS, " at 0x<address>")
+    .replace(MOCK_ID, " id='<id>'>");
 }
 
 export function compareTexts(

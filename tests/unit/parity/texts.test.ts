@@ -26,6 +26,12 @@ describe("normalizeText", () => {
     );
   });
 
+  it("blanks the id() in unittest.mock's reprs", () => {
+    expect(normalizeText("self = <MagicMock name='getcwd' id='140152618303184'>, args = ()")).toBe(
+      "self = <MagicMock name='getcwd' id='<id>'>, args = ()",
+    );
+  });
+
   it("leaves numbers that are not durations alone", () => {
     const text = "assert 12 == 13\nE   where 5 = len('abcde')\ntest_x.py:42: AssertionError";
     expect(normalizeText(text)).toBe(text);
