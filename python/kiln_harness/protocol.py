@@ -12,6 +12,7 @@
 """Length-prefixed frames with a JSON header and an optional raw body."""
 
 import json
+import os
 import struct
 
 PROTOCOL_VERSION = 1
@@ -133,3 +134,27 @@ class Channel:
             if not self.read_available():
                 return None
         return self._frames.pop(0)
+
+
+def move_out_of_the_way(fd):
+    """Move a channel's descriptor to a high number, close-on-exec.
+
+    Kiln's channels would otherwise sit on the lowest free numbers (fd 3 in
+    both the zygote and a worker), where user code finds them: a test that
+    closes or writes to fd 3 passes under plain pytest, where fd 3 is one of
+    the capture plugin's saved descriptors, but would cut or corrupt Kiln's
+    channel. fcntl(2) F_DUPFD_CLOEXEC takes the lowest free number at or
+    above the base, within RLIMIT_NOFILE; with no room there, the channel
+    stays where it is.
+    """
+    import fcntl
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    base = 512 if soft == resource.RLIM_INFINITY or soft > 1024 else max(fd + 1, soft // 2)
+    try:
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base)
+    except OSError:
+        return fd
+    os.close(fd)
+    return high

@@ -20,7 +20,7 @@ import pytest
 
 from .debugging import WorkerDebugging, quit_run, replace_terminal_reporter
 from .plugin_compat import watchdog_for
-from .protocol import Channel
+from .protocol import Channel, move_out_of_the_way
 from .warnings_codec import serialize_warning
 
 # Ask for the next group while this many items are still queued, so the reply
@@ -249,6 +249,9 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
     config = session.config
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
+    # Before this worker's own capture dups fds 0-2 onto the low numbers, as
+    # pytest's capture does in a plain run (protocol.move_out_of_the_way).
+    sock = socket.socket(fileno=move_out_of_the_way(sock.detach()))
     chan = Channel(sock.fileno())
     chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
 

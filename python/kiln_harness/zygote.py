@@ -12,7 +12,7 @@ import os
 import platform
 import sys
 
-from .protocol import PROTOCOL_VERSION, Channel, ProtocolError
+from .protocol import PROTOCOL_VERSION, Channel, ProtocolError, move_out_of_the_way
 
 CONTROL_FD = 3
 # Exit codes shared with the supervisor (src/zygote/zygote-process.ts).
@@ -28,7 +28,7 @@ def _python_info():
 
 
 def main():
-    chan = Channel(CONTROL_FD)
+    chan = Channel(move_out_of_the_way(CONTROL_FD))
     try:
         frame = chan.recv()
     except ProtocolError as exc:
