@@ -113,6 +113,17 @@ class KilnZygotePlugin:
         )
 
     @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session):
+        # From here on pytest's wrap_session handles KeyboardInterrupt; one
+        # that arrived earlier is raised now (zygote.main explains why), after
+        # the terminal reporter's own sessionstart, so its summary is printed.
+        from .zygote import INTERRUPT
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if INTERRUPT["pending"]:
+            raise KeyboardInterrupt
+
+    @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
         self.config = config
         self.serial_reason = interactive_reason(config)

@@ -10,6 +10,7 @@ Its exit code is pytest's exit code.
 
 import os
 import platform
+import signal
 import sys
 
 from .protocol import PROTOCOL_VERSION, Channel, ProtocolError, move_out_of_the_way
@@ -27,7 +28,22 @@ def _python_info():
     }
 
 
+def _note_interrupt(signum, frame):
+    INTERRUPT["pending"] = True
+
+
+# Whether SIGINT arrived before pytest's session started (see main).
+INTERRUPT = {"pending": False}
+
+
 def main():
+    # The supervisor's SIGINT (Ctrl-C, SIGTERM) may arrive at any moment. Until
+    # pytest's session has begun, a KeyboardInterrupt raised at a random point
+    # escapes pytest.main as a bare traceback, or is swallowed by a finalizer
+    # ("Exception ignored in ...") and the whole suite runs anyway. So it is
+    # only noted here, and raised at pytest_sessionstart (pytest_bridge), where
+    # pytest's wrap_session turns it into "!!! KeyboardInterrupt !!!", status 2.
+    signal.signal(signal.SIGINT, _note_interrupt)
     chan = Channel(move_out_of_the_way(CONTROL_FD))
     try:
         frame = chan.recv()

@@ -45,9 +45,12 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       process.stderr.write(`kiln: worker protocol error: ${error.message}\n`),
   });
   let interrupts = 0;
-  const onSigint = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1) {
+      request.events.emit({ event: "run:stop-requested", at: Date.now(), reason: signal });
+      // Before the zygote's pid is known there is nothing to signal yet: the
+      // interrupt is remembered and acted on at the next step (stopIfInterrupted).
       controller?.killWorkers();
       if (zygotePid !== undefined) tryKill(zygotePid, "SIGINT");
     } else {
@@ -57,8 +60,10 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     }
   };
   let zygotePid: number | undefined;
+  const onSigint = () => onSignal("SIGINT");
+  const onSigterm = () => onSignal("SIGTERM");
   process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigint);
+  process.on("SIGTERM", onSigterm);
   try {
     await server.listen();
     const spawnedAt = Date.now();
@@ -93,6 +98,30 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         : null;
     const zygote = await spawning;
     zygotePid = zygote.process.pid;
+    // An interrupt before the zygote runs pytest: pytest itself would stop
+    // with "!!! KeyboardInterrupt !!!", nothing run, status 2. The zygote is
+    // still in its handshake, waiting for the registry: end it rather than
+    // start a run nobody wants.
+    const stopIfInterrupted = async (): Promise<number | null> => {
+      if (interrupts === 0) return null;
+      if (zygotePid !== undefined) tryKill(-zygotePid, "SIGKILL");
+      const exit = await zygote.exited;
+      request.events.emit({
+        event: "zygote:exited",
+        at: Date.now(),
+        pid: zygotePid ?? -1,
+        exitCode: exit.code,
+        signal: exit.signal,
+      });
+      request.events.emit({ event: "run:finished", at: Date.now(), exitCode: EXIT_INTERRUPTED });
+      process.stdout.write(
+        `${"!".repeat(31)} KeyboardInterrupt ${"!".repeat(31)}\n` +
+          "kiln: interrupted before the tests started; no tests ran\n",
+      );
+      return EXIT_INTERRUPTED;
+    };
+    const early = await stopIfInterrupted();
+    if (early !== null) return early;
     let registryRoot = guessedRoot;
     if (request.registry && registry) {
       registryRoot = rootdirOf(zygote.pytestVersion);
@@ -126,6 +155,8 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         ms: prepared.ms,
       });
     }
+    const beforeRun = await stopIfInterrupted();
+    if (beforeRun !== null) return beforeRun;
     zygote.send({
       type: "registry:ready",
       packPath: prepared?.packPath ?? null,
@@ -185,7 +216,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     throw error;
   } finally {
     process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigint);
+    process.off("SIGTERM", onSigterm);
     await server.close();
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -1,0 +1,82 @@
+// A signal at any moment stops the run: status 2, a summary, the stop in the
+// record, no process left behind. Before, one that arrived before the
+// zygote's pid was known was forgotten and the whole suite ran.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CLI, pythonWithPytest } from "../helpers/kiln.js";
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+function sleepyProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-signals-"));
+  temps.push(dir);
+  writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+  writeFileSync(
+    join(dir, "test_sleep.py"),
+    "import time, pytest\n\n@pytest.mark.parametrize('i', range(20))\ndef test_sleep(i):\n    time.sleep(1)\n",
+  );
+  return dir;
+}
+
+interface Ended {
+  code: number | null;
+  stdout: string;
+  ms: number;
+}
+
+function runAndSignal(dir: string, signal: NodeJS.Signals, afterMs: number): Promise<Ended> {
+  return new Promise((done) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [CLI, "test", "-n", "2", "-p", "no:cacheprovider"], {
+      cwd: dir,
+      env: { ...process.env, KILN_PYTHON: pythonWithPytest(), PYTHONDONTWRITEBYTECODE: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+    });
+    setTimeout(() => child.kill(signal), afterMs);
+    child.on("close", (code) => done({ code, stdout, ms: Date.now() - started }));
+  });
+}
+
+/** Running, not merely a zombie waiting for this container's init to reap it. */
+function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+describe("a signal early in the run", () => {
+  // From "the CLI has started" to "workers are running": the window where
+  // the zygote is starting, the registry is prepared, pytest configures.
+  const moments = [150, 250, 350, 450, 600];
+  it.each(moments.flatMap((ms) => [["SIGTERM", ms] as const, ["SIGINT", ms] as const]))(
+    "%s after %i ms stops the run with status 2",
+    async (signal, afterMs) => {
+      const dir = sleepyProject();
+      const ended = await runAndSignal(dir, signal, afterMs);
+      expect(ended.code, ended.stdout).toBe(2);
+      expect(ended.stdout).toContain("KeyboardInterrupt");
+      expect(ended.ms).toBeLessThan(15_000); // 20 tests of 1 s on 2 workers: 10 s
+      const workers = readFileSync(join(dir, ".kiln/runs/latest/workers.jsonl"), "utf8")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as { event: string; pid?: number });
+      expect(workers.map((w) => w.event)).toContain("run:stop-requested");
+      const pids = workers.flatMap((w) => (typeof w.pid === "number" && w.pid > 0 ? [w.pid] : []));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(pids.filter(processAlive)).toEqual([]);
+    },
+  );
+});
