@@ -108,3 +108,25 @@ def quit_run(chan, sender, item, exc):
         item.session._setupstate.teardown_exact(None)
     finally:
         chan.send({"type": "run:exit", "reason": str(exc.msg), "returncode": exc.returncode})
+
+
+def interrupt_run(chan, sender, item, exc):
+    """A test raised KeyboardInterrupt: pytest ends the whole session there
+    ("!!! KeyboardInterrupt !!!" naming the line that raised it, status 2;
+    runner.CallInfo re-raises it unless --pdb). Like quit_run, the test's
+    reports so far go to the zygote, what is set up is torn down, and the
+    zygote is asked to end its session the same way, at the same line.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = [tb.tb_frame.f_code.co_filename, tb.tb_lineno] if tb is not None else None
+    sender.send_unfinished(item.nodeid, item.location)
+    try:
+        item.session._setupstate.teardown_exact(None)
+    except Exception:
+        pass  # pytest's own sessionfinish teardown after an interrupt is not reported either
+    message = {"type": "run:exit", "reason": "KeyboardInterrupt", "returncode": None}
+    if where is not None:
+        message["interrupt"] = where
+    chan.send(message)

@@ -44,6 +44,18 @@ class _WorkerNode:
         self._workerinfocache = ""
 
 
+def _raise_keyboard_interrupt_at(filename, lineno):
+    """Raise KeyboardInterrupt whose innermost frame is filename:lineno.
+
+    A test raised it in a worker; pytest's wrap_session prints where it came
+    from (the traceback's last entry, "test_x.py:5: KeyboardInterrupt").
+    Compiling the raise at that file and line makes the zygote's traceback
+    end where the worker's did.
+    """
+    code = compile("\n" * (int(lineno) - 1) + "raise KeyboardInterrupt", str(filename), "exec")
+    exec(code, {})
+
+
 class KilnZygotePlugin:
     def __init__(self, chan, hello, finder=None, registry_note="", registry_rootdir=None):
         self.chan = chan
@@ -216,7 +228,9 @@ class KilnZygotePlugin:
             # A worker's session ended with Exit (`q` in the debugger,
             # pytest.exit()); this session ends the same way, so wrap_session
             # prints "!!! Exit: ... !!!" and sets the exit status.
-            reason, returncode = self.exit_request
+            reason, returncode, interrupt = self.exit_request
+            if interrupt is not None:
+                _raise_keyboard_interrupt_at(*interrupt)
             raise pytest.exit.Exception(reason, returncode)
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
@@ -315,7 +329,11 @@ class KilnZygotePlugin:
             )
         elif kind == "run:exit":
             if self.exit_request is None:
-                self.exit_request = (header["reason"], header.get("returncode"))
+                self.exit_request = (
+                    header["reason"],
+                    header.get("returncode"),
+                    header.get("interrupt"),
+                )
         elif kind == "run:finish":
             self.finished = True
         else:

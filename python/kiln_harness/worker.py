@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from .debugging import WorkerDebugging, quit_run, replace_terminal_reporter
+from .debugging import WorkerDebugging, interrupt_run, quit_run, replace_terminal_reporter
 from .plugin_compat import watchdog_for
 from .protocol import Channel, move_out_of_the_way
 from .warnings_codec import serialize_warning
@@ -298,6 +298,10 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
             config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
         except pytest.exit.Exception as exc:
             quit_run(chan, sender, item, exc)
+            inbox.stop = True
+            break
+        except KeyboardInterrupt as exc:
+            interrupt_run(chan, sender, item, exc)
             inbox.stop = True
             break
         finally:

@@ -79,8 +79,17 @@ export type SupervisorToZygote =
       location: unknown[] | null;
     }
   | { type: "run:finish" }
-  /** A worker's session ended with pytest's Exit; the zygote's ends the same way. */
-  | { type: "run:exit"; reason: string; returncode: number | null }
+  /**
+   * A worker's session ended with pytest's Exit, or a test raised
+   * KeyboardInterrupt (`interrupt`: where, [file, line]); the zygote's session
+   * ends the same way.
+   */
+  | {
+      type: "run:exit";
+      reason: string;
+      returncode: number | null;
+      interrupt?: [string, number];
+    }
   /**
    * The pack the zygote's finder serves project modules from; null: none.
    * `rootdir`: the directory the pack was prepared for (pytest's rootdir as
@@ -177,8 +186,16 @@ export type WorkerToSupervisor =
     }
   /** The debugger stopped the running test: no timeout applies to it any more. */
   | { type: "debugger:entered" }
-  /** pytest's Exit ended the worker's session (`q` in the debugger, pytest.exit()). */
-  | { type: "run:exit"; reason: string; returncode: number | null }
+  /**
+   * pytest's Exit ended the worker's session (`q` in the debugger,
+   * pytest.exit()), or a test raised KeyboardInterrupt at `interrupt`.
+   */
+  | {
+      type: "run:exit";
+      reason: string;
+      returncode: number | null;
+      interrupt?: [string, number];
+    }
   | { type: "worker:done" };
 
 export type SupervisorToWorker =

@@ -366,6 +366,7 @@ export class RunController {
           type: "run:exit",
           reason: message.reason,
           returncode: message.returncode,
+          ...(message.interrupt === undefined ? {} : { interrupt: message.interrupt }),
         });
         this.stop();
         break;

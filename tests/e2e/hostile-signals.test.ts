@@ -1,12 +1,13 @@
 // A signal at any moment stops the run: status 2, a summary, the stop in the
 // record, no process left behind. Before, one that arrived before the
 // zygote's pid was known was forgotten and the whole suite ran.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CLI, pythonWithPytest } from "../helpers/kiln.js";
+import { CLI, pythonWithPytest, runKiln } from "../helpers/kiln.js";
+import { pythonFor } from "../helpers/pythons.js";
 
 const temps: string[] = [];
 afterAll(() => {
@@ -79,4 +80,26 @@ describe("a signal early in the run", () => {
       expect(pids.filter(processAlive)).toEqual([]);
     },
   );
+});
+
+describe("a test that raises KeyboardInterrupt", () => {
+  it.each(["7.2", "9.1"] as const)("ends the session as pytest %s does", async (version) => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-ki-"));
+    temps.push(dir);
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    writeFileSync(
+      join(dir, "test_k.py"),
+      "def test_a():\n    pass\n\ndef test_ki():\n    raise KeyboardInterrupt\n\ndef test_after():\n    pass\n",
+    );
+    const python = pythonFor(version);
+    const args = ["-p", "no:cacheprovider"];
+    const kiln = await runKiln(["test", "--python", python, "-n", "1", ...args], { cwd: dir });
+    const pytest = spawnSync(python, ["-m", "pytest", ...args], { cwd: dir, encoding: "utf8" });
+    const tail = (out: string) => out.slice(out.indexOf("!!!!")).replace(/ in \d+\.\d+s/, " in Ts");
+    expect(kiln.code).toBe(2);
+    expect(pytest.status).toBe(2);
+    expect(tail(kiln.stdout)).toContain(`${dir}/test_k.py:5: KeyboardInterrupt`);
+    expect(tail(kiln.stdout)).toBe(tail(pytest.stdout));
+    expect(kiln.stdout).not.toContain("crashed");
+  });
 });
