@@ -4,6 +4,7 @@
 // dies mid-test into a failed test plus a fresh worker for the rest.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { OutcomeTally } from "../events/outcomes.js";
 import type { RunEventSink } from "../events/run-events.js";
 import type { RunOrder, WorkerToSupervisor, ZygoteToSupervisor } from "../protocol/messages.js";
 import type { DistMode } from "../scheduler/grouping.js";
@@ -68,6 +69,10 @@ export interface RunSummary {
   durations: Map<string, number>;
   workersStarted: number;
   crashedTests: number;
+  /** Outcomes of the tests that finished, as pytest's final line counts them. */
+  outcomes: OutcomeTally;
+  /** Whether collection had finished and tests were handed out (run:ready). */
+  running: boolean;
 }
 
 export class RunController {
@@ -91,6 +96,8 @@ export class RunController {
     durations: new Map(),
     workersStarted: 0,
     crashedTests: 0,
+    outcomes: new OutcomeTally(),
+    running: false,
   };
   private resolveDone: (() => void) | undefined;
   readonly done = new Promise<void>((resolve) => {
@@ -203,6 +210,7 @@ export class RunController {
     order: RunOrder | undefined,
   ): void {
     this.items = items;
+    this.summary.running = true;
     let workers = this.options.workers;
     if (serial !== undefined) {
       // The debugger prompts on the terminal: one worker at a time may own
@@ -323,6 +331,8 @@ export class RunController {
         for (const report of message.reports) total += report.duration;
         if (!this.interactive) this.summary.durations.set(message.nodeid, total);
         worker.ranTests++;
+        for (const report of message.reports)
+          this.summary.outcomes.addPhase(message.nodeid, report);
         const index = this.indexOf.get(message.nodeid);
         const at = index === undefined ? -1 : worker.assigned.indexOf(index);
         if (at >= 0) worker.assigned.splice(at, 1);
@@ -504,6 +514,7 @@ export class RunController {
 
   private reportCrash(worker: WorkerState, test: RunningTest, death: WorkerDeath): void {
     this.summary.crashedTests++;
+    this.summary.outcomes.add(test.nodeid, "failed");
     const stack = this.readStack(worker.id);
     const timedOut =
       this.options.timeout !== null &&

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HARNESS_DIR } from "../config/harness.js";
 import { pytestRootdir } from "../config/rootdir.js";
+import { countsLine } from "../events/outcomes.js";
 import type { RunEventSink } from "../events/run-events.js";
 import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
@@ -201,9 +202,20 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     }
     if (exit.signal !== null) {
       if (interrupts > 0) return EXIT_INTERRUPTED;
+      if (run.result.running) {
+        // pytest's terminal reporter lived in the zygote: nothing printed the
+        // summary, so say what finished from the workers' reports.
+        process.stderr.write(
+          `\nkiln: the zygote (pid ${zygotePid ?? "?"}, ${request.python}) was killed by ` +
+            `${exit.signal} while the tests were running; a test may have killed it (in a ` +
+            "worker, os.getppid() is the zygote). Tests that finished before that: " +
+            `${countsLine(run.result.outcomes.total)}. Each result is in the run record.\n`,
+        );
+        return EXIT_INTERNAL_ERROR;
+      }
       process.stderr.write(
-        `kiln: the zygote (${request.python}) was killed by ${exit.signal}; ` +
-          "this is either a crash inside pytest/a plugin during collection or a bug in kiln.\n",
+        `kiln: the zygote (${request.python}) was killed by ${exit.signal} before the tests ` +
+          "started; this is either a crash inside pytest/a plugin during collection or a bug in kiln.\n",
       );
       return EXIT_INTERNAL_ERROR;
     }

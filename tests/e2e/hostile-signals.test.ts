@@ -103,3 +103,34 @@ describe("a test that raises KeyboardInterrupt", () => {
     expect(kiln.stdout).not.toContain("crashed");
   });
 });
+
+describe("a test that kills its zygote", () => {
+  it("is named as the likely cause, with what finished before", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-kz-"));
+    temps.push(dir);
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    writeFileSync(
+      join(dir, "test_z.py"),
+      [
+        "import os, signal, time",
+        "",
+        "def test_a():",
+        "    pass",
+        "",
+        "def test_b():",
+        "    assert 0",
+        "",
+        "def test_kill():",
+        "    os.kill(os.getppid(), signal.SIGKILL)",
+        "    time.sleep(5)",
+        "",
+      ].join("\n"),
+    );
+    const r = await runKiln(["test", "-n", "1", "-p", "no:cacheprovider"], { cwd: dir });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("was killed by SIGKILL while the tests were running");
+    expect(r.stderr).toContain("a test may have killed it");
+    expect(r.stderr).toContain("Tests that finished before that: 1 failed, 1 passed.");
+    expect(r.stderr).not.toContain("during collection");
+  });
+});
