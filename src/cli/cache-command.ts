@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { pytestRootdir } from "../config/rootdir.js";
 import { openStore, parseStoreSpec, StoreSpecError } from "../registry/open-store.js";
+import { readRegistryTotals } from "../registry/sqlite-stats.js";
 import { registryPath } from "../registry/sqlite-store.js";
 import type { ModuleStore } from "../registry/types.js";
 
@@ -67,6 +68,18 @@ export async function cacheAction(
     io.out(`location: ${registryPath(rootdir)} (not created yet)`);
     if (action === "stats") printStats(io, { entries: 0, bytes: 0, corrupted: 0 });
     return 0;
+  }
+  if (kind === "sqlite" && action === "stats") {
+    // Read-only: stats must work on a store this user cannot write.
+    try {
+      const totals = readRegistryTotals(registryPath(rootdir));
+      io.out(`location: ${registryPath(rootdir)}`);
+      printStats(io, { ...totals, corrupted: 0 });
+      return 0;
+    } catch (error) {
+      io.err(`kiln: error: ${registryPath(rootdir)}: ${messageOf(error)}`);
+      return EXIT_FAILED;
+    }
   }
   let store: ModuleStore;
   try {

@@ -2,6 +2,7 @@
 // argument reaches pytest unchanged and in order (commander keeps unknown
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
+import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { parseReportList } from "../reports/registry.js";
 import { loadDurations, saveDurations } from "../scheduler/durations-store.js";
 import { runTests } from "../zygote/run-tests.js";
@@ -60,8 +61,10 @@ async function testAction(
   let options: ReturnType<typeof parseTestOptions>;
   try {
     options = parseTestOptions(raw);
+    // Before the run, not when the recorder prunes after it.
+    keepRunsFromEnv(process.env);
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof KeepRunsError) {
       process.stderr.write(`kiln: error: ${error.message}\n`);
       return EXIT_USAGE;
     }

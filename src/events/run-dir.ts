@@ -69,9 +69,25 @@ export function pruneRuns(base: string, current: string, keep: number): void {
   }
 }
 
+/** A KILN_KEEP_RUNS that is not a count of runs; a usage error (exit 4). */
+export class KeepRunsError extends Error {}
+
+/**
+ * KILN_KEEP_RUNS, unset or empty for the default. Anything but a whole
+ * number >= 1 is refused rather than read as the default: "0" or "-1" may
+ * mean "keep nothing" or "keep everything" to whoever set it, and guessing
+ * either silently deletes runs someone wanted or keeps runs they did not.
+ */
 export function keepRunsFromEnv(env: NodeJS.ProcessEnv): number {
-  const value = Number.parseInt(env.KILN_KEEP_RUNS ?? "", 10);
-  return Number.isFinite(value) && value > 0 ? value : DEFAULT_KEEP_RUNS;
+  const raw = env.KILN_KEEP_RUNS;
+  if (raw === undefined || raw.trim() === "") return DEFAULT_KEEP_RUNS;
+  const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new KeepRunsError(
+      `KILN_KEEP_RUNS must be a whole number of runs to keep, at least 1 (the current run is always kept), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
 }
 
 /**

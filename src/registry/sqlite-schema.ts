@@ -93,7 +93,7 @@ export function openConnection(file: string): Connection {
   }
 }
 
-function readVersion(db: Database.Database): string | undefined {
+export function readVersion(db: Database.Database): string | undefined {
   const table = db
     .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'")
     .get();

@@ -123,6 +123,7 @@ export async function renderReports(
     modules.flatMap((m) => m.subscribes.filter((f) => RECORD_FILES.includes(f))),
   );
   const run = loadRun(runDir, wanted);
+  if (run.manifestProblem !== undefined) warn(run.manifestProblem);
   for (const [file, n] of Object.entries(run.skippedLines)) {
     warn(
       `${join(runDir, `${file}.jsonl`)}: skipped ${n} unreadable line(s) (a run killed mid-write?)`,

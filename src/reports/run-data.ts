@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { readJsonl } from "../events/jsonl.js";
 import { type Manifest, RUN_FORMAT_VERSION } from "../events/manifest.js";
 import { categorize, OutcomeTally } from "../events/outcomes.js";
+import { printable } from "../events/printable.js";
 import {
   RECORD_FILES,
   type RecordFile,
@@ -19,6 +20,8 @@ export interface LoadedRun {
   records: RecordsByFile;
   /** Unparsable lines skipped, per file (a killed run's torn last line). */
   skippedLines: Partial<Record<RecordFile, number>>;
+  /** Set when manifest.json existed but was unusable and was rebuilt; for a warning. */
+  manifestProblem?: string;
 }
 
 export function emptyRecords(): RecordsByFile {
@@ -30,17 +33,17 @@ export function loadRun(dir: string, files: Iterable<RecordFile> = RECORD_FILES)
   const skippedLines: Partial<Record<RecordFile, number>> = {};
   const wanted = new Set(files);
   const manifestPath = join(dir, "manifest.json");
-  const hasManifest = existsSync(manifestPath);
+  const read = readManifest(manifestPath);
   // Rebuilding a manifest needs every file.
-  if (!hasManifest) for (const file of RECORD_FILES) wanted.add(file);
+  if (read.manifest === undefined) for (const file of RECORD_FILES) wanted.add(file);
   for (const file of RECORD_FILES) {
     if (!wanted.has(file)) continue;
     const parsed = readJsonl<never>(join(dir, recordFileName(file)));
     (records[file] as unknown[]) = parsed.values;
     if (parsed.skipped > 0) skippedLines[file] = parsed.skipped;
   }
-  if (hasManifest) {
-    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
+  const { manifest, problem } = read;
+  if (manifest !== undefined) {
     if (manifest.format !== "kiln-run" || manifest.formatVersion > RUN_FORMAT_VERSION) {
       throw new Error(
         `${manifestPath}: unsupported run format ${String(manifest.format)} v${String(manifest.formatVersion)} ` +
@@ -49,7 +52,30 @@ export function loadRun(dir: string, files: Iterable<RecordFile> = RECORD_FILES)
     }
     return { manifest, records, skippedLines };
   }
-  return { manifest: rebuildManifest(dir, records), records, skippedLines };
+  const rebuilt = rebuildManifest(dir, records);
+  return problem === undefined
+    ? { manifest: rebuilt, records, skippedLines }
+    : { manifest: rebuilt, records, skippedLines, manifestProblem: problem };
+}
+
+/**
+ * manifest.json if it is there and readable. A damaged one (truncated by a
+ * full disk, edited by hand) is treated like a missing one, since the
+ * records hold everything it summarises; `problem` says why for a warning.
+ */
+function readManifest(path: string): { manifest?: Manifest; problem?: string } {
+  if (!existsSync(path)) return {};
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    const why = printable(error instanceof Error ? error.message : String(error));
+    return { problem: `${path} is unreadable (${why}); rebuilt it from the records` };
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    return { problem: `${path} is not a JSON object; rebuilt it from the records` };
+  }
+  return { manifest: data as Manifest };
 }
 
 /** What the manifest would have said, from the records of a run that never wrote one. */

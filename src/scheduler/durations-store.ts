@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { printable } from "../events/printable.js";
 
 export const DURATIONS_VERSION = 1;
 
@@ -43,12 +44,12 @@ export function parseDurations(text: string, file: string): LoadedDurations {
   try {
     data = JSON.parse(text);
   } catch (err) {
-    return empty(`not valid JSON (${errorMessage(err)})`);
+    return empty(`not valid JSON (${printable(errorMessage(err))})`);
   }
   if (!isRecord(data)) return empty("not a JSON object");
   if (data.version !== DURATIONS_VERSION) {
     return empty(
-      `unsupported version ${JSON.stringify(data.version)} (expected ${DURATIONS_VERSION})`,
+      `unsupported version ${printable(JSON.stringify(data.version) ?? "undefined")} (expected ${DURATIONS_VERSION})`,
     );
   }
   if (!isRecord(data.durations)) return empty('"durations" is not an object');

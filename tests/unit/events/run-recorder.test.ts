@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,15 @@ import { describe, expect, it } from "vitest";
 import { readJsonl } from "../../../src/events/jsonl.js";
 import type { Manifest } from "../../../src/events/manifest.js";
 import { newSections } from "../../../src/events/records.js";
-import { newRunId, pruneRuns, readLatest, resolveRunDir } from "../../../src/events/run-dir.js";
+import {
+  DEFAULT_KEEP_RUNS,
+  KeepRunsError,
+  keepRunsFromEnv,
+  newRunId,
+  pruneRuns,
+  readLatest,
+  resolveRunDir,
+} from "../../../src/events/run-dir.js";
 import type { RunEvent } from "../../../src/events/run-events.js";
 import { RunRecorder } from "../../../src/events/run-recorder.js";
 import { loadRun } from "../../../src/reports/run-data.js";
@@ -163,6 +172,52 @@ describe("RunRecorder", () => {
     expect(run.manifest).toMatchObject({ runId: RUN_ID, complete: false, exitCode: 2 });
     expect(run.manifest.outcomes).toMatchObject({ passed: 1, error: 1 });
   });
+
+  it("rebuilds a truncated manifest.json from the records, with a printable warning", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kiln-rec-"));
+    try {
+      const rec = recorder(root);
+      rec.emit(started);
+      rec.emit(collected(root));
+      rec.emit(finished("test_a.py::test_ok", "passed"));
+      rec.finish(0);
+      const dir = join(root, ".kiln", "runs", RUN_ID);
+      const path = join(dir, "manifest.json");
+      const whole = readFileSync(path, "utf8");
+      // A full disk or a killed writer: half the file, then NULs.
+      writeFileSync(path, `${whole.slice(0, whole.length / 2)}\0\0\0\0`);
+      const run = loadRun(dir, []);
+      expect(run.manifest).toMatchObject({ runId: RUN_ID });
+      expect(run.manifest.outcomes).toMatchObject({ passed: 1 });
+      expect(run.manifestProblem).toMatch(
+        /manifest\.json is unreadable .*; rebuilt it from the records$/,
+      );
+      expect(run.manifestProblem).not.toContain("\0");
+      writeFileSync(path, "null");
+      expect(loadRun(dir).manifestProblem).toMatch(/is not a JSON object/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("KILN_KEEP_RUNS", () => {
+  it("defaults to 10 when unset or empty and reads a whole number", () => {
+    expect(keepRunsFromEnv({})).toBe(DEFAULT_KEEP_RUNS);
+    expect(keepRunsFromEnv({ KILN_KEEP_RUNS: "" })).toBe(DEFAULT_KEEP_RUNS);
+    expect(keepRunsFromEnv({ KILN_KEEP_RUNS: "3" })).toBe(3);
+    expect(keepRunsFromEnv({ KILN_KEEP_RUNS: " 25 " })).toBe(25);
+  });
+
+  it.each(["0", "-1", "abc", "2.5", "1e3", "10abc", "99999999999999999999"])(
+    "refuses %j instead of silently meaning 10",
+    (value) => {
+      expect(() => keepRunsFromEnv({ KILN_KEEP_RUNS: value })).toThrow(KeepRunsError);
+      expect(() => keepRunsFromEnv({ KILN_KEEP_RUNS: value })).toThrow(
+        `KILN_KEEP_RUNS must be a whole number of runs to keep, at least 1 (the current run is always kept), got ${JSON.stringify(value)}`,
+      );
+    },
+  );
 });
 
 describe("run directories", () => {

@@ -1,7 +1,8 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CacheAction, cacheAction, formatBytes } from "../../../src/cli/cache-command.js";
 import { openStore, parseStoreSpec, StoreSpecError } from "../../../src/registry/open-store.js";
@@ -117,6 +118,34 @@ describe("kiln cache (SQLite)", () => {
     const clear = await run("clear");
     expect(clear.out[1]).toMatch(/^removed 3 entries \(6\.\d KiB\)$/);
     expect((await run("stats")).out[1]).toBe("entries: 0");
+  });
+});
+
+describe("kiln cache stats writes nothing", () => {
+  it("leaves a store of another schema version, and .kiln/, as they were", async () => {
+    const store = await SqliteStore.open(root);
+    await store.putMany(
+      new Map([["k", { code: Buffer.alloc(64, 1), imports: [], names: [], dynamicNames: false }]]),
+    );
+    await store.close();
+    // As an older Kiln left it: the next run recreates it, stats must not.
+    const db = new Database(registryPath(root));
+    db.prepare("UPDATE meta SET value = '0' WHERE key = 'schema'").run();
+    db.close();
+    rmSync(join(root, ".kiln", ".gitignore"));
+    const before = readFileSync(registryPath(root));
+    const out: string[] = [];
+    const code = await cacheAction("stats", undefined, root, {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+    });
+    expect(code).toBe(0);
+    expect(out[1]).toBe("entries: 0");
+    expect(readFileSync(registryPath(root)).equals(before)).toBe(true);
+    // A read-only WAL reader may leave SQLite's empty -shm/-wal files, nothing of Kiln's.
+    expect(readdirSync(join(root, ".kiln")).filter((f) => !/-(shm|wal)$/.test(f))).toEqual([
+      "registry.sqlite",
+    ]);
   });
 });
 

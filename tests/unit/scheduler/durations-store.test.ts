@@ -86,6 +86,29 @@ describe("loadDurations", () => {
   });
 });
 
+function controls(text: string): string[] {
+  return [...text].filter((c) => {
+    const code = c.codePointAt(0) as number;
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+  });
+}
+
+describe("a durations.json full of NULs or escape sequences", () => {
+  it.each([
+    ["NULs", "\0".repeat(4096)],
+    ["an escape sequence", '\u001b[2J\u001b[31m{"version": 1, "durations": \n'],
+    ["a control character in the version", '{"version": "\\u001b[2J\\u0000"}'],
+  ])("is ignored with a warning of printable characters only (%s)", async (_, text) => {
+    await writeRaw(text);
+    const { durations, warning } = await loadDurations(root);
+    expect(durations.size).toBe(0);
+    expect(warning).toContain(`ignoring ${durationsPath(root)}: `);
+    // Nothing a terminal would act on: no C0/C1 controls, no DEL.
+    expect(controls(warning as string)).toEqual([]);
+    expect((warning as string).length).toBeLessThan(600);
+  });
+});
+
 describe("parseDurations", () => {
   it("treats __proto__ as an ordinary nodeid", () => {
     const loaded = parseDurations('{"version":1,"durations":{"__proto__":1}}', "f");
