@@ -4,6 +4,8 @@
 // --report` calls after its run, so both give byte-identical files.
 import type { Command } from "commander";
 import { resolveRunDir } from "../events/run-dir.js";
+import type { ReportModule } from "../reports/module.js";
+import { reportDirProblem } from "../reports/output-dir.js";
 import {
   defaultReportDir,
   parseReportList,
@@ -11,8 +13,6 @@ import {
   renderReports,
   resolveModules,
 } from "../reports/registry.js";
-import type { ReportModule } from "../reports/module.js";
-import { reportDirProblem } from "../reports/output-dir.js";
 
 /** What `kiln report` renders when --report is not given. */
 export const DEFAULT_REPORTS = ["junit", "html", "trace", "json", "summary"];
