@@ -4,6 +4,8 @@
 // --report` calls after its run, so both give byte-identical files.
 import type { Command } from "commander";
 import { resolveRunDir } from "../events/run-dir.js";
+import type { ReportModule } from "../reports/module.js";
+import { reportDirProblem } from "../reports/output-dir.js";
 import {
   defaultReportDir,
   parseReportList,
@@ -61,8 +63,8 @@ export interface WriteOptions {
 
 /**
  * Renders `specs` for the run in `runDir` into `output` (default
- * <runDir>/reports). Returns 0, EXIT_USAGE for a bad selection, or 1 when a
- * module failed (the others were still written).
+ * <runDir>/reports). Returns 0, EXIT_USAGE for a bad selection or output
+ * directory, or 1 when a module failed (the others were still written).
  */
 export async function writeRunReports(
   runDir: string,
@@ -70,21 +72,54 @@ export async function writeRunReports(
   output: string | undefined,
   options: WriteOptions,
 ): Promise<number> {
-  const warn = (message: string) => process.stderr.write(`kiln: ${message}\n`);
-  let modules: Awaited<ReturnType<typeof resolveModules>>;
+  const selection = await selectReports(specs, output);
+  if (typeof selection === "string") {
+    process.stderr.write(`kiln: error: ${selection}\n`);
+    return EXIT_USAGE;
+  }
+  return renderRunReports(runDir, selection, options);
+}
+
+export interface ReportSelection {
+  modules: ReportModule[];
+  /** undefined: the run's default, <run-dir>/reports. */
+  output: string | undefined;
+}
+
+/**
+ * Loads the report modules and checks the output directory, before any run
+ * or render (issue 9: a typo in --report was found only after the suite ran).
+ * Returns the selection, or the usage error's message.
+ */
+export async function selectReports(
+  specs: readonly string[],
+  output: string | undefined,
+): Promise<ReportSelection | string> {
+  let modules: ReportModule[];
   try {
     modules = await resolveModules(specs, process.cwd());
   } catch (error) {
-    if (error instanceof ReportSelectionError) {
-      process.stderr.write(`kiln: error: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
+    if (error instanceof ReportSelectionError) return error.message;
     throw error;
   }
-  const outDir = output ?? defaultReportDir(runDir);
+  if (output !== undefined) {
+    const problem = reportDirProblem(output, process.cwd());
+    if (problem !== undefined) return `report directory: ${problem}`;
+  }
+  return { modules, output };
+}
+
+/** Renders an already checked selection; 0, or 1 when a module failed. */
+export async function renderRunReports(
+  runDir: string,
+  selection: ReportSelection,
+  options: WriteOptions,
+): Promise<number> {
+  const warn = (message: string) => process.stderr.write(`kiln: ${message}\n`);
+  const outDir = selection.output ?? defaultReportDir(runDir);
   let result: Awaited<ReturnType<typeof renderReports>>;
   try {
-    result = await renderReports(runDir, modules, outDir, warn);
+    result = await renderReports(runDir, selection.modules, outDir, warn);
   } catch (error) {
     process.stderr.write(`kiln: error: cannot render reports for ${runDir}: ${String(error)}\n`);
     return EXIT_USAGE;

@@ -7,7 +7,7 @@ import { parseReportList } from "../reports/registry.js";
 import { loadDurations, saveDurations } from "../scheduler/durations-store.js";
 import { runTests } from "../zygote/run-tests.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
-import { writeRunReports } from "./report-command.js";
+import { type ReportSelection, renderRunReports, selectReports } from "./report-command.js";
 import { startRecording } from "./run-recording.js";
 import { parseTestOptions, type RawTestOptions, UsageError } from "./test-options.js";
 
@@ -70,6 +70,18 @@ async function testAction(
     }
     throw error;
   }
+  // Report modules and --report-dir are checked before the run, so a typo is
+  // a usage error now rather than a silent exit 0 after the whole suite.
+  const reports = parseReportList(raw.report);
+  let selection: ReportSelection | undefined;
+  if (reports.length > 0 || raw.reportDir !== undefined) {
+    const selected = await selectReports(reports, raw.reportDir);
+    if (typeof selected === "string") {
+      process.stderr.write(`kiln: error: ${selected}\n`);
+      return EXIT_USAGE;
+    }
+    selection = selected;
+  }
   const cwd = process.cwd();
   const interpreter = chooseInterpreter(options.python, cwd);
   if (!interpreter.ok) {
@@ -110,13 +122,12 @@ async function testAction(
     },
   });
   const runDir = recording.finish(exitCode);
-  const reports = parseReportList(raw.report);
-  if (reports.length > 0) {
+  if (selection !== undefined && reports.length > 0) {
     if (runDir === undefined) {
       process.stderr.write("kiln: warning: no run record (KILN_NO_EVENTS=1?), so no --report\n");
     } else {
       // The tests' exit code stands; a failed report module is reported on stderr.
-      await writeRunReports(runDir, reports, raw.reportDir, { printTerminal: false });
+      await renderRunReports(runDir, selection, { printTerminal: false });
     }
   }
   return exitCode;

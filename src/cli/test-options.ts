@@ -1,6 +1,7 @@
 // Kiln's own `kiln test` flags, validated; everything else goes to pytest
 // untouched and in order, so pytest parses it exactly as `python -m pytest`.
 import { availableParallelism } from "node:os";
+import { MAX_TIMEOUT_SECONDS } from "../config/timer-limit.js";
 import type { DistMode } from "../scheduler/grouping.js";
 
 export class UsageError extends Error {}
@@ -45,6 +46,12 @@ export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptio
     timeout = Number(raw.timeout);
     if (!Number.isFinite(timeout) || timeout < 0) {
       throw new UsageError(`--timeout expects seconds (a number >= 0), got ${raw.timeout}`);
+    }
+    if (timeout > MAX_TIMEOUT_SECONDS) {
+      throw new UsageError(
+        `--timeout is at most ${MAX_TIMEOUT_SECONDS} seconds (24.8 days, the longest timer ` +
+          `Node can set), got ${raw.timeout}; use --timeout 0 for no timeout`,
+      );
     }
     if (timeout === 0) timeout = null; // pytest-timeout: 0 disables the timeout
   }

@@ -4,6 +4,7 @@
 // dies mid-test into a failed test plus a fresh worker for the rest.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { MAX_TIMER_MS } from "../config/timer-limit.js";
 import { OutcomeTally } from "../events/outcomes.js";
 import type { RunEventSink } from "../events/run-events.js";
 import type { RunOrder, WorkerToSupervisor, ZygoteToSupervisor } from "../protocol/messages.js";
@@ -399,7 +400,9 @@ export class RunController {
     ) {
       worker.watchdog = setTimeout(
         () => this.killHungWorker(worker),
-        this.options.timeout * 1000 + TIMEOUT_GRACE_MS,
+        // Capped: Node clamps a longer delay to 1 ms (TimeoutOverflowWarning),
+        // and the grace would push the largest allowed --timeout over it.
+        Math.min(this.options.timeout * 1000 + TIMEOUT_GRACE_MS, MAX_TIMER_MS),
       );
     }
   }

@@ -38,4 +38,13 @@ describe("kiln test flags", () => {
     expect(() => parseTestOptions({ dist: "loadscope" }, 2)).toThrow(/--dist must be one of/);
     expect(() => parseTestOptions({ timeout: "-1" }, 2)).toThrow(/--timeout expects seconds/);
   });
+
+  it("rejects a --timeout Node's timers would clamp to 1 ms (issue 9, item 2)", () => {
+    expect(parseTestOptions({ timeout: "2147483" }, 2).timeout).toBe(2147483);
+    expect(() => parseTestOptions({ timeout: "2147480.5e0" }, 2)).not.toThrow();
+    expect(() => parseTestOptions({ timeout: "2147484" }, 2)).toThrow(
+      /--timeout is at most 2147483 seconds/,
+    );
+    expect(() => parseTestOptions({ timeout: "1e300" }, 2)).toThrow(/at most 2147483/);
+  });
 });
