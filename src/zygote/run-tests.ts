@@ -30,9 +30,10 @@ export interface TestRunRequest {
   registry: RegistryOptions | null;
 }
 
-// pytest's ExitCode.INTERRUPTED and INTERNAL_ERROR (src/_pytest/config/__init__.py).
+// pytest's ExitCode.INTERRUPTED, INTERNAL_ERROR and USAGE_ERROR (src/_pytest/config/__init__.py).
 const EXIT_INTERRUPTED = 2;
 const EXIT_INTERNAL_ERROR = 3;
+const EXIT_USAGE = 4;
 
 export async function runTests(request: TestRunRequest): Promise<number> {
   const scratch = mkdtempSync(join(tmpdir(), "kiln-"));
@@ -195,7 +196,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     request.events.emit({
       event: "run:finished",
       at: Date.now(),
-      exitCode: exit.code ?? (interrupts > 0 ? EXIT_INTERRUPTED : EXIT_INTERNAL_ERROR),
+      exitCode: interruptedExit(exit.code, interrupts) ?? exit.code ?? EXIT_INTERNAL_ERROR,
     });
     if (run.rootdir !== undefined && run.result.durations.size > 0) {
       await request.saveDurations(run.rootdir, run.result.durations);
@@ -219,7 +220,14 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       );
       return EXIT_INTERNAL_ERROR;
     }
-    return exit.code ?? EXIT_INTERNAL_ERROR;
+    const stopped = interruptedExit(exit.code, interrupts);
+    if (stopped !== null && exit.code !== EXIT_INTERRUPTED) {
+      // The signal reached the zygote after pytest had finished with the
+      // items it could run (the stop emptied the queue first): pytest ended
+      // "normally", but the user stopped the run, and pytest says so with 2.
+      process.stdout.write("kiln: KeyboardInterrupt: the run was stopped by a signal\n");
+    }
+    return stopped ?? exit.code ?? EXIT_INTERNAL_ERROR;
   } catch (error) {
     if (error instanceof ZygoteStartError) {
       process.stderr.write(`kiln: ${error.message}\n`);
@@ -232,6 +240,17 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     await server.close();
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The status of a run the user stopped: pytest's INTERRUPTED, unless the
+ * zygote already ended with a status that says more (an internal error, a
+ * usage error). null when no signal came.
+ */
+function interruptedExit(code: number | null, interrupts: number): number | null {
+  if (interrupts === 0) return null;
+  if (code === EXIT_INTERNAL_ERROR || code === EXIT_USAGE) return code;
+  return EXIT_INTERRUPTED;
 }
 
 function describePrepared(p: PreparedRegistry): string {
