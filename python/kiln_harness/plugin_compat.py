@@ -66,22 +66,22 @@ class KilnPluginCompat:
         self.xdist_ignored = ""
         self.timeout_plugin = None
 
+    def _ignore_xdist(self, namespace):
+        asked = _xdist_requests(namespace)
+        if asked:
+            self.xdist_ignored = asked
+            _clear_xdist(namespace)
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_load_initial_conftests(self, early_config):
         # pytest-cov picks its controller here from the same namespace
         # (`is_dist`); with -n cleared it measures like serial pytest.
-        asked = _xdist_requests(early_config.known_args_namespace)
-        if asked:
-            self.xdist_ignored = asked
-            _clear_xdist(early_config.known_args_namespace)
+        self._ignore_xdist(early_config.known_args_namespace)
         yield
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_cmdline_main(self, config):
-        asked = _xdist_requests(config.option)
-        if asked:
-            self.xdist_ignored = asked
-            _clear_xdist(config.option)
+        self._ignore_xdist(config.option)
         yield
 
     @pytest.hookimpl(tryfirst=True)

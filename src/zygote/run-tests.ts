@@ -104,10 +104,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     // with "!!! KeyboardInterrupt !!!", nothing run, status 2. The zygote is
     // still in its handshake, waiting for the registry: end it rather than
     // start a run nobody wants.
-    const stopIfInterrupted = async (): Promise<number | null> => {
-      if (interrupts === 0) return null;
-      if (zygotePid !== undefined) tryKill(-zygotePid, "SIGKILL");
-      const exit = await zygote.exited;
+    const recordZygoteExit = (exit: { code: number | null; signal: NodeJS.Signals | null }) =>
       request.events.emit({
         event: "zygote:exited",
         at: Date.now(),
@@ -115,6 +112,10 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         exitCode: exit.code,
         signal: exit.signal,
       });
+    const stopIfInterrupted = async (): Promise<number | null> => {
+      if (interrupts === 0) return null;
+      if (zygotePid !== undefined) tryKill(-zygotePid, "SIGKILL");
+      recordZygoteExit(await zygote.exited);
       request.events.emit({ event: "run:finished", at: Date.now(), exitCode: EXIT_INTERRUPTED });
       process.stdout.write(
         `${"!".repeat(31)} KeyboardInterrupt ${"!".repeat(31)}\n` +
@@ -185,13 +186,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     controller = run;
     zygote.onMessage((message) => run.onZygoteMessage(message));
     const exit = await zygote.exited;
-    request.events.emit({
-      event: "zygote:exited",
-      at: Date.now(),
-      pid: zygotePid ?? -1,
-      exitCode: exit.code,
-      signal: exit.signal,
-    });
+    recordZygoteExit(exit);
     run.killWorkers();
     request.events.emit({
       event: "run:finished",
