@@ -56,6 +56,17 @@ def _raise_keyboard_interrupt_at(filename, lineno):
     exec(code, {})
 
 
+def rebuild_sections(data, earlier):
+    """Put back the sections a worker left out of a serialized report because
+    the phase before already carried them (worker.sections_added), so the
+    report is the one pytest made. Returns the report's whole sections."""
+    kept = data.pop("kiln_sections_kept", None)
+    if kept is None:
+        return list(data.get("sections", ()))
+    data["sections"] = list(earlier[:kept]) + list(data["sections"])
+    return data["sections"]
+
+
 class KilnZygotePlugin:
     def __init__(self, chan, hello, finder=None, registry_note="", registry_rootdir=None):
         self.chan = chan
@@ -66,7 +77,7 @@ class KilnZygotePlugin:
         self.workers = int(hello.get("workers", 1))
         self.dist = hello.get("dist", "module")
         self.timeout = hello.get("timeout")
-        self.stack_dir = hello.get("stackDir")
+        self.scratch_dir = hello.get("scratchDir")
         self.interpreter_note = hello.get("interpreterNote", "")
         self.config = None
         self.session = None
@@ -345,9 +356,17 @@ class KilnZygotePlugin:
         hook = self.config.hook
         nodeid = header["nodeid"]
         location = tuple(header["location"])
+        body_file = header.get("bodyFile")
+        if body_file is not None:
+            # A body too large for a frame (worker.SPILL_BODY_AT).
+            with open(body_file, "rb") as f:
+                body = f.read()
+            os.unlink(body_file)
         datas = marshal.loads(body) if header.get("format") == "marshal" else json.loads(body)
         hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+        earlier = []
         for data in datas:
+            earlier = rebuild_sections(data, earlier)
             report = hook.pytest_report_from_serializable(config=self.config, data=data)
             self._log_report(report, header.get("workerId"))
         if not header.get("unfinished"):
@@ -412,7 +431,7 @@ class KilnZygotePlugin:
                     worker_id=worker_id,
                     socket_path=self.socket_path,
                     timeout=self.timeout,
-                    stack_dir=self.stack_dir,
+                    scratch_dir=self.scratch_dir,
                 )
 
         pid = fork_worker(child, self._close_in_child)

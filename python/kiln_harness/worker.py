@@ -27,6 +27,48 @@ from .warnings_codec import serialize_warning
 # arrives while a test runs instead of after it.
 _REFILL_AT = 2
 
+# A test:finished body larger than this goes through a file in the run's
+# scratch directory instead of the socket: a test may print hundreds of MB,
+# which pytest handles, and a frame size must never fail a test.
+SPILL_BODY_AT = 16 * 1024 * 1024
+
+# What the supervisor keeps of one captured section or failure text in the
+# run record. The zygote still gets the whole text, so pytest's own output
+# (FAILURES, -rP, junitxml) is complete; the record is for reports, and
+# holding a 50 MB output several times over made Node's RSS balloon.
+RECORD_TEXT_LIMIT = 1024 * 1024
+
+
+def clip_for_record(text, limit=RECORD_TEXT_LIMIT):
+    """Keep the head and the tail of a long text, saying what was left out."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    elided = len(text) - 2 * half
+    note = (
+        f"\n[... kiln: {elided} characters left out of the run record;"
+        f" pytest's own output has them all ...]\n"
+    )
+    return text[:half] + note + text[-half:]
+
+
+def sections_added(earlier, current):
+    """How many of `earlier` start `current`, and the sections after them.
+
+    pytest's report.sections grow over a test's phases: every report carries
+    the item's `_report_sections` so far (TestReport.from_item_and_call), so
+    teardown's holds setup's and call's output again. Sending only what a
+    phase added keeps each section on the wire once; the zygote rebuilds the
+    rest from the phases before it. A plugin that rewrote report.sections
+    breaks the prefix, and then everything is sent.
+    """
+    n = len(earlier)
+    if n <= len(current) and all(
+        tuple(a) == tuple(b) for a, b in zip(earlier, current[:n])
+    ):
+        return n, list(current[n:])
+    return 0, list(current)
+
 
 class _ReportSender:
     """Plugin registered in the worker: a test's reports go out as one frame.
@@ -44,14 +86,25 @@ class _ReportSender:
     falls back to JSON with str() for the odd values.
     """
 
-    def __init__(self, chan, config):
+    def __init__(self, chan, config, spill_dir):
         self.chan = chan
         self.config = config
+        self.spill_dir = spill_dir
+        self.spilled = 0
         self.reports = []
         self.meta = []
+        self.sections = []  # the item's sections as its last report had them
 
     def pytest_runtest_logreport(self, report):
         data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        current = list(report.sections)
+        kept, added = sections_added(self.sections, current)
+        self.sections = current
+        if "sections" in data:
+            # The zygote puts the first `kept` sections back before it
+            # rebuilds the report (pytest_bridge.rebuild_sections).
+            data["sections"] = added
+            data["kiln_sections_kept"] = kept
         self.reports.append(data)
         meta = {
             "when": report.when,
@@ -61,7 +114,7 @@ class _ReportSender:
         }
         if report.failed:
             # Readable by the supervisor without unpacking the body (run events).
-            meta["longreprtext"] = report.longreprtext
+            meta["longreprtext"] = clip_for_record(report.longreprtext)
             crash = getattr(report.longrepr, "reprcrash", None)
             if crash is not None:
                 meta["message"] = crash.message  # JUnit's failure message
@@ -73,8 +126,9 @@ class _ReportSender:
             meta["xfailReason"] = str(wasxfail)
         if report.user_properties:
             meta["userProperties"] = [[str(k), str(v)] for k, v in report.user_properties]
-        if report.sections:
-            meta["sections"] = [list(section) for section in report.sections]
+        if added:
+            # Only what this phase added: the record keeps each section once.
+            meta["sections"] = [[title, clip_for_record(text)] for title, text in added]
         start = getattr(report, "start", None)  # pytest >= 7.4
         if start is not None:
             meta["start"] = start
@@ -102,6 +156,7 @@ class _ReportSender:
     def _send(self, nodeid, location, finished):
         reports, self.reports = self.reports, []
         meta, self.meta = self.meta, []
+        self.sections = []
         try:
             body, fmt = marshal.dumps(reports), "marshal"
         except ValueError:
@@ -115,7 +170,17 @@ class _ReportSender:
         }
         if not finished:
             header["unfinished"] = True
+        if len(body) > SPILL_BODY_AT:
+            header["bodyFile"] = self._spill(body)
+            body = b""
         self.chan.send(header, body)
+
+    def _spill(self, body):
+        self.spilled += 1
+        path = os.path.join(self.spill_dir, f"body-{os.getpid()}-{self.spilled}.bin")
+        with open(path, "wb") as f:
+            f.write(body)
+        return path
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location):
         # pytest calls this hook historically: registering this plugin in the
@@ -245,7 +310,7 @@ class _Inbox:
             self._apply(header)
 
 
-def run_worker(session, worker_id, socket_path, timeout, stack_dir):
+def run_worker(session, worker_id, socket_path, timeout, scratch_dir):
     config = session.config
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
@@ -259,13 +324,13 @@ def run_worker(session, worker_id, socket_path, timeout, stack_dir):
     # The zygote prints everything; the worker's copy must stay silent, but
     # stay reachable for the debugger (debugging.py).
     replace_terminal_reporter(config)
-    sender = _ReportSender(chan, config)
+    sender = _ReportSender(chan, config, scratch_dir)
     config.pluginmanager.register(sender, "kiln-report-sender")
     config.pluginmanager.register(WorkerDebugging(chan, sender), "kiln-debugging")
 
     stack_file = None
     if timeout:
-        stack_file = open(os.path.join(stack_dir, f"worker-{worker_id}.stack"), "w")
+        stack_file = open(os.path.join(scratch_dir, f"worker-{worker_id}.stack"), "w")
 
     watchdog = watchdog_for(config, timeout)
     items = session.items

@@ -31,7 +31,7 @@ export type CollectRecord =
 /**
  * results.jsonl: one line per test phase (setup, call, teardown), in the order
  * the supervisor received them. `sections` holds only what the phase itself
- * captured (see newSections). A test whose worker died gets one failed
+ * captured (ReportMeta.sections). A test whose worker died gets one failed
  * phase with `crashed: true` and the crash message as its longrepr.
  */
 export interface ResultRecord
@@ -45,21 +45,6 @@ export interface ResultRecord
   userProperties?: [string, string][];
   skip?: [string, number | null, string];
   crashed?: true;
-}
-
-/**
- * pytest's report.sections grow over a test's phases (teardown's holds the
- * call's output again); the record keeps each section once, in the phase that
- * captured it, which halves the size of runs with big output.
- */
-export function newSections(
-  earlier: readonly [string, string][],
-  current: readonly [string, string][],
-): [string, string][] {
-  const isPrefix =
-    earlier.length <= current.length &&
-    earlier.every(([title, text], i) => current[i]?.[0] === title && current[i]?.[1] === text);
-  return isPrefix ? current.slice(earlier.length) : [...current];
 }
 
 /** A phase's sections as pytest had them (all sections up to and including it). */
@@ -140,22 +125,16 @@ export function recordsOf(event: RunEvent): RecordLines | undefined {
       return { file: "collect", records };
     }
     case "test:finished": {
-      let earlier: [string, string][] = [];
-      const records = event.reports.map((report): ResultRecord => {
-        // No `delete` here: it would turn the record into a slow dictionary
-        // object, and JSON.stringify of those is several times slower.
-        const { sections = [], ...meta } = report;
-        const record: ResultRecord = {
+      // Each report's sections are already only what its phase added
+      // (ReportMeta.sections), which is what the record keeps.
+      const records = event.reports.map(
+        (report): ResultRecord => ({
           nodeid: event.nodeid,
           workerId: event.workerId,
           at: event.at,
-          ...meta,
-        };
-        const added = newSections(earlier, sections);
-        earlier = sections;
-        if (added.length > 0) record.sections = added;
-        return record;
-      });
+          ...report,
+        }),
+      );
       return { file: "results", records };
     }
     case "test:crashed": {

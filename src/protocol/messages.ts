@@ -16,7 +16,7 @@ export interface ReportMeta {
   outcome: "passed" | "failed" | "skipped";
   duration: number;
   wasxfail: boolean;
-  /** pytest's longreprtext, for failed reports only. */
+  /** pytest's longreprtext, for failed reports only, clipped like `sections`. */
   longreprtext?: string;
   /** The crash line's message (longrepr.reprcrash.message), when the failure has one. */
   message?: string;
@@ -26,7 +26,12 @@ export interface ReportMeta {
   xfailReason?: string;
   /** record_property values, as [name, str(value)]. */
   userProperties?: [string, string][];
-  /** Captured output and log sections, [title, text], only when present. */
+  /**
+   * The captured output and log sections this phase added, [title, text]
+   * (pytest's report.sections repeat the earlier phases'; the worker sends
+   * each once). Each text is clipped to the worker's RECORD_TEXT_LIMIT: the
+   * zygote, which prints, gets it whole in the body.
+   */
   sections?: [string, string][];
   /** Epoch seconds when the phase started and stopped (pytest's report.start/stop). */
   start?: number;
@@ -47,7 +52,7 @@ export interface HelloToZygote {
   workers: number;
   dist: string;
   timeout: number | null;
-  stackDir: string;
+  scratchDir: string;
   interpreterNote: string;
 }
 
@@ -62,6 +67,8 @@ export type SupervisorToZygote =
       format: ReportBodyFormat;
       /** The test's protocol was cut short (Exit): no pytest_runtest_logfinish. */
       unfinished?: boolean;
+      /** The body is in this file, not the frame (see the worker's test:finished). */
+      bodyFile?: string;
     }
   | {
       type: "test:crashed";
@@ -176,6 +183,13 @@ export type WorkerToSupervisor =
       reports: ReportMeta[];
       format: ReportBodyFormat;
       unfinished?: boolean;
+      /**
+       * A body larger than the worker's SPILL_BODY_AT (a test that printed
+       * hundreds of MB) is written to this file in the run's scratch
+       * directory; the zygote reads and deletes it. A frame size is never a
+       * test failure.
+       */
+      bodyFile?: string;
     }
   | {
       type: "warning:recorded";

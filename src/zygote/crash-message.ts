@@ -33,6 +33,16 @@ export function crashMessage(nodeid: string, death: WorkerDeath): string {
   );
 }
 
+export function corruptionMessage(nodeid: string, death: WorkerDeath, problem: string): string {
+  return (
+    `Kiln stopped worker kw${death.workerId} (pid ${death.pid}) while it ran ${nodeid}: ` +
+    `something in the test wrote into the worker's channel to Kiln (${problem}).\n` +
+    "Nothing that worker said afterwards could be trusted, so its output for this test " +
+    "is lost; the rest of its group continues in a fresh worker. Kiln's channel is a " +
+    "socket on a high file descriptor: a test that writes to every open descriptor reaches it."
+  );
+}
+
 export function timeoutMessage(
   nodeid: string,
   timeoutSeconds: number,

@@ -11,8 +11,14 @@ import type { RunOrder, WorkerToSupervisor, ZygoteToSupervisor } from "../protoc
 import type { DistMode } from "../scheduler/grouping.js";
 import { planGroups } from "../scheduler/plan.js";
 import { WorkQueue } from "../scheduler/work-queue.js";
-import { crashMessage, describeDeath, timeoutMessage, type WorkerDeath } from "./crash-message.js";
-import type { WorkerChannel } from "./worker-server.js";
+import {
+  corruptionMessage,
+  crashMessage,
+  describeDeath,
+  timeoutMessage,
+  type WorkerDeath,
+} from "./crash-message.js";
+import type { WorkerChannel, WorkerConnectionHandlers } from "./worker-server.js";
 import type { ZygoteHandle } from "./zygote-process.js";
 
 export interface RunOptions {
@@ -20,7 +26,7 @@ export interface RunOptions {
   dist: DistMode;
   /** Per-test timeout in seconds, or null. */
   timeout: number | null;
-  stackDir: string;
+  scratchDir: string;
   /** Recorded durations for the project, read once its rootdir is known. */
   loadDurations(rootdir: string): Promise<ReadonlyMap<string, number>>;
   events: RunEventSink;
@@ -59,6 +65,8 @@ interface WorkerState {
   /** Its running test stopped in the debugger: no watchdog until it finishes. */
   inDebugger: boolean;
   ranTests: number;
+  /** Why its channel can no longer be trusted, once a frame failed to decode. */
+  corruption: string | undefined;
   death: WorkerDeath | undefined;
   socketClosed: boolean;
   settled: boolean;
@@ -253,6 +261,7 @@ export class RunController {
       watchdog: undefined,
       inDebugger: false,
       ranTests: 0,
+      corruption: undefined,
       death: undefined,
       socketClosed: false,
       settled: false,
@@ -276,14 +285,15 @@ export class RunController {
   killWorkers(): void {
     this.stopping = true;
     this.queue.stop();
-    for (const worker of this.workers.values()) {
-      if (worker.pid !== undefined && worker.death === undefined) {
-        try {
-          process.kill(worker.pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
+    for (const worker of this.workers.values()) this.killWorker(worker);
+  }
+
+  private killWorker(worker: WorkerState): void {
+    if (worker.pid === undefined || worker.death !== undefined) return;
+    try {
+      process.kill(worker.pid, "SIGKILL");
+    } catch {
+      // already gone
     }
   }
 
@@ -293,7 +303,7 @@ export class RunController {
     workerId: number,
     pid: number,
     channel: WorkerChannel,
-  ): { message(m: WorkerToSupervisor, body: Buffer): void; closed(): void } {
+  ): ReturnType<WorkerConnectionHandlers["connected"]> {
     const worker = this.workers.get(workerId);
     if (worker === undefined) {
       throw new Error(`this is a bug in kiln: unknown worker kw${workerId} connected`);
@@ -304,6 +314,15 @@ export class RunController {
     if (this.stopping) channel.send({ type: "stop" });
     return {
       message: (message, body) => this.onWorkerMessage(worker, message, body),
+      corrupted: (error) => {
+        // Only user code writes anything but frames into a worker's socket
+        // (its fd is out of the way, protocol.move_out_of_the_way, but a test
+        // can still find it). Nothing that worker says can be trusted any
+        // more: stop it now; its running test fails with this reason and the
+        // rest of its group continues in a fresh worker.
+        worker.corruption = error.message;
+        this.killWorker(worker);
+      },
       closed: () => {
         worker.socketClosed = true;
         this.settleWorker(worker);
@@ -355,6 +374,7 @@ export class RunController {
             location: message.location,
             format: message.format,
             ...(message.unfinished ? { unfinished: true } : {}),
+            ...(message.bodyFile === undefined ? {} : { bodyFile: message.bodyFile }),
           },
           body,
         );
@@ -527,7 +547,9 @@ export class RunController {
     const when = "call";
     const message = timedOut
       ? timeoutMessage(test.nodeid, this.options.timeout ?? 0, death, stack)
-      : crashMessage(test.nodeid, death);
+      : worker.corruption !== undefined
+        ? corruptionMessage(test.nodeid, death, worker.corruption)
+        : crashMessage(test.nodeid, death);
     this.failTest({
       workerId: worker.id,
       nodeid: test.nodeid,
@@ -540,7 +562,7 @@ export class RunController {
   private readStack(workerId: number): string {
     if (this.options.timeout === null) return "";
     try {
-      return readFileSync(join(this.options.stackDir, `worker-${workerId}.stack`), "utf8");
+      return readFileSync(join(this.options.scratchDir, `worker-${workerId}.stack`), "utf8");
     } catch {
       return "";
     }

@@ -79,7 +79,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         workers: request.workers,
         dist: request.dist,
         timeout: request.timeout,
-        stackDir: scratch,
+        scratchDir: scratch,
         interpreterNote: request.interpreterNote,
       },
     });
@@ -179,7 +179,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       workers: request.workers,
       dist: request.dist,
       timeout: request.timeout,
-      stackDir: scratch,
+      scratchDir: scratch,
       loadDurations: request.loadDurations,
       events: request.events,
     });

@@ -16,8 +16,11 @@ export interface WorkerConnectionHandlers {
     channel: WorkerChannel,
   ): {
     message(message: WorkerToSupervisor, body: Buffer): void;
+    /** Its stream stopped being kiln frames (user code wrote into the socket). */
+    corrupted(error: Error): void;
     closed(): void;
   };
+  /** A connection that never said hello sent something else. */
   protocolError(error: Error): void;
 }
 
@@ -44,7 +47,7 @@ export class WorkerServer {
             socket.destroy();
           }
         },
-        error: (error) => handlers.protocolError(error),
+        error: (error) => (route ? route.corrupted(error) : handlers.protocolError(error)),
         closed: () => route?.closed(),
       });
     });

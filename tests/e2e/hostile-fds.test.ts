@@ -28,12 +28,37 @@ writeFileSync(
     "",
   ].join("\n"),
 );
+// A test that goes looking for descriptors still reaches the channel.
+writeFileSync(
+  join(dir, "test_zz_every_fd.py"),
+  [
+    "import os",
+    "",
+    "def test_before():",
+    "    pass",
+    "",
+    "def test_writes_garbage_everywhere():",
+    "    for fd in range(3, 4096):",
+    "        try:",
+    "            os.write(fd, b'garbage!garbage!')",
+    "        except OSError:",
+    "            pass",
+    "",
+    "def test_later_1():",
+    "    pass",
+    "",
+    "def test_later_2():",
+    "    pass",
+    "",
+  ].join("\n"),
+);
 
 describe("fd 3 in a test", () => {
   it.each(["1", "2"])("is not Kiln's channel (-n %s)", async (workers) => {
-    const { result, recorded } = await runKilnRecorded(["-n", workers, "-p", "no:cacheprovider"], {
-      cwd: dir,
-    });
+    const { result, recorded } = await runKilnRecorded(
+      ["-n", workers, "-p", "no:cacheprovider", "test_fds.py"],
+      { cwd: dir },
+    );
     expect(result.stdout).not.toContain("crashed");
     expect(recorded.outcomes).toEqual({
       "test_fds.py::test_close_fd_3": "passed",
@@ -42,4 +67,27 @@ describe("fd 3 in a test", () => {
     });
     expect(result.code).toBe(0);
   });
+});
+
+describe("a test that writes into Kiln's channel anyway", () => {
+  it.each(["1", "2"])(
+    "fails alone, with the reason, and the rest runs (-n %s)",
+    async (workers) => {
+      const { result, recorded } = await runKilnRecorded(
+        ["-n", workers, "-p", "no:cacheprovider", "test_zz_every_fd.py"],
+        { cwd: dir },
+      );
+      expect(recorded.outcomes).toEqual({
+        "test_zz_every_fd.py::test_before": "passed",
+        "test_zz_every_fd.py::test_writes_garbage_everywhere": "failed",
+        "test_zz_every_fd.py::test_later_1": "passed",
+        "test_zz_every_fd.py::test_later_2": "passed",
+      });
+      expect(result.stdout).toContain("wrote into the worker's channel to Kiln");
+      // No worker traceback, no supervisor-level protocol error: one failed test.
+      expect(result.stderr).not.toContain("Traceback");
+      expect(result.stderr).not.toContain("protocol error");
+      expect(result.code).toBe(1);
+    },
+  );
 });
