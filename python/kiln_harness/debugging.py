@@ -13,6 +13,7 @@ the traceback with, and the serial run `--pdb`/`--trace` need.
 """
 
 import faulthandler
+import signal
 
 import pytest
 
@@ -117,6 +118,10 @@ def interrupt_run(chan, sender, item, exc):
     reports so far go to the zygote, what is set up is torn down, and the
     zygote is asked to end its session the same way, at the same line.
     """
+    # A Ctrl-C in a terminal reaches this worker twice: from the terminal
+    # and relayed by the supervisor. Finishing the report matters more; the
+    # supervisor kills a worker that hangs here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next

@@ -15,6 +15,7 @@ import os
 import selectors
 import signal
 import sys
+import time
 
 import pytest
 
@@ -65,6 +66,11 @@ def rebuild_sections(data, earlier):
         return list(data.get("sections", ()))
     data["sections"] = list(earlier[:kept]) + list(data["sections"])
     return data["sections"]
+
+
+# How long an interrupted zygote waits for its workers' last reports (the
+# supervisor kills a worker that takes longer than its INTERRUPT_GRACE_MS).
+_INTERRUPT_DRAIN_SECONDS = 3.0
 
 
 class KilnZygotePlugin:
@@ -230,6 +236,9 @@ class KilnZygotePlugin:
         self.chan.send(ready)
         try:
             self._serve()
+        except KeyboardInterrupt:
+            self._wind_down_interrupted()
+            raise
         except BaseException:
             self._kill_children()
             raise
@@ -261,7 +270,30 @@ class KilnZygotePlugin:
             self.config, self.session.items, self.reported, set(self.failed_reports), skipped
         )
 
-    def _serve(self):
+    def _wind_down_interrupted(self):
+        """Ctrl-C reached the zygote while workers ran tests.
+
+        The workers got SIGINT too (the terminal's process group, or the
+        supervisor's interruptWorkers): each reports the tests it finished and
+        the line its running test was stopped at. Wait for that, briefly, so
+        pytest's summary counts what finished and its "!!! KeyboardInterrupt
+        !!!" names the test's line (wrap_session prints the traceback's last
+        entry) rather than this loop's select(). Raises the interrupt to end
+        the session; the caller's `raise` is the fallback.
+        """
+        # The terminal's SIGINT and the supervisor's relay both arrive: the
+        # second is the same Ctrl-C. A real second Ctrl-C makes the
+        # supervisor kill the whole process group.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self._serve(deadline=time.monotonic() + _INTERRUPT_DRAIN_SECONDS)
+        finally:
+            self._kill_children()
+        interrupt = self.exit_request[2] if self.exit_request is not None else None
+        if interrupt is not None:
+            _raise_keyboard_interrupt_at(*interrupt)
+
+    def _serve(self, deadline=None):
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
@@ -273,7 +305,10 @@ class KilnZygotePlugin:
         self._close_in_child = (wake_r, wake_w, self.chan.fd, sel.fileno())
         try:
             while not self.finished:
-                for key, _ in sel.select():
+                timeout = None if deadline is None else deadline - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    return
+                for key, _ in sel.select(timeout):
                     if key.data == "signal":
                         try:
                             while os.read(wake_r, 512):

@@ -39,6 +39,8 @@ const TIMEOUT_GRACE_MS = 5_000;
 const MAX_BARREN_DEATHS = 3;
 // A worker whose process exit arrives before its connection is waited for this long.
 const CONNECT_GRACE_MS = 1_000;
+/** How long an interrupted worker may take to tear down before it is killed. */
+const INTERRUPT_GRACE_MS = 2_000;
 
 // KILN_DEBUG=1 traces every message the supervisor receives, on stderr.
 const DEBUG = Boolean(process.env.KILN_DEBUG);
@@ -95,6 +97,9 @@ export class RunController {
   private readonly workers = new Map<number, WorkerState>();
   private nextWorkerId = 1;
   private stopping = false;
+  /** Stopped by Ctrl-C/SIGTERM: a test cut short is not a crash. */
+  private interrupted = false;
+  private interruptTimer: NodeJS.Timeout | undefined;
   private finished = false;
   /** --pdb/--trace: one worker owns the terminal; its durations include the user's typing. */
   private interactive = false;
@@ -281,17 +286,35 @@ export class RunController {
     this.maybeFinish();
   }
 
-  /** Ctrl-C: no clean wind-down, the zygote prints what finished. */
+  /**
+   * Ctrl-C or SIGTERM, first time. As in a terminal, where the whole process
+   * group gets SIGINT: each worker's running test ends with KeyboardInterrupt
+   * at its own line, and the worker reports what it finished and where it
+   * stopped (debugging.interrupt_run), which the zygote's "!!!
+   * KeyboardInterrupt !!!" names as pytest does. A worker still alive after
+   * INTERRUPT_GRACE_MS (a test that swallows KeyboardInterrupt) is killed.
+   */
+  interruptWorkers(): void {
+    this.stopping = true;
+    this.interrupted = true;
+    this.queue.stop();
+    for (const worker of this.workers.values()) this.signalWorker(worker, "SIGINT");
+    this.interruptTimer ??= setTimeout(() => this.killWorkers(), INTERRUPT_GRACE_MS);
+    this.interruptTimer.unref();
+    this.maybeFinish();
+  }
+
+  /** A second Ctrl-C: no wind-down at all. */
   killWorkers(): void {
     this.stopping = true;
     this.queue.stop();
-    for (const worker of this.workers.values()) this.killWorker(worker);
+    for (const worker of this.workers.values()) this.signalWorker(worker, "SIGKILL");
   }
 
-  private killWorker(worker: WorkerState): void {
+  private signalWorker(worker: WorkerState, signal: NodeJS.Signals): void {
     if (worker.pid === undefined || worker.death !== undefined) return;
     try {
-      process.kill(worker.pid, "SIGKILL");
+      process.kill(worker.pid, signal);
     } catch {
       // already gone
     }
@@ -321,7 +344,7 @@ export class RunController {
         // more: stop it now; its running test fails with this reason and the
         // rest of its group continues in a fresh worker.
         worker.corruption = error.message;
-        this.killWorker(worker);
+        this.signalWorker(worker, "SIGKILL");
       },
       closed: () => {
         worker.socketClosed = true;
@@ -528,6 +551,8 @@ export class RunController {
     const index = worker.assigned[0];
     if (index === undefined) return undefined;
     if (this.stopping && death.exitCode === 0) return undefined;
+    // pytest reports nothing for the test Ctrl-C cut short.
+    if (this.interrupted) return undefined;
     return {
       index,
       nodeid: this.items[index] ?? "",
@@ -573,6 +598,7 @@ export class RunController {
     const idle = this.workers.size === 0;
     if (idle && (this.stopping || this.queue.remaining === 0)) {
       this.finished = true;
+      if (this.interruptTimer) clearTimeout(this.interruptTimer);
       this.zygote.send({ type: "run:finish" });
       this.resolveDone?.();
     }

@@ -53,7 +53,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       request.events.emit({ event: "run:stop-requested", at: Date.now(), reason: signal });
       // Before the zygote's pid is known there is nothing to signal yet: the
       // interrupt is remembered and acted on at the next step (stopIfInterrupted).
-      controller?.killWorkers();
+      controller?.interruptWorkers();
       if (zygotePid !== undefined) tryKill(zygotePid, "SIGINT");
     } else {
       controller?.killWorkers();

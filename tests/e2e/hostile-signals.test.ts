@@ -31,7 +31,12 @@ interface Ended {
   ms: number;
 }
 
-function runAndSignal(dir: string, signal: NodeJS.Signals, afterMs: number): Promise<Ended> {
+/** `afterMs`, or "after the first test passed" (its dot on stdout). */
+function runAndSignal(
+  dir: string,
+  signal: NodeJS.Signals,
+  afterMs: number | "first-pass",
+): Promise<Ended> {
   return new Promise((done) => {
     const started = Date.now();
     const child = spawn(process.execPath, [CLI, "test", "-n", "2", "-p", "no:cacheprovider"], {
@@ -43,7 +48,17 @@ function runAndSignal(dir: string, signal: NodeJS.Signals, afterMs: number): Pro
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString("utf8");
     });
-    setTimeout(() => child.kill(signal), afterMs);
+    if (afterMs === "first-pass") {
+      const watch = () => {
+        // With several workers the progress line is dots only, as under xdist.
+        if (!/collected 20 items\n[^\n]*\./.test(stdout)) return;
+        child.stdout.off("data", watch);
+        child.kill(signal);
+      };
+      child.stdout.on("data", watch);
+    } else {
+      setTimeout(() => child.kill(signal), afterMs);
+    }
     child.on("close", (code) => done({ code, stdout, ms: Date.now() - started }));
   });
 }
@@ -81,6 +96,24 @@ describe("a signal early in the run", () => {
       const pids = workers.flatMap((w) => (typeof w.pid === "number" && w.pid > 0 ? [w.pid] : []));
       await new Promise((r) => setTimeout(r, 200));
       expect(pids.filter(processAlive)).toEqual([]);
+    },
+  );
+});
+
+describe("a signal while tests run", () => {
+  it.each(["SIGINT", "SIGTERM"] as const)(
+    "%s reports what finished and the line the running test was at",
+    async (signal) => {
+      const dir = sleepyProject();
+      const ended = await runAndSignal(dir, signal, "first-pass");
+      expect(ended.code, ended.stdout).toBe(2);
+      const end = ended.stdout.slice(ended.stdout.indexOf("!!!"));
+      // pytest's wrap_session names the interrupted test's line, not Kiln's loop.
+      expect(end).toContain(`${dir}/test_sleep.py:5: KeyboardInterrupt`);
+      expect(end).not.toContain("selectors.py");
+      expect(end).toMatch(/=+ [1-9]\d* passed in /);
+      expect(end).not.toContain("no tests ran");
+      expect(end).not.toContain("failed");
     },
   );
 });
