@@ -2,6 +2,7 @@
 // untouched and in order, so pytest parses it exactly as `python -m pytest`.
 import { availableParallelism } from "node:os";
 import { MAX_TIMEOUT_SECONDS } from "../config/timer-limit.js";
+import { parseStoreSpec, StoreSpecError } from "../registry/open-store.js";
 import type { DistMode } from "../scheduler/grouping.js";
 
 export class UsageError extends Error {}
@@ -55,8 +56,13 @@ export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptio
     }
     if (timeout === 0) timeout = null; // pytest-timeout: 0 disables the timeout
   }
-  if (raw.store !== undefined && raw.store !== "sqlite" && !/^redis:\/\/[^/]+/.test(raw.store)) {
-    throw new UsageError(`--store must be "sqlite" or redis://host:port, got ${raw.store}`);
+  try {
+    // The same check `kiln cache` makes: a spec that names no store is a
+    // usage error before the run, never a registry silently turned off.
+    parseStoreSpec(raw.store);
+  } catch (error) {
+    if (error instanceof StoreSpecError) throw new UsageError(error.message);
+    throw error;
   }
   return {
     workers: parseWorkers(raw.numprocesses, cores),

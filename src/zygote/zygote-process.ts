@@ -158,13 +158,27 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
       });
     };
     void exited.then(({ code, signal }) => {
-      if (!settled) {
-        fail(
-          `${options.python} exited (${signal ?? `status ${code}`}) before the zygote started; ` +
-            "its error output is above.",
-          code === 4 ? 4 : 3,
-        );
+      if (settled) return;
+      if (signal !== null) {
+        // Killed from outside (the OOM killer, a signal to the group): the
+        // interpreter itself may be fine.
+        fail(`${options.python} was killed (${signal}) before the zygote started.`, 3);
+        return;
       }
+      // Any Python runs kiln's bootstrap and says hello, or fails with a
+      // traceback and a non-zero status. Status 0 without a word is a
+      // program that ignored `-c` (/bin/true); either way the chosen
+      // interpreter is unusable: a usage error, as README's exit codes say.
+      const what =
+        code === 0
+          ? `${options.python} exited with status 0 without starting kiln's zygote or saying ` +
+            "why: it does not behave like a Python interpreter."
+          : `${options.python} exited (status ${code}) before the zygote started; its error ` +
+            "output, if it printed any, is above.";
+      fail(
+        `${what} Choose a Python interpreter with pytest installed: --python PATH or KILN_PYTHON.`,
+        4,
+      );
     });
     channel.send({ type: "hello", ...options.hello });
   });

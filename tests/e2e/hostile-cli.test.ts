@@ -102,4 +102,25 @@ describe("hostile kiln test flags", () => {
     expect((await runKiln(["--version"], { cwd: dir })).code).toBe(0);
     expect((await runKiln(["test", "--kiln-help"], { cwd: dir })).code).toBe(0);
   });
+
+  it("--python naming a program that is not Python says so and exits 4", async () => {
+    const dir = project();
+    const r = await runKiln(["test", "--python", "/bin/true"], { cwd: dir });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("it does not behave like a Python interpreter");
+    expect(r.stderr).toContain("--python PATH or KILN_PYTHON");
+    expect(r.stderr).not.toContain("is above");
+  });
+
+  it("a --store kiln cache refuses is refused by kiln test too, before the run", async () => {
+    const dir = project();
+    const spec = "redis://127.0.0.1:99999";
+    const test = await runKiln(["test", "--store", spec], { cwd: dir });
+    const stats = await runKiln(["cache", "stats", "--store", spec], { cwd: dir });
+    expect(test.code).toBe(4);
+    expect(stats.code).toBe(4);
+    expect(test.stderr).toContain(`--store "${spec}": not a store name or URL`);
+    expect(stats.stderr).toContain(`--store "${spec}": not a store name or URL`);
+    expect(ranNothing(dir)).toBe(true);
+  });
 });

@@ -26,7 +26,11 @@ describe("kiln test flags", () => {
     expect(parseTestOptions({ store: "redis://127.0.0.1:6379" }, 2).registry).toEqual({
       store: "redis://127.0.0.1:6379",
     });
-    expect(() => parseTestOptions({ store: "memcached://x" }, 2)).toThrow(/--store must be/);
+    expect(() => parseTestOptions({ store: "memcached://x" }, 2)).toThrow(/unsupported scheme/);
+    // The same spec `kiln cache stats` refuses (issue 9): a port out of range.
+    expect(() => parseTestOptions({ store: "redis://127.0.0.1:99999" }, 2)).toThrow(
+      /not a store name or URL/,
+    );
   });
 
   it("validates --dist and --timeout; --timeout 0 disables it as in pytest-timeout", () => {
