@@ -1,6 +1,6 @@
 // One `kiln test` run end to end: socket server, zygote, controller, signals,
 // and the exit code, which is always pytest's own (the zygote's exit status).
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HARNESS_DIR } from "../config/harness.js";
@@ -11,6 +11,7 @@ import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
 import type { DistMode } from "../scheduler/grouping.js";
 import { RunController } from "./run-controller.js";
+import { createScratchDir } from "./scratch-dir.js";
 import { WorkerServer } from "./worker-server.js";
 import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
 
@@ -36,7 +37,7 @@ const EXIT_INTERNAL_ERROR = 3;
 const EXIT_USAGE = 4;
 
 export async function runTests(request: TestRunRequest): Promise<number> {
-  const scratch = mkdtempSync(join(tmpdir(), "kiln-"));
+  const scratch = createScratchDir();
   let controller: RunController | undefined;
   const server = new WorkerServer(join(scratch, "workers.sock"), {
     connected: (workerId, pid, channel) => {

@@ -2,7 +2,7 @@
 // record, no process left behind. Before, one that arrived before the
 // zygote's pid was known was forgotten and the whole suite ran.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -26,6 +26,7 @@ function sleepyProject(): string {
 }
 
 interface Ended {
+  pid: number;
   code: number | null;
   stdout: string;
   ms: number;
@@ -59,7 +60,9 @@ function runAndSignal(
     } else {
       setTimeout(() => child.kill(signal), afterMs);
     }
-    child.on("close", (code) => done({ code, stdout, ms: Date.now() - started }));
+    child.on("close", (code) =>
+      done({ pid: child.pid ?? -1, code, stdout, ms: Date.now() - started }),
+    );
   });
 }
 
@@ -168,5 +171,23 @@ describe("a test that kills its zygote", () => {
     expect(r.stderr).toContain("a test may have killed it");
     expect(r.stderr).toContain("Tests that finished before that: 1 failed, 1 passed.");
     expect(r.stderr).not.toContain("during collection");
+  });
+});
+
+describe("a supervisor killed with SIGKILL", () => {
+  it("leaves a scratch dir that the next run removes", async () => {
+    const dir = sleepyProject();
+    const ended = await runAndSignal(dir, "SIGKILL", "first-pass");
+    expect(ended.code).toBe(null);
+    const left = readdirSync(tmpdir()).filter((n) => n.startsWith(`kiln-run-${ended.pid}-`));
+    expect(left).toHaveLength(1);
+    const next = await runKiln(
+      ["test", "-n", "1", "-p", "no:cacheprovider", "-k", "test_sleep[0]"],
+      {
+        cwd: dir,
+      },
+    );
+    expect(next.code).toBe(0);
+    expect(existsSync(join(tmpdir(), left[0] as string))).toBe(false);
   });
 });
