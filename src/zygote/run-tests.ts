@@ -1,7 +1,6 @@
 // One `kiln test` run end to end: socket server, zygote, controller, signals,
 // and the exit code, which is always pytest's own (the zygote's exit status).
 import { rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HARNESS_DIR } from "../config/harness.js";
 import { pytestRootdir } from "../config/rootdir.js";
