@@ -1,40 +1,13 @@
 #!/usr/bin/env node
-// The `kiln` command: one file per subcommand, wired here.
-import { Command, CommanderError } from "commander";
-import { registerCacheCommand } from "./cache-command.js";
-import { registerCheckCommand } from "./check-command.js";
-import { registerDoctorCommand } from "./doctor-command.js";
-import { registerReportCommand } from "./report-command.js";
-import { registerTestCommand } from "./test-command.js";
-import { KILN_VERSION } from "./version.js";
+// The `kiln` executable. Its only static import is tiny, so SIGINT and SIGTERM
+// are caught from the first moment Kiln's code runs: loading the rest of the
+// CLI (commander, better-sqlite3, the reports) takes tens of milliseconds, and
+// a signal then would otherwise take Node's default action and be lost to the
+// run (issue 9). What runs before this line is Node's own start-up.
+import { catchSignals } from "./signals.js";
 
-// pytest's ExitCode.USAGE_ERROR.
-const EXIT_USAGE = 4;
-
-const program = new Command();
-program
-  .name("kiln")
-  .description("Run pytest suites from a warm zygote: import and collect once, fork workers.")
-  .version(KILN_VERSION, "--version")
-  .enablePositionalOptions()
-  // commander exits 1 on a flag missing its value or an unknown command;
-  // Kiln's usage errors exit 4 like pytest's ExitCode.USAGE_ERROR. Set before
-  // the subcommands are added, which inherit it.
-  .exitOverride();
-registerTestCommand(program);
-registerDoctorCommand(program);
-registerCheckCommand(program);
-registerCacheCommand(program);
-registerReportCommand(program);
-
-program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof CommanderError) {
-    // commander already printed the message (or the help/version text).
-    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
-    return;
-  }
-  process.stderr.write(
-    `kiln: internal error: ${error instanceof Error ? error.stack : String(error)}\n`,
-  );
-  process.exitCode = 3;
-});
+catchSignals();
+// KILN_DEBUG=1 traces Kiln's steps on stderr; this one marks where a signal
+// stops being Node's default action (the signal tests start from here).
+if (process.env.KILN_DEBUG) process.stderr.write("kiln: debug: signals are caught\n");
+await import("./program.js");

@@ -9,6 +9,7 @@ import { runTests } from "../zygote/run-tests.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
 import { type ReportSelection, renderRunReports, selectReports } from "./report-command.js";
 import { startRecording } from "./run-recording.js";
+import { takeSignals } from "./signals.js";
 import { parseTestOptions, type RawTestOptions, UsageError } from "./test-options.js";
 
 // pytest's ExitCode.USAGE_ERROR.
@@ -108,6 +109,7 @@ async function testAction(
     env: process.env,
     events: recording.events,
     registry: options.registry,
+    takeSignals,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);
       if (loaded.warning) process.stderr.write(`kiln: warning: ${loaded.warning}\n`);

@@ -28,6 +28,11 @@ export interface TestRunRequest {
   events: RunEventSink;
   /** null: --no-registry. */
   registry: RegistryOptions | null;
+  /**
+   * Hands SIGINT/SIGTERM to the run, including any that arrived before it
+   * started (cli/signals.ts); returns the function that gives them back.
+   */
+  takeSignals(listener: (signal: NodeJS.Signals) => void): () => void;
 }
 
 // pytest's ExitCode.INTERRUPTED, INTERNAL_ERROR and USAGE_ERROR (src/_pytest/config/__init__.py).
@@ -62,10 +67,8 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     }
   };
   let zygotePid: number | undefined;
-  const onSigint = () => onSignal("SIGINT");
-  const onSigterm = () => onSignal("SIGTERM");
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigterm);
+  // Signals from before the run started are handed over here.
+  const releaseSignals = request.takeSignals(onSignal);
   try {
     await server.listen();
     const spawnedAt = Date.now();
@@ -230,8 +233,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     }
     throw error;
   } finally {
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigterm);
+    releaseSignals();
     await server.close();
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -32,7 +32,11 @@ interface Ended {
   ms: number;
 }
 
-/** `afterMs`, or "after the first test passed" (its dot on stdout). */
+/**
+ * `afterMs` after Kiln's code catches signals (its KILN_DEBUG line; what comes
+ * before is Node's own start-up, a few hundred ms on a loaded machine), or
+ * "after the first test passed" (its dot on stdout).
+ */
 function runAndSignal(
   dir: string,
   signal: NodeJS.Signals,
@@ -42,10 +46,16 @@ function runAndSignal(
     const started = Date.now();
     const child = spawn(process.execPath, [CLI, "test", "-n", "2", "-p", "no:cacheprovider"], {
       cwd: dir,
-      env: { ...process.env, KILN_PYTHON: pythonWithPytest(), PYTHONDONTWRITEBYTECODE: "1" },
+      env: {
+        ...process.env,
+        KILN_PYTHON: pythonWithPytest(),
+        PYTHONDONTWRITEBYTECODE: "1",
+        KILN_DEBUG: "1",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
+    let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString("utf8");
     });
@@ -58,8 +68,15 @@ function runAndSignal(
       };
       child.stdout.on("data", watch);
     } else {
-      setTimeout(() => child.kill(signal), afterMs);
+      const watch = (chunk: Buffer) => {
+        stderr += chunk.toString("utf8");
+        if (!stderr.includes("kiln: debug: signals are caught")) return;
+        child.stderr.off("data", watch);
+        setTimeout(() => child.kill(signal), afterMs);
+      };
+      child.stderr.on("data", watch);
     }
+    child.stderr.resume();
     child.on("close", (code) =>
       done({ pid: child.pid ?? -1, code, stdout, ms: Date.now() - started }),
     );
@@ -77,12 +94,10 @@ function processAlive(pid: number): boolean {
 }
 
 describe("a signal early in the run", () => {
-  // From "the CLI has started" to "workers are running": the window where
-  // the zygote is starting, the registry is prepared, pytest configures.
-  // Not earlier: until Node has loaded the CLI's modules and installed its
-  // handlers (~50 ms idle, over 150 ms on this 2-core machine while other
-  // test files run), a signal takes Node's default action.
-  const moments = [300, 400, 500, 650];
+  // From "Kiln's code runs" to "workers are running": the CLI loading, the
+  // zygote starting, the registry being prepared, pytest configuring. Before
+  // that, Node itself is starting and a signal takes its default action.
+  const moments = [0, 60, 150, 300, 450];
   it.each(moments.flatMap((ms) => [["SIGTERM", ms] as const, ["SIGINT", ms] as const]))(
     "%s after %i ms stops the run with status 2",
     async (signal, afterMs) => {

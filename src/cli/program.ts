@@ -1,0 +1,54 @@
+// The `kiln` command: one file per subcommand, wired here (main.ts loads it).
+import { Command, CommanderError } from "commander";
+import { registerCacheCommand } from "./cache-command.js";
+import { registerCheckCommand } from "./check-command.js";
+import { registerDoctorCommand } from "./doctor-command.js";
+import { registerReportCommand } from "./report-command.js";
+import { restoreDefaultSignals } from "./signals.js";
+import { registerTestCommand } from "./test-command.js";
+import { KILN_VERSION } from "./version.js";
+
+// pytest's ExitCode.USAGE_ERROR.
+const EXIT_USAGE = 4;
+
+// `kiln doctor | head`: the reader left. As a command-line tool should (and
+// as Python does for SIGPIPE by default), stop quietly instead of throwing.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
+const program = new Command();
+program
+  .name("kiln")
+  .description("Run pytest suites from a warm zygote: import and collect once, fork workers.")
+  .version(KILN_VERSION, "--version")
+  .enablePositionalOptions()
+  // commander exits 1 on a flag missing its value or an unknown command;
+  // Kiln's usage errors exit 4 like pytest's ExitCode.USAGE_ERROR. Set before
+  // the subcommands are added, which inherit it.
+  .exitOverride();
+// Only `kiln test` winds down on a signal (it takes them in runTests); the
+// others get Node's default behaviour back before they start.
+program.hook("preAction", (_root, command) => {
+  if (command.name() !== "test") restoreDefaultSignals();
+});
+registerTestCommand(program);
+registerDoctorCommand(program);
+registerCheckCommand(program);
+registerCacheCommand(program);
+registerReportCommand(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof CommanderError) {
+    // commander already printed the message (or the help/version text).
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+    return;
+  }
+  process.stderr.write(
+    `kiln: internal error: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
+  process.exitCode = 3;
+});
