@@ -13,6 +13,7 @@ the traceback with, and the serial run `--pdb`/`--trace` need.
 """
 
 import faulthandler
+import os
 import signal
 
 import pytest
@@ -111,6 +112,29 @@ def quit_run(chan, sender, item, exc):
         chan.send({"type": "run:exit", "reason": str(exc.msg), "returncode": exc.returncode})
 
 
+_HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def interrupt_location(tb):
+    """[file, line] that pytest's "!!! KeyboardInterrupt !!!" would name.
+
+    wrap_session prints the innermost traceback entry that is not hidden
+    (ExceptionInfo._getreprcrash skips frames with __tracebackhide__).
+    Kiln's own frames do not exist under plain pytest, so they are hidden
+    too: a Ctrl-C that lands while a worker reports a test names the pytest
+    or pluggy line that called it, as pytest would.
+    """
+    where = None
+    while tb is not None:
+        frame = tb.tb_frame
+        hidden = frame.f_locals.get("__tracebackhide__", frame.f_globals.get("__tracebackhide__"))
+        ours = os.path.abspath(frame.f_code.co_filename).startswith(_HARNESS_DIR + os.sep)
+        if not hidden and not ours:
+            where = [frame.f_code.co_filename, tb.tb_lineno]
+        tb = tb.tb_next
+    return where
+
+
 def interrupt_run(chan, sender, item, exc):
     """A test raised KeyboardInterrupt: pytest ends the whole session there
     ("!!! KeyboardInterrupt !!!" naming the line that raised it, status 2;
@@ -122,11 +146,9 @@ def interrupt_run(chan, sender, item, exc):
     # and relayed by the supervisor. Finishing the report matters more; the
     # supervisor kills a worker that hangs here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    where = [tb.tb_frame.f_code.co_filename, tb.tb_lineno] if tb is not None else None
-    sender.send_unfinished(item.nodeid, item.location)
+    where = interrupt_location(exc.__traceback__)
+    if not sender.already_finished(item.nodeid):
+        sender.send_unfinished(item.nodeid, item.location)
     try:
         item.session._setupstate.teardown_exact(None)
     except Exception:

@@ -11,9 +11,12 @@
 # MAX_FRAME_BYTES are a protocol error, never a silent truncation.
 """Length-prefixed frames with a JSON header and an optional raw body."""
 
+import _signal
 import json
 import os
+import signal
 import struct
+import threading
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 512 * 1024 * 1024
@@ -72,6 +75,12 @@ class FrameDecoder:
         return len(self._buf)
 
 
+def _hold_signals():
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread runs Python's signal handlers
+    return _signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 class Channel:
     """Blocking frame I/O over a file descriptor (a pipe or a socket)."""
 
@@ -96,16 +105,26 @@ class Channel:
             self.flush()
 
     def flush(self):
-        import os
-
         if not self._out:
             return
         data = memoryview(b"".join(self._out))
         self._out = []
         self._out_bytes = 0
-        while data:
-            n = os.write(self.fd, data)
-            data = data[n:]
+        # A KeyboardInterrupt between two partial writes would cut a frame in
+        # half and leave the peer a stream it can't decode. Hold SIGINT and
+        # SIGTERM until the frames are out; Python raises the interrupt right
+        # after (its handler runs once the signal is unblocked).
+        held = _hold_signals()
+        try:
+            while data:
+                n = os.write(self.fd, data)
+                data = data[n:]
+        finally:
+            if held is not None:
+                # _signal's, not signal.py's wrapper: the held interrupt is
+                # raised as this call returns, and a frame of signal.py would
+                # then be what "!!! KeyboardInterrupt !!!" names.
+                _signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def send(self, header, body=b""):
         self.queue(header, body)
@@ -113,8 +132,6 @@ class Channel:
 
     def read_available(self):
         """Read once (blocks until some bytes arrive). Returns False at EOF."""
-        import os
-
         # 64 KiB: a larger read buffer makes the allocator mmap/munmap a
         # fresh block on every wake-up (seen under strace as ~8 page faults
         # per read); frames larger than this simply take several reads.

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from .cache_order import ordering_hints, settle_stepwise
-from .debugging import interactive_reason
+from .debugging import interactive_reason, interrupt_location
 from .forking import fork_worker, reap_children
 from .plugin_compat import timeout_owner
 from .warnings_codec import unserialize_warning
@@ -290,6 +290,10 @@ class KilnZygotePlugin:
         finally:
             self._kill_children()
         interrupt = self.exit_request[2] if self.exit_request is not None else None
+        if interrupt is None:
+            # No worker was in a test: name the pytest line this loop was
+            # called from, as pytest would between two tests, not Kiln's.
+            interrupt = interrupt_location(sys.exc_info()[2])
         if interrupt is not None:
             _raise_keyboard_interrupt_at(*interrupt)
 

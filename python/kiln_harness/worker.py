@@ -94,6 +94,7 @@ class _ReportSender:
         self.reports = []
         self.meta = []
         self.sections = []  # the item's sections as its last report had them
+        self.finished_nodeid = None  # the last test sent whole
 
     def pytest_runtest_logreport(self, report):
         data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
@@ -148,6 +149,11 @@ class _ReportSender:
         it logged, and no logfinish, as in plain pytest."""
         self._send(nodeid, location, finished=False)
 
+    def already_finished(self, nodeid):
+        """Whether this test went out whole: a Ctrl-C that lands just after
+        (in its logfinish) must not send it again as unfinished."""
+        return self.finished_nodeid == nodeid and not self.reports
+
     def mark_last(self, report, key, value):
         """Set an attribute on the last serialized report, if it is `report`'s."""
         if self.reports and self.reports[-1].get("when") == report.when:
@@ -168,7 +174,9 @@ class _ReportSender:
             "reports": meta,
             "format": fmt,
         }
-        if not finished:
+        if finished:
+            self.finished_nodeid = nodeid
+        else:
             header["unfinished"] = True
         if len(body) > SPILL_BODY_AT:
             header["bodyFile"] = self._spill(body)

@@ -1,0 +1,553 @@
+// The run's state machine on the supervisor side, without I/O: it owns the
+// workers (asked of the zygote, connected over the socket), hands them groups
+// of items, relays their reports to the zygote's pytest hooks, and turns a
+// worker that dies mid-test into a failed test plus a fresh worker for the
+// rest. Everything it does to the world goes through RunPorts (the clock,
+// timers, signals, the two kinds of channel), so tests drive it with fake
+// workers the way pytest-xdist tests its schedulers with fake nodes; the
+// real ports are in run-controller.ts. A daemon or an exec pool drives the
+// same machine: start a run, feed it items, stop it, observe its events.
+
+import { MAX_TIMER_MS } from "../config/timer-limit.js";
+import { OutcomeTally } from "../events/outcomes.js";
+import type { RunEventSink } from "../events/run-events.js";
+import type {
+  RunOrder,
+  SupervisorToWorker,
+  SupervisorToZygote,
+  WorkerToSupervisor,
+} from "../protocol/messages.js";
+import type { DistMode } from "../scheduler/grouping.js";
+import { planGroups } from "../scheduler/plan.js";
+import { WorkQueue } from "../scheduler/work-queue.js";
+import {
+  corruptionMessage,
+  crashMessage,
+  describeDeath,
+  timeoutMessage,
+  type WorkerDeath,
+} from "./crash-message.js";
+
+/** A worker that outlives its own faulthandler deadline by this much is SIGKILLed. */
+export const TIMEOUT_GRACE_MS = 5_000;
+/** After this many workers die before running anything, stop replacing them. */
+export const MAX_BARREN_DEATHS = 3;
+/** A worker whose exit arrives before its connection is waited for this long. */
+export const CONNECT_GRACE_MS = 1_000;
+/** How long an interrupted worker may take to tear down before it is killed. */
+export const INTERRUPT_GRACE_MS = 2_000;
+
+export interface Timer {
+  cancel(): void;
+}
+
+/** The machine's whole contact with the world. */
+export interface RunPorts {
+  now(): number;
+  setTimer(ms: number, fire: () => void): Timer;
+  /** Signal a process; one that is already gone is not an error. */
+  kill(pid: number, signal: "SIGINT" | "SIGKILL"): void;
+  toZygote(message: SupervisorToZygote, body?: Uint8Array): void;
+  toWorker(workerId: number, message: SupervisorToWorker): void;
+  /** What faulthandler dumped for a worker that timed out, or "". */
+  readStack(workerId: number): string;
+  warn(line: string): void;
+  events: RunEventSink;
+}
+
+export interface RunSettings {
+  workers: number;
+  dist: DistMode;
+  /** Per-test timeout in seconds, or null. */
+  timeout: number | null;
+}
+
+/** What run:ready says, with the durations recorded for the project. */
+export interface RunPlan {
+  items: string[];
+  durations: ReadonlyMap<string, number>;
+  /** Why the run must be serial (--pdb, --trace), if it must. */
+  serial?: string;
+  order?: RunOrder;
+  /** pytest-timeout applies --timeout per test (its marks may allow longer). */
+  pluginOwnsTimeout: boolean;
+}
+
+export interface RunSummary {
+  /** Sum of phase durations per nodeid, for longest-first ordering next time. */
+  durations: Map<string, number>;
+  /** Outcomes of the tests that finished, as pytest's final line counts them. */
+  outcomes: OutcomeTally;
+  /** Whether collection had finished and tests were handed out (run:ready). */
+  running: boolean;
+}
+
+/**
+ * collecting: pytest collects in the zygote; no workers yet.
+ * running: items are handed out; dead workers are replaced.
+ * stopping: nothing more is handed out or replaced (-x, Ctrl-C, Exit, a
+ *   worker that keeps dying); the workers wind down.
+ * finished: every worker is accounted for and the zygote was told run:finish.
+ */
+export type RunPhase = "collecting" | "running" | "stopping" | "finished";
+
+/** Why the run stops: a wind-down (-x, Exit), an interrupt (Ctrl-C), a kill. */
+export type StopKind = "wind-down" | "interrupt" | "kill";
+
+interface WorkerState {
+  id: number;
+  pid: number | undefined;
+  connected: boolean;
+  /** Item indices sent to this worker and not yet finished, in order. */
+  assigned: number[];
+  /** When the worker last finished a test or got work after idling. */
+  progressAt: number;
+  /** Kills a worker that makes no progress for --timeout plus a grace. */
+  watchdog: Timer | undefined;
+  /** Its running test stopped in the debugger: no watchdog until it finishes. */
+  inDebugger: boolean;
+  ranTests: number;
+  /** Why its channel can no longer be trusted, once a frame failed to decode. */
+  corruption: string | undefined;
+  death: WorkerDeath | undefined;
+  socketClosed: boolean;
+  graceTimer: Timer | undefined;
+}
+
+export type CrashWhen = "setup" | "call" | "teardown";
+
+export class RunMachine {
+  private phaseNow: RunPhase = "collecting";
+  private stopKind: StopKind | undefined;
+  private items: string[] = [];
+  private indexOf = new Map<string, number>();
+  private queue = new WorkQueue([]);
+  private readonly workers = new Map<number, WorkerState>();
+  private nextWorkerId = 1;
+  private interruptTimer: Timer | undefined;
+  /** --pdb/--trace: one worker owns the terminal; its durations include the user's typing. */
+  private interactive = false;
+  private barrenDeaths = 0;
+  private pluginOwnsTimeout = false;
+  private readonly summary: RunSummary = {
+    durations: new Map(),
+    outcomes: new OutcomeTally(),
+    running: false,
+  };
+
+  constructor(
+    private readonly settings: RunSettings,
+    private readonly ports: RunPorts,
+  ) {}
+
+  get phase(): RunPhase {
+    return this.phaseNow;
+  }
+
+  get result(): RunSummary {
+    return this.summary;
+  }
+
+  /** Worker ids alive or not yet accounted for. */
+  get workerIds(): number[] {
+    return [...this.workers.keys()];
+  }
+
+  // -- the run ----------------------------------------------------------------
+
+  /** Collection is done (run:ready): plan the groups and start the workers. */
+  start(plan: RunPlan): void {
+    if (this.phaseNow === "running" || this.phaseNow === "finished") {
+      throw new Error(`this is a bug in kiln: a run started twice (${this.phaseNow})`);
+    }
+    this.items = plan.items;
+    this.indexOf = new Map(plan.items.map((nodeid, index) => [nodeid, index]));
+    this.pluginOwnsTimeout = plan.pluginOwnsTimeout;
+    this.summary.running = true;
+    if (this.phaseNow === "stopping") {
+      // Stopped while pytest collected (Ctrl-C, run:stop-requested): run nothing.
+      this.maybeFinish();
+      return;
+    }
+    this.phaseNow = "running";
+    let workers = this.settings.workers;
+    if (plan.serial !== undefined) {
+      // The debugger prompts on the terminal: one worker at a time may own
+      // it, and pytest's order is the one the user expects to step through.
+      // (pytest-xdist refuses --pdb outright.)
+      if (workers > 1) {
+        this.ports.warn(
+          `${plan.serial}: running the tests serially in one worker that owns the terminal (-n ${workers} ignored)`,
+        );
+      }
+      workers = 1;
+      this.interactive = true;
+    }
+    // Longest-first only pays with several workers; one worker keeps pytest's
+    // order exactly, so `-n 1` (with -x, --sw, say) stops where pytest stops.
+    const groups = planGroups({
+      items: plan.items.map((nodeid, index) => ({ index, nodeid })),
+      dist: this.settings.dist,
+      workers,
+      durations: plan.durations,
+      first: plan.order?.first ?? 0,
+      keep: plan.order?.keep ?? false,
+    });
+    this.queue = new WorkQueue(groups);
+    const count = Math.min(Math.max(1, workers), groups.length);
+    for (let i = 0; i < count; i++) this.spawnWorker();
+    this.maybeFinish();
+  }
+
+  /** -x, --maxfail, Exit: schedule nothing more and let workers finish their test. */
+  stop(): void {
+    if (!this.beginStop("wind-down")) return;
+    for (const worker of this.workers.values()) {
+      if (worker.connected) this.ports.toWorker(worker.id, { type: "stop" });
+    }
+    this.maybeFinish();
+  }
+
+  /**
+   * Ctrl-C or SIGTERM, first time. As in a terminal, where the whole process
+   * group gets SIGINT: each worker's running test ends with KeyboardInterrupt
+   * at its own line, and the worker reports what it finished and where it
+   * stopped (debugging.interrupt_run), which the zygote's "!!!
+   * KeyboardInterrupt !!!" names as pytest does. A worker still alive after
+   * INTERRUPT_GRACE_MS (a test that swallows KeyboardInterrupt) is killed.
+   */
+  interrupt(): void {
+    this.beginStop("interrupt");
+    this.stopKind = "interrupt";
+    for (const worker of this.workers.values()) this.signal(worker, "SIGINT");
+    this.interruptTimer ??= this.ports.setTimer(INTERRUPT_GRACE_MS, () => this.kill());
+    this.maybeFinish();
+  }
+
+  /** A second Ctrl-C, or the zygote is gone: no wind-down at all. */
+  kill(): void {
+    this.beginStop("kill");
+    for (const worker of this.workers.values()) this.signal(worker, "SIGKILL");
+  }
+
+  /** Enters stopping; false if the run had already stopped. */
+  private beginStop(kind: StopKind): boolean {
+    if (this.phaseNow === "stopping" || this.phaseNow === "finished") {
+      if (kind !== "wind-down") this.stopKind = kind;
+      return false;
+    }
+    this.phaseNow = "stopping";
+    this.stopKind = kind;
+    this.queue.stop();
+    return true;
+  }
+
+  // -- workers, as the zygote reports them ------------------------------------
+
+  workerSpawned(workerId: number, pid: number): void {
+    const worker = this.workers.get(workerId);
+    if (worker) worker.pid = pid;
+    this.ports.events.emit({ event: "worker:spawned", at: this.ports.now(), workerId, pid });
+  }
+
+  workerExited(death: WorkerDeath): void {
+    this.ports.events.emit({
+      event: "worker:exited",
+      at: this.ports.now(),
+      workerId: death.workerId,
+      pid: death.pid,
+      exitCode: death.exitCode,
+      signal: death.signal,
+    });
+    const worker = this.workers.get(death.workerId);
+    if (worker === undefined) return;
+    worker.death = death;
+    if (!worker.connected) {
+      // It may have connected and died before we accepted the connection.
+      worker.graceTimer = this.ports.setTimer(CONNECT_GRACE_MS, () => {
+        worker.socketClosed = true;
+        this.settleWorker(worker);
+      });
+      return;
+    }
+    this.settleWorker(worker);
+  }
+
+  // -- workers, over their socket ---------------------------------------------
+
+  workerConnected(workerId: number, pid: number): void {
+    const worker = this.workers.get(workerId);
+    if (worker === undefined) {
+      throw new Error(`this is a bug in kiln: unknown worker kw${workerId} connected`);
+    }
+    worker.pid = pid;
+    worker.connected = true;
+    this.ports.events.emit({ event: "worker:connected", at: this.ports.now(), workerId, pid });
+    if (this.phaseNow === "stopping") {
+      if (this.stopKind === "wind-down") this.ports.toWorker(workerId, { type: "stop" });
+      else this.signal(worker, this.stopKind === "interrupt" ? "SIGINT" : "SIGKILL");
+    }
+  }
+
+  /**
+   * Its stream stopped being kiln frames. Only user code writes anything but
+   * frames into a worker's socket (its fd is out of the way,
+   * protocol.move_out_of_the_way, but a test can still find it). Nothing that
+   * worker says can be trusted any more: stop it now; its running test fails
+   * with this reason and the rest of its group continues in a fresh worker.
+   */
+  workerCorrupted(workerId: number, problem: string): void {
+    const worker = this.workers.get(workerId);
+    if (worker === undefined) return;
+    worker.corruption = problem;
+    this.signal(worker, "SIGKILL");
+  }
+
+  workerClosed(workerId: number): void {
+    const worker = this.workers.get(workerId);
+    if (worker === undefined) return;
+    worker.socketClosed = true;
+    this.settleWorker(worker);
+  }
+
+  workerMessage(workerId: number, message: WorkerToSupervisor, body: Uint8Array): void {
+    const worker = this.workers.get(workerId);
+    if (worker === undefined) {
+      throw new Error(`this is a bug in kiln: a message from unknown worker kw${workerId}`);
+    }
+    switch (message.type) {
+      case "work:wanted":
+        this.handOut(worker);
+        break;
+      case "test:finished":
+        this.testFinished(worker, message, body);
+        break;
+      case "warning:recorded":
+        this.ports.toZygote(message);
+        break;
+      case "debugger:entered":
+        // As pytest-timeout does when a debugger is active: the user's
+        // session at the prompt is not a hung test.
+        worker.inDebugger = true;
+        worker.watchdog?.cancel();
+        worker.watchdog = undefined;
+        break;
+      case "run:exit":
+        // Sent after the worker's last test:finished, so the zygote has
+        // replayed that test before it ends its session with Exit.
+        this.ports.toZygote({
+          type: "run:exit",
+          reason: message.reason,
+          returncode: message.returncode,
+          ...(message.interrupt === undefined ? {} : { interrupt: message.interrupt }),
+        });
+        this.stop();
+        break;
+      case "worker:hello":
+      case "worker:done":
+        break;
+    }
+  }
+
+  private handOut(worker: WorkerState): void {
+    const group = this.queue.next();
+    if (group === undefined) {
+      this.ports.toWorker(worker.id, { type: "work:none" });
+      return;
+    }
+    const indices = group.items.map((item) => item.index);
+    if (worker.assigned.length === 0) this.progress(worker);
+    worker.assigned.push(...indices);
+    this.ports.toWorker(worker.id, { type: "work", indices });
+  }
+
+  private testFinished(
+    worker: WorkerState,
+    message: Extract<WorkerToSupervisor, { type: "test:finished" }>,
+    body: Uint8Array,
+  ): void {
+    let total = 0;
+    for (const report of message.reports) total += report.duration;
+    if (!this.interactive) this.summary.durations.set(message.nodeid, total);
+    worker.ranTests++;
+    for (const report of message.reports) this.summary.outcomes.addPhase(message.nodeid, report);
+    const index = this.indexOf.get(message.nodeid);
+    const at = index === undefined ? -1 : worker.assigned.indexOf(index);
+    if (at >= 0) worker.assigned.splice(at, 1);
+    worker.inDebugger = false;
+    this.progress(worker);
+    this.ports.events.emit({
+      event: "test:finished",
+      at: this.ports.now(),
+      workerId: worker.id,
+      nodeid: message.nodeid,
+      location: message.location,
+      reports: message.reports,
+    });
+    this.ports.toZygote(
+      {
+        type: "test:finished",
+        workerId: worker.id,
+        nodeid: message.nodeid,
+        location: message.location,
+        format: message.format,
+        ...(message.unfinished ? { unfinished: true } : {}),
+        ...(message.bodyFile === undefined ? {} : { bodyFile: message.bodyFile }),
+      },
+      body,
+    );
+  }
+
+  // -- internals --------------------------------------------------------------
+
+  private spawnWorker(): void {
+    const id = this.nextWorkerId++;
+    this.workers.set(id, {
+      id,
+      pid: undefined,
+      connected: false,
+      assigned: [],
+      progressAt: this.ports.now(),
+      watchdog: undefined,
+      inDebugger: false,
+      ranTests: 0,
+      corruption: undefined,
+      death: undefined,
+      socketClosed: false,
+      graceTimer: undefined,
+    });
+    this.ports.events.emit({ event: "worker:spawn-requested", at: this.ports.now(), workerId: id });
+    this.ports.toZygote({ type: "worker:spawn", workerId: id });
+  }
+
+  private signal(worker: WorkerState, signal: "SIGINT" | "SIGKILL"): void {
+    if (worker.pid === undefined || worker.death !== undefined) return;
+    this.ports.kill(worker.pid, signal);
+  }
+
+  /** The worker moved on: restart its watchdog if it has work left. */
+  private progress(worker: WorkerState): void {
+    worker.progressAt = this.ports.now();
+    worker.watchdog?.cancel();
+    worker.watchdog = undefined;
+    const timeout = this.settings.timeout;
+    if (timeout !== null && !this.pluginOwnsTimeout && worker.assigned.length > 0) {
+      if (worker.inDebugger) return;
+      worker.watchdog = this.ports.setTimer(
+        // Capped: Node clamps a longer delay to 1 ms (TimeoutOverflowWarning),
+        // and the grace would push the largest allowed --timeout over it.
+        Math.min(timeout * 1000 + TIMEOUT_GRACE_MS, MAX_TIMER_MS),
+        () => this.signal(worker, "SIGKILL"),
+      );
+    }
+  }
+
+  /** Both the process exit and the end of its socket are known: account for it. */
+  private settleWorker(worker: WorkerState): void {
+    const death = worker.death;
+    if (death === undefined || !worker.socketClosed || !this.workers.has(worker.id)) return;
+    worker.graceTimer?.cancel();
+    worker.watchdog?.cancel();
+    this.workers.delete(worker.id);
+    const running = this.runningTest(worker, death);
+    if (running !== undefined) {
+      this.reportCrash(worker, running, death);
+      worker.assigned.shift();
+    }
+    const clean = death.exitCode === 0 && running === undefined;
+    if (!clean && worker.ranTests === 0 && running === undefined) this.barrenDeaths++;
+    const unfinished = worker.assigned.map((index) => ({ index, nodeid: this.items[index] ?? "" }));
+    if (this.phaseNow === "running") {
+      if (this.barrenDeaths >= MAX_BARREN_DEATHS) {
+        this.abandon(unfinished, death);
+      } else {
+        if (unfinished.length > 0) this.queue.requeueFront(unfinished);
+        if (unfinished.length > 0 || (!clean && this.queue.remaining > 0)) this.spawnWorker();
+      }
+    }
+    this.maybeFinish();
+  }
+
+  /**
+   * A worker runs its items in order and reports each at its end, so when it
+   * dies the first unfinished item is the one it was running. Only a worker
+   * told to stop may leave items unfinished without having crashed.
+   */
+  private runningTest(
+    worker: WorkerState,
+    death: WorkerDeath,
+  ): { nodeid: string; startedAt: number } | undefined {
+    const index = worker.assigned[0];
+    if (index === undefined) return undefined;
+    if (this.phaseNow === "stopping" && death.exitCode === 0) return undefined;
+    // pytest reports nothing for the test Ctrl-C cut short.
+    if (this.stopKind === "interrupt") return undefined;
+    return { nodeid: this.items[index] ?? "", startedAt: worker.progressAt };
+  }
+
+  /**
+   * Workers keep dying before they run anything (a broken fork, a plugin that
+   * kills the process at import): fail every test not run yet, so nothing is
+   * silently lost and the exit code says so.
+   */
+  private abandon(unfinished: { index: number; nodeid: string }[], death: WorkerDeath): void {
+    const why =
+      `${this.barrenDeaths} Kiln workers died before running a test (the last ${describeDeath(death)}); ` +
+      "this test was not run.";
+    this.ports.warn(`${why.replace("; this test was not run.", "")}; giving up.`);
+    const never = this.queue.stop().flatMap((group) => group.items);
+    this.beginStop("wind-down");
+    for (const item of [...unfinished, ...never]) {
+      this.failTest({ workerId: 0, nodeid: item.nodeid, when: "setup", message: why, duration: 0 });
+    }
+  }
+
+  private reportCrash(
+    worker: WorkerState,
+    test: { nodeid: string; startedAt: number },
+    death: WorkerDeath,
+  ): void {
+    this.summary.outcomes.add(test.nodeid, "failed");
+    const timeout = this.settings.timeout;
+    const stack = timeout === null ? "" : this.ports.readStack(worker.id);
+    const timedOut =
+      timeout !== null && (stack.length > 0 || this.ports.now() - test.startedAt >= timeout * 1000);
+    const message = timedOut
+      ? timeoutMessage(test.nodeid, timeout ?? 0, death, stack)
+      : worker.corruption !== undefined
+        ? corruptionMessage(test.nodeid, death, worker.corruption)
+        : crashMessage(test.nodeid, death);
+    // The worker could not say which phase it was in; like xdist's crash
+    // report, the test fails in its call (pytest shows it under FAILURES).
+    this.failTest({
+      workerId: worker.id,
+      nodeid: test.nodeid,
+      when: "call",
+      message,
+      duration: (this.ports.now() - test.startedAt) / 1000,
+    });
+  }
+
+  /** A test that could not report for itself fails, in the zygote's pytest hooks. */
+  private failTest(crash: {
+    workerId: number;
+    nodeid: string;
+    when: CrashWhen;
+    message: string;
+    duration: number;
+  }): void {
+    this.ports.events.emit({ event: "test:crashed", at: this.ports.now(), ...crash });
+    this.ports.toZygote({ type: "test:crashed", ...crash });
+  }
+
+  private maybeFinish(): void {
+    // Before start() (run:ready) the zygote is not serving yet: a stop during
+    // collection finishes once it is.
+    if (!this.summary.running || this.phaseNow === "finished") return;
+    if (this.workers.size > 0) return;
+    if (this.phaseNow === "running" && this.queue.remaining > 0) return;
+    this.phaseNow = "finished";
+    this.interruptTimer?.cancel();
+    this.ports.toZygote({ type: "run:finish" });
+  }
+}
