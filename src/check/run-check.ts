@@ -4,6 +4,7 @@
 // every module that imports one of them, transitively (the import graph's
 // dependents, in the old graph and the new one, so deletions count too).
 import { readFileSync, realpathSync, statSync } from "node:fs";
+import { kilnDir } from "../config/kiln-dir.js";
 import { FileIndex } from "../discovery/file-index.js";
 import {
   CompileServer,
@@ -13,7 +14,6 @@ import {
 } from "../registry/compile-client.js";
 import { ImportGraph } from "../registry/import-graph.js";
 import type { ImportRef } from "../registry/types.js";
-import { kilnDir } from "../scheduler/durations-store.js";
 import {
   type CachedFile,
   type CheckCache,

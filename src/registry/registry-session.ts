@@ -3,9 +3,10 @@
 // compile and the pack follow once the zygote has said which interpreter
 // (magic number, pytest version) it is. Any failure here costs speed, never
 // the run: the zygote then imports normally, and we say why.
+
+import { ensureKilnDir, kilnDir } from "../config/kiln-dir.js";
 import { FileIndex } from "../discovery/file-index.js";
 import { type WalkResult, walkProject } from "../discovery/walk.js";
-import { ensureKilnDir, kilnDir } from "../scheduler/durations-store.js";
 import { CompileServer } from "./compile-client.js";
 import { openStore } from "./open-store.js";
 import { type InterpreterFacts, type PreparedRegistry, prepareRegistry } from "./prepare.js";
