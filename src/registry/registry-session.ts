@@ -6,7 +6,7 @@
 
 import { ensureKilnDir, kilnDir } from "../config/kiln-dir.js";
 import { FileIndex } from "../discovery/file-index.js";
-import { type WalkResult, walkProject } from "../discovery/walk.js";
+import { type ProjectLayout, walkProject } from "../discovery/walk.js";
 import { CompileServer } from "./compile-client.js";
 import { openStore } from "./open-store.js";
 import { type InterpreterFacts, type PreparedRegistry, prepareRegistry } from "./prepare.js";
@@ -19,7 +19,7 @@ export interface RegistryOptions {
 export class RegistrySession {
   private constructor(
     private readonly root: string,
-    private readonly walk: WalkResult,
+    private readonly walk: ProjectLayout,
     private readonly index: FileIndex,
     private readonly options: RegistryOptions,
   ) {}
