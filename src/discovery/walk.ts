@@ -70,11 +70,17 @@ const NORECURSE_NAMES = new Set([
   "__pycache__",
 ]);
 
-/** Whether the walk (like pytest's collection) leaves the directory `parent/name` alone. */
-export function skipDirectory(parent: string, name: string): boolean {
-  if (name.startsWith(".") || name.endsWith(".egg") || NORECURSE_NAMES.has(name)) return true;
-  const dir = join(parent, name);
-  return isFile(join(dir, "pyvenv.cfg")) || isFile(join(dir, "conda-meta", "history"));
+/** pytest's norecursedirs defaults and __pycache__, which decide on the name alone. */
+function skippedByName(name: string): boolean {
+  return name.startsWith(".") || name.endsWith(".egg") || NORECURSE_NAMES.has(name);
+}
+
+/** pytest's _in_venv, from the directory's own listing (no stat unless a marker is there). */
+function isEnvironment(dir: string, names: ReadonlySet<string>): boolean {
+  return (
+    (names.has("pyvenv.cfg") && isFile(join(dir, "pyvenv.cfg"))) ||
+    (names.has("conda-meta") && isFile(join(dir, "conda-meta", "history")))
+  );
 }
 
 export function walkProject(root: string): ProjectLayout {
@@ -86,31 +92,31 @@ export function walkProject(root: string): ProjectLayout {
   const namespaces = new Set<string>();
   const topLevel = new Set<string>();
   const srcRoot = roots[1];
+  const prefix = root.endsWith(sep) ? root : `${root}${sep}`;
+  const toRel = (path: string): string => {
+    const rel = path.startsWith(prefix) ? path.slice(prefix.length) : relative(root, path);
+    return sep === "/" ? rel : rel.split(sep).join("/");
+  };
 
-  // Returns whether the directory holds (below it) any module at all.
-  const walk = (dir: string, parts: string[]): boolean => {
+  // Walks a directory already listed; returns whether it holds (below it)
+  // any module at all.
+  const walk = (dir: string, parts: string[], entries: Dirent[]): boolean => {
     dirs.push(dir);
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return false; // unreadable: the import system will say so if it matters
-    }
     const atRoot = parts.length === 0;
     let holdsModules = false;
     const subdirs: string[] = [];
     for (const entry of entries) {
       const name = entry.name;
-      const path = join(dir, name);
       if (entry.isDirectory()) {
-        if (path !== srcRoot) subdirs.push(name); // src/ is walked as its own root
+        subdirs.push(name);
         continue;
       }
+      const path = join(dir, name);
       if (!isFileEntry(entry, path)) continue;
       if (name.endsWith(".py")) {
         const naming = moduleNameFor(dir, parts, name);
         files.push({
-          rel: toRel(root, path),
+          rel: toRel(path),
           abs: path,
           module: naming.name,
           isPackage: naming.isPackage,
@@ -129,15 +135,20 @@ export function walkProject(root: string): ProjectLayout {
     }
     for (const name of subdirs) {
       const path = join(dir, name);
-      const isRegular = isFile(join(path, "__init__.py"));
+      if (path === srcRoot) continue; // walked as its own import root
       const childParts = [...parts, name];
-      if (skipDirectory(dir, name)) {
-        if (isRegular && IDENTIFIER.test(name)) other.add(childParts.join("."));
+      if (skippedByName(name)) {
+        if (IDENTIFIER.test(name) && isFile(join(path, "__init__.py"))) {
+          other.add(childParts.join("."));
+        }
         continue;
       }
-      if (!walk(path, childParts)) continue;
+      const childEntries = list(path);
+      const names = new Set(childEntries.map((entry) => entry.name));
+      if (isEnvironment(path, names)) continue;
+      if (!walk(path, childParts, childEntries)) continue;
       holdsModules = true;
-      if (!isRegular) {
+      if (!names.has("__init__.py")) {
         const ns = childParts.join(".");
         other.add(ns);
         namespaces.add(ns);
@@ -148,7 +159,7 @@ export function walkProject(root: string): ProjectLayout {
     return holdsModules;
   };
 
-  for (const importRoot of roots) walk(importRoot, []);
+  for (const importRoot of roots) walk(importRoot, [], list(importRoot));
   files.sort((x, y) => cmp(x.rel, y.rel));
   return {
     root,
@@ -181,9 +192,13 @@ function isFile(path: string): boolean {
   }
 }
 
-function toRel(root: string, path: string): string {
-  const rel = relative(root, path);
-  return sep === "/" ? rel : rel.split(sep).join("/");
+/** A directory's entries; none when it is unreadable (the import system will say so if it matters). */
+function list(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
 }
 
 function cmp(a: string, b: string): number {

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runCheck } from "../../../src/check/run-check.js";
 import { checkCachePath } from "../../../src/config/kiln-dir.js";
 import { FileIndex } from "../../../src/discovery/file-index.js";
-import { skipDirectory, walkProject } from "../../../src/discovery/walk.js";
+import { walkProject } from "../../../src/discovery/walk.js";
 import type { CompileServer } from "../../../src/registry/compile-client.js";
 import { prepareRegistry } from "../../../src/registry/prepare.js";
 import type { ModuleStore, StoredEntry } from "../../../src/registry/types.js";
@@ -88,20 +88,6 @@ describe("the shared walker's skip rules", () => {
     ).sort();
     expect(byPytest).toEqual(expected);
     expect(byWalker).toEqual(expected);
-  });
-
-  it("decides on the directory's name and its venv markers", () => {
-    write("env/pyvenv.cfg");
-    write("conda/conda-meta/history");
-    mkdirSync(join(root, "condaish", "conda-meta"), { recursive: true });
-    mkdirSync(join(root, "plain"));
-    expect(skipDirectory(root, "env")).toBe(true);
-    expect(skipDirectory(root, "conda")).toBe(true);
-    expect(skipDirectory(root, "condaish")).toBe(false);
-    expect(skipDirectory(root, "plain")).toBe(false);
-    for (const name of [".git", ".kiln", "a.egg", "build", "dist", "__pycache__", "venv"]) {
-      expect(skipDirectory(root, name), name).toBe(true);
-    }
   });
 });
 
