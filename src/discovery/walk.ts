@@ -12,9 +12,11 @@
 //   - virtual environments, as pytest >= 8's `_in_venv` detects them: a
 //     `pyvenv.cfg` file, or a `conda-meta/history` file (pytest#12652);
 //   - `__pycache__` (pytest's pytest_ignore_collect).
-// Two differences from pytest, both Kiln's own: symlinked directories are not
-// followed (pytest's visit() does, and a link cycle would walk forever), and
-// `.kiln/` needs no rule of its own (it is a dot-directory).
+// `.kiln/` needs no rule of its own: it is a dot-directory. One difference
+// from pytest: symlinked directories are not followed (pytest's visit() does;
+// a link cycle would walk forever). A regular package in a skipped directory
+// (`pkg/build/`) is not walked but still exists, so `kiln check` never calls
+// an import of it missing.
 import { type Dirent, readdirSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { extensionStem, importRoots, moduleNameFor } from "./module-names.js";
