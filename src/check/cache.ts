@@ -6,7 +6,8 @@
 // relative imports resolve). Problems are cached per file and reused for
 // every module that neither changed nor imports (transitively) a change.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { checkCachePath } from "../config/kiln-dir.js";
 import type { ModuleAnalysis } from "./rules.js";
 
 export const CHECK_CACHE_VERSION = 2;
@@ -40,10 +41,6 @@ export interface CheckCache {
   otherModules: string[];
   topLevel: string[];
   files: Record<string, CachedFile>;
-}
-
-export function checkCachePath(root: string): string {
-  return join(root, ".kiln", "check-cache.json");
 }
 
 export function emptyCache(): CheckCache {

@@ -4,7 +4,9 @@
 // every module that imports one of them, transitively (the import graph's
 // dependents, in the old graph and the new one, so deletions count too).
 import { readFileSync, realpathSync, statSync } from "node:fs";
+import { kilnDir } from "../config/kiln-dir.js";
 import { FileIndex } from "../discovery/file-index.js";
+import { type ProjectFile, walkProject } from "../discovery/walk.js";
 import {
   CompileServer,
   type CompileServerOptions,
@@ -13,7 +15,6 @@ import {
 } from "../registry/compile-client.js";
 import { ImportGraph } from "../registry/import-graph.js";
 import type { ImportRef } from "../registry/types.js";
-import { kilnDir } from "../scheduler/durations-store.js";
 import {
   type CachedFile,
   type CheckCache,
@@ -22,7 +23,6 @@ import {
   loadCheckCache,
   saveCheckCache,
 } from "./cache.js";
-import { discoverProject, type ProjectFile } from "./layout.js";
 import { checkModule, type ModuleFacts, type Problem, type ProjectIndex } from "./rules.js";
 
 /** The set-up cannot work (no interpreter, the compile server cannot start): exit 4. */
@@ -68,7 +68,7 @@ interface FileState {
 export async function runCheck(options: CheckOptions): Promise<CheckOutcome> {
   const { root } = options;
   const useCache = options.useCache ?? true;
-  const layout = discoverProject(root);
+  const layout = walkProject(root);
   const stamp = interpreterStamp(options.python);
   let cache = useCache ? loadCheckCache(root) : emptyCache();
   if (!sameStamp(cache.interpreter, stamp)) cache = { ...emptyCache(), files: {} };

@@ -4,10 +4,10 @@
 // arguments (src/config/rootdir.ts), so any directory of the project will do.
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
+import { registryPath } from "../config/kiln-dir.js";
 import { pytestRootdir } from "../config/rootdir.js";
 import { openStore, parseStoreSpec, StoreSpecError } from "../registry/open-store.js";
 import { readRegistryTotals } from "../registry/sqlite-stats.js";
-import { registryPath } from "../registry/sqlite-store.js";
 import type { ModuleStore } from "../registry/types.js";
 
 // pytest's ExitCode.USAGE_ERROR for a bad --store; 1 when the store failed.

@@ -7,8 +7,9 @@
 //     star import, or globals()/exec tricks are not judged).
 // Imports inside `try: ... except ...:` are expected to fail sometimes and
 // are never reported. Which files are modules, and under which names, is
-// documented in src/check/layout.ts (the project dir and `src/` are import
-// roots; packages are directories with __init__.py).
+// documented in src/discovery/module-names.ts (the project dir and `src/` are import
+// roots; packages are directories with __init__.py), and which directories
+// are walked in src/discovery/walk.ts (pytest's collection rules).
 //
 // Incremental: .kiln/check-cache.json remembers each file's analysis and
 // problems; only edited files are recompiled (the compile server starts only

@@ -2,9 +2,9 @@
 // argument reaches pytest unchanged and in order (commander keeps unknown
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
+import { loadDurations, saveDurations } from "../events/durations-store.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { parseReportList } from "../reports/registry.js";
-import { loadDurations, saveDurations } from "../scheduler/durations-store.js";
 import { runTests } from "../zygote/run-tests.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
 import { type ReportSelection, renderRunReports, selectReports } from "./report-command.js";

@@ -23,7 +23,8 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { fileIndexPath } from "../config/kiln-dir.js";
 
 const INDEX_VERSION = 1;
 
@@ -67,7 +68,7 @@ export class FileIndex {
   ) {}
 
   static path(kilnDir: string): string {
-    return join(kilnDir, "files.json");
+    return fileIndexPath(kilnDir);
   }
 
   static load(kilnDir: string, options: FileIndexOptions = {}): FileIndex {

@@ -15,15 +15,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { runsDir } from "../config/kiln-dir.js";
 
 /** How many runs are kept per project unless KILN_KEEP_RUNS says otherwise. */
 export const DEFAULT_KEEP_RUNS = 10;
 
 const RUN_ID = /^\d{8}-\d{6}-\d{3}-[0-9a-f]{4}$/;
-
-export function runsDir(base: string): string {
-  return join(base, ".kiln", "runs");
-}
 
 /** 20250101-120000-123-ab12: UTC start time plus a random suffix for concurrent runs. */
 export function newRunId(now = Date.now()): string {

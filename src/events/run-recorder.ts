@@ -9,10 +9,9 @@
 // error is one warning, then the recorder goes quiet.
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { PythonInfo } from "../protocol/messages.js";
 import { JsonlAppender } from "./jsonl.js";
-import { type Manifest, RUN_FORMAT_VERSION, writeManifest } from "./manifest.js";
-import { OutcomeTally } from "./outcomes.js";
+import { type Manifest, writeManifest } from "./manifest.js";
+import { ManifestFold } from "./manifest-fold.js";
 import {
   RECORD_FILES,
   type RecordFile,
@@ -36,8 +35,6 @@ export interface RecorderOptions {
   warn(message: string): void;
 }
 
-type Started = Extract<RunEvent, { event: "run:started" }>;
-
 export class RunRecorder implements RunEventSink {
   /** The run directory, once known. */
   dir: string | undefined;
@@ -46,17 +43,8 @@ export class RunRecorder implements RunEventSink {
   private writers: Map<RecordFile, JsonlAppender> | undefined;
   private failed = false;
   private closed = false;
-  private started: Started | undefined;
-  private python: PythonInfo | null = null;
-  private pytestVersion: string | null = null;
-  private rootdir: string | null = null;
-  private finishedAt: number | undefined;
-  private runExitCode: number | undefined;
-  private collection = { items: 0, errors: 0, skipped: 0, deselected: 0 };
-  private readonly tally = new OutcomeTally();
-  private workersStarted = 0;
-  private crashedTests = 0;
-  private readonly cache = { hits: 0, misses: 0, bypasses: 0 };
+  /** The manifest, folded from the records as they are written (manifest-fold.ts). */
+  private readonly fold = new ManifestFold();
 
   constructor(private readonly options: RecorderOptions) {}
 
@@ -81,9 +69,10 @@ export class RunRecorder implements RunEventSink {
     const events = this.queue;
     this.queue = [];
     for (const event of events) {
-      this.observe(event);
       const lines: RecordLines | undefined = recordsOf(event);
-      if (lines !== undefined) writers.get(lines.file)?.append(lines.records);
+      if (lines === undefined) continue;
+      writers.get(lines.file)?.append(lines.records);
+      this.fold.add(lines.file, lines.records);
     }
     this.guard(() => {
       for (const writer of writers.values()) writer.flush();
@@ -142,94 +131,17 @@ export class RunRecorder implements RunEventSink {
     }
   }
 
-  /** Keeps what the manifest summarizes, so it needs no re-reading of the files. */
-  private observe(event: RunEvent): void {
-    switch (event.event) {
-      case "run:started":
-        this.started = event;
-        break;
-      case "zygote:ready":
-        this.python = event.python;
-        this.pytestVersion = event.pytest;
-        break;
-      case "collection:finished":
-        this.rootdir = event.rootdir;
-        this.collection = {
-          items: event.items.length,
-          errors: event.errors.length,
-          skipped: event.skipped.length,
-          deselected: event.deselected,
-        };
-        for (const error of event.errors) this.tally.add(error.nodeid, "error");
-        for (const skip of event.skipped) this.tally.add(skip.nodeid, "skipped");
-        this.tally.total.deselected += event.deselected;
-        break;
-      case "test:finished":
-        for (const report of event.reports) this.tally.addPhase(event.nodeid, report);
-        break;
-      case "test:crashed":
-        this.crashedTests++;
-        this.tally.add(event.nodeid, event.when === "call" ? "failed" : "error");
-        break;
-      case "worker:spawn-requested":
-        this.workersStarted++;
-        break;
-      case "registry:prepared":
-        for (const lookup of event.lookups) {
-          if (lookup.outcome === "hit") this.cache.hits++;
-          else if (lookup.outcome === "miss") this.cache.misses++;
-          else this.cache.bypasses++;
-        }
-        break;
-      case "registry:served":
-        this.cache.bypasses += event.fallbacks;
-        break;
-      case "run:finished":
-        this.finishedAt = event.at;
-        this.runExitCode = event.exitCode;
-        break;
-      default:
-        break;
-    }
-  }
-
   private manifest(exitCode: number, writers: Map<RecordFile, JsonlAppender>): Manifest {
-    const started = this.started;
     const now = Date.now();
-    return {
-      format: "kiln-run",
-      formatVersion: RUN_FORMAT_VERSION,
+    return this.fold.manifest({
       runId: this.options.runId,
       kilnVersion: this.options.kilnVersion,
-      python: this.python,
-      pytestVersion: this.pytestVersion,
-      argv: started?.argv ?? [],
-      cwd: started?.cwd ?? this.options.cwd,
-      rootdir: this.rootdir,
-      hostname: started?.hostname ?? hostname(),
-      utcOffsetMinutes: started?.utcOffsetMinutes ?? -new Date(now).getTimezoneOffset(),
-      workers: started?.workers ?? 0,
-      dist: started?.dist ?? "",
-      timeout: started?.timeout ?? null,
-      startedAt: started?.at ?? now,
-      finishedAt: this.finishedAt ?? now,
+      cwd: this.options.cwd,
+      hostname: hostname(),
+      utcOffsetMinutes: -new Date(now).getTimezoneOffset(),
       exitCode,
-      complete: this.runExitCode !== undefined,
-      collection: this.collection,
-      outcomes: this.tally.total,
-      perFile: this.tally.perFileObject(),
-      workersStarted: this.workersStarted,
-      crashedTests: this.crashedTests,
-      cache: { ...this.cache },
-      files: RECORD_FILES.map((kind) => {
-        const writer = writers.get(kind);
-        return {
-          name: recordFileName(kind),
-          kind,
-          lines: writer?.lines ?? 0,
-          bytes: writer?.bytes ?? 0,
-        };
-      }),
-    };
+      closedAt: now,
+      bytes: Object.fromEntries([...writers].map(([file, writer]) => [file, writer.bytes])),
+    });
   }
 }

@@ -3,7 +3,8 @@
 // Redis. An unreachable Redis is not a reason to fail a test run: the local
 // store takes over and the caller prints the returned warning.
 import { isAbsolute, relative } from "node:path";
-import { registryPath, SqliteStore } from "./sqlite-store.js";
+import { registryPath } from "../config/kiln-dir.js";
+import { SqliteStore } from "./sqlite-store.js";
 import type { ModuleStore } from "./types.js";
 
 export type StoreSpec = { kind: "sqlite" } | { kind: "redis"; url: string };

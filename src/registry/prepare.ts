@@ -3,8 +3,8 @@
 // batch, and write the run's pack. Runs while the zygote imports pytest.
 import { join } from "node:path";
 import type { FileIndex } from "../discovery/file-index.js";
-import { looksLikeTestFile, moduleNameFor } from "../discovery/module-names.js";
-import type { WalkResult } from "../discovery/walk.js";
+import { looksLikeTestFile } from "../discovery/module-names.js";
+import type { ProjectLayout } from "../discovery/walk.js";
 import type { CompileServer } from "./compile-client.js";
 import { type PackEntry, writePack } from "./pack-writer.js";
 import { type CompiledModule, keyString, type ModuleStore, type StoredEntry } from "./types.js";
@@ -36,7 +36,7 @@ export interface PreparedRegistry {
 }
 
 export interface PrepareInput {
-  walk: WalkResult;
+  walk: ProjectLayout;
   index: FileIndex;
   facts: InterpreterFacts;
   store: ModuleStore;
@@ -48,8 +48,6 @@ export interface PrepareInput {
 export async function prepareRegistry(input: PrepareInput): Promise<PreparedRegistry> {
   const { facts, walk } = input;
   const t0 = performance.now();
-  const sources = new Set(walk.sources);
-  const isSource = (p: string) => sources.has(p);
   const wanted: {
     path: string;
     key: string;
@@ -57,18 +55,17 @@ export async function prepareRegistry(input: PrepareInput): Promise<PreparedRegi
     module: string;
     isPackage: boolean;
   }[] = [];
-  for (const path of walk.sources) {
+  for (const { abs: path, module, isPackage } of walk.files) {
     const hashed = input.index.hash(path);
     if (hashed === undefined) continue;
     const rewrite = looksLikeTestFile(path);
-    const naming = moduleNameFor(path, isSource);
     const key = keyString({
       sourceHash: hashed.hash,
       magic: facts.magic,
       optimize: facts.optimize,
       rewrittenBy: rewrite ? facts.pytestVersion : null,
     });
-    wanted.push({ path, key, rewrite, module: naming.name, isPackage: naming.isPackage });
+    wanted.push({ path, key, rewrite, module, isPackage });
   }
   const t1 = performance.now();
   const found = await input.store.getMany(wanted.map((w) => w.key));

@@ -3,9 +3,10 @@
 // compile and the pack follow once the zygote has said which interpreter
 // (magic number, pytest version) it is. Any failure here costs speed, never
 // the run: the zygote then imports normally, and we say why.
+
+import { ensureKilnDir, kilnDir } from "../config/kiln-dir.js";
 import { FileIndex } from "../discovery/file-index.js";
-import { type WalkResult, walkProject } from "../discovery/walk.js";
-import { ensureKilnDir, kilnDir } from "../scheduler/durations-store.js";
+import { type ProjectLayout, walkProject } from "../discovery/walk.js";
 import { CompileServer } from "./compile-client.js";
 import { openStore } from "./open-store.js";
 import { type InterpreterFacts, type PreparedRegistry, prepareRegistry } from "./prepare.js";
@@ -18,7 +19,7 @@ export interface RegistryOptions {
 export class RegistrySession {
   private constructor(
     private readonly root: string,
-    private readonly walk: WalkResult,
+    private readonly walk: ProjectLayout,
     private readonly index: FileIndex,
     private readonly options: RegistryOptions,
   ) {}

@@ -4,8 +4,7 @@
 // checksummed: an entry that does not verify is deleted and reported as a
 // miss, so the caller recompiles it instead of executing damaged code.
 import { renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { ensureKilnDir, kilnDir } from "../scheduler/durations-store.js";
+import { ensureKilnDir, registryPath } from "../config/kiln-dir.js";
 import { entryChecksum } from "./checksum.js";
 import { decodeMeta, encodeMeta } from "./entry-meta.js";
 import {
@@ -33,10 +32,6 @@ export interface SqliteStoreOptions {
   warn?: (message: string) => void;
   /** Milliseconds clock for last_used; tests inject one. */
   now?: () => number;
-}
-
-export function registryPath(rootdir: string): string {
-  return join(kilnDir(rootdir), "registry.sqlite");
 }
 
 export class SqliteStore implements ModuleStore {

@@ -2,11 +2,11 @@
 // that was killed has no manifest and may end in a torn line; both are
 // tolerated (the torn line is skipped, the manifest is rebuilt from the
 // records), so `kiln report` works on whatever a dead run left behind.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { readJsonl } from "../events/jsonl.js";
 import { type Manifest, RUN_FORMAT_VERSION } from "../events/manifest.js";
-import { categorize, OutcomeTally } from "../events/outcomes.js";
+import { foldManifest } from "../events/manifest-fold.js";
 import { printable } from "../events/printable.js";
 import {
   RECORD_FILES,
@@ -78,73 +78,23 @@ function readManifest(path: string): { manifest?: Manifest; problem?: string } {
   return { manifest: data as Manifest };
 }
 
-/** What the manifest would have said, from the records of a run that never wrote one. */
+/**
+ * What the manifest would have said, from the records of a run that never
+ * wrote one (or whose manifest is damaged): the same fold the recorder runs
+ * live, so a complete run's rebuilt manifest is the one it wrote.
+ */
 export function rebuildManifest(dir: string, records: RecordsByFile): Manifest {
-  const tally = new OutcomeTally();
-  const collection = { items: 0, errors: 0, skipped: 0, deselected: 0 };
-  let rootdir: string | null = null;
-  for (const record of records.collect) {
-    if (record.type === "collection") {
-      rootdir = record.rootdir;
-      collection.items = record.items;
-      collection.errors = record.errors;
-      collection.skipped = record.skipped;
-      collection.deselected = record.deselected;
-      tally.total.deselected += record.deselected;
-    } else if (record.type === "error") tally.add(record.nodeid, "error");
-    else if (record.type === "skipped") tally.add(record.nodeid, "skipped");
+  const bytes: Partial<Record<RecordFile, number>> = {};
+  for (const file of RECORD_FILES) {
+    const size = statSync(join(dir, recordFileName(file)), { throwIfNoEntry: false })?.size;
+    if (size !== undefined) bytes[file] = size;
   }
-  let crashedTests = 0;
-  for (const result of records.results) {
-    if (result.crashed) crashedTests++;
-    const category = categorize(result);
-    if (category !== undefined) tally.add(result.nodeid, category);
-  }
-  let started: Extract<RecordsByFile["workers"][number], { event: "run:started" }> | undefined;
-  let finished: Extract<RecordsByFile["workers"][number], { event: "run:finished" }> | undefined;
-  let ready: Extract<RecordsByFile["workers"][number], { event: "zygote:ready" }> | undefined;
-  let workersStarted = 0;
-  let lastAt = 0;
-  for (const event of records.workers) {
-    lastAt = Math.max(lastAt, event.at);
-    if (event.event === "run:started") started = event;
-    else if (event.event === "run:finished") finished = event;
-    else if (event.event === "zygote:ready") ready = event;
-    else if (event.event === "worker:spawn-requested") workersStarted++;
-  }
-  for (const result of records.results) lastAt = Math.max(lastAt, result.at);
-  const runId = started?.runId ?? dir.split("/").filter(Boolean).pop() ?? "unknown";
-  return {
-    format: "kiln-run",
-    formatVersion: RUN_FORMAT_VERSION,
-    runId,
-    kilnVersion: started?.kilnVersion ?? "unknown",
-    python: ready?.python ?? null,
-    pytestVersion: ready?.pytest ?? null,
-    argv: started?.argv ?? [],
-    cwd: started?.cwd ?? dir,
-    rootdir,
-    hostname: started?.hostname ?? "",
-    utcOffsetMinutes: started?.utcOffsetMinutes ?? 0,
-    workers: started?.workers ?? 0,
-    dist: started?.dist ?? "",
-    timeout: started?.timeout ?? null,
-    startedAt: started?.at ?? lastAt,
-    finishedAt: finished?.at ?? lastAt,
-    // pytest's INTERRUPTED: the run did not reach its end.
-    exitCode: finished?.exitCode ?? 2,
-    complete: finished !== undefined,
-    collection,
-    outcomes: tally.total,
-    perFile: tally.perFileObject(),
-    workersStarted,
-    crashedTests,
-    cache: { hits: 0, misses: 0, bypasses: 0 },
-    files: RECORD_FILES.map((kind) => ({
-      name: recordFileName(kind),
-      kind,
-      lines: records[kind].length,
-      bytes: 0,
-    })),
-  };
+  return foldManifest(records, {
+    runId: basename(resolve(dir)),
+    kilnVersion: "unknown",
+    cwd: dir,
+    hostname: "",
+    utcOffsetMinutes: 0,
+    bytes,
+  });
 }

@@ -7,7 +7,8 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { registryPath, SqliteStore } from "../../src/registry/sqlite-store.js";
+import { registryPath } from "../../src/config/kiln-dir.js";
+import { SqliteStore } from "../../src/registry/sqlite-store.js";
 import { CLI } from "../helpers/kiln.js";
 
 let root: string;

@@ -5,12 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   CHECK_CACHE_VERSION,
   type CheckCache,
-  checkCachePath,
   emptyCache,
   loadCheckCache,
   saveCheckCache,
 } from "../../../src/check/cache.js";
 import { explainLines, formatProblem } from "../../../src/check/run-check.js";
+import { checkCachePath } from "../../../src/config/kiln-dir.js";
 
 let root: string;
 

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CacheAction, cacheAction, formatBytes } from "../../../src/cli/cache-command.js";
+import { registryPath } from "../../../src/config/kiln-dir.js";
 import { openStore, parseStoreSpec, StoreSpecError } from "../../../src/registry/open-store.js";
-import { registryPath, SqliteStore } from "../../../src/registry/sqlite-store.js";
+import { SqliteStore } from "../../../src/registry/sqlite-store.js";
 import type { StoredEntry } from "../../../src/registry/types.js";
 
 let root: string;

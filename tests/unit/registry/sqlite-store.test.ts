@@ -12,10 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ensureKilnDir, registryPath } from "../../../src/config/kiln-dir.js";
 import { entryChecksum } from "../../../src/registry/checksum.js";
-import { registryPath, SqliteStore } from "../../../src/registry/sqlite-store.js";
+import { SqliteStore } from "../../../src/registry/sqlite-store.js";
 import type { StoredEntry } from "../../../src/registry/types.js";
-import { ensureKilnDir } from "../../../src/scheduler/durations-store.js";
 
 let root: string;
 let warnings: string[];

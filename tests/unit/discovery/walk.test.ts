@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { discoverProject } from "../../../src/check/layout.js";
+import { walkProject } from "../../../src/discovery/walk.js";
 
 let root: string;
 
@@ -22,10 +22,10 @@ function touch(...paths: string[]): void {
 }
 
 function modules(): Array<[string, string, boolean]> {
-  return discoverProject(root).files.map((f) => [f.rel, f.module, f.isPackage]);
+  return walkProject(root).files.map((f) => [f.rel, f.module, f.isPackage]);
 }
 
-describe("discoverProject", () => {
+describe("walkProject", () => {
   it("names modules from the project root, with packages", () => {
     touch("app.py", "pkg/__init__.py", "pkg/core.py", "pkg/sub/__init__.py", "pkg/sub/leaf.py");
     expect(modules()).toEqual([
@@ -35,7 +35,7 @@ describe("discoverProject", () => {
       ["pkg/sub/__init__.py", "pkg.sub", true],
       ["pkg/sub/leaf.py", "pkg.sub.leaf", false],
     ]);
-    const layout = discoverProject(root);
+    const layout = walkProject(root);
     expect(layout.topLevel).toEqual(["app", "pkg"]);
     expect(layout.otherModules).toEqual([]);
     expect(layout.roots).toEqual([root]);
@@ -48,8 +48,8 @@ describe("discoverProject", () => {
       ["src/lib/__init__.py", "lib", true],
       ["src/lib/x.py", "lib.x", false],
     ]);
-    expect(discoverProject(root).roots).toEqual([root, join(root, "src")]);
-    expect(discoverProject(root).topLevel).toEqual(["lib", "setup"]);
+    expect(walkProject(root).roots).toEqual([root, join(root, "src")]);
+    expect(walkProject(root).topLevel).toEqual(["lib", "setup"]);
   });
 
   it("keeps a src/ package as an ordinary package", () => {
@@ -58,12 +58,12 @@ describe("discoverProject", () => {
       ["src/__init__.py", "src", true],
       ["src/x.py", "src.x", false],
     ]);
-    expect(discoverProject(root).topLevel).toEqual(["src"]);
+    expect(walkProject(root).topLevel).toEqual(["src"]);
   });
 
   it("records namespace packages, which do not claim a top-level name", () => {
     touch("tests/test_a.py", "pkg/__init__.py", "pkg/ns/mod.py", "docs/readme.txt");
-    const layout = discoverProject(root);
+    const layout = walkProject(root);
     expect(layout.files.map((f) => f.module)).toEqual(["pkg", "pkg.ns.mod", "tests.test_a"]);
     expect(layout.namespacePackages).toEqual(["pkg.ns", "tests"]);
     expect(layout.otherModules).toEqual(["pkg.ns", "tests"]);
@@ -72,12 +72,14 @@ describe("discoverProject", () => {
 
   it("records extension modules", () => {
     touch("fast.cpython-311-x86_64-linux-gnu.so", "pkg/__init__.py", "pkg/_speed.so");
-    const layout = discoverProject(root);
+    const layout = walkProject(root);
     expect(layout.otherModules).toEqual(["fast", "pkg._speed"]);
     expect(layout.topLevel).toEqual(["fast", "pkg"]);
   });
 
-  it("skips vcs, caches, dot-dirs, venvs, node_modules, and build/dist unless packages", () => {
+  // pytest's norecursedirs match a package named build as well: it is not
+  // walked, but it exists, so imports of it are never reported as missing.
+  it("skips vcs, caches, dot-dirs, venvs, node_modules, build/ and dist/, as pytest does", () => {
     touch(
       "ok.py",
       ".git/hook.py",
@@ -95,12 +97,8 @@ describe("discoverProject", () => {
       "pkg/build/__init__.py",
       "pkg/build/step.py",
     );
-    expect(modules().map(([rel]) => rel)).toEqual([
-      "ok.py",
-      "pkg/__init__.py",
-      "pkg/build/__init__.py",
-      "pkg/build/step.py",
-    ]);
+    expect(modules().map(([rel]) => rel)).toEqual(["ok.py", "pkg/__init__.py"]);
+    expect(walkProject(root).otherModules).toEqual(["pkg.build"]);
   });
 
   it("does not follow symlinked directories", () => {
@@ -111,7 +109,7 @@ describe("discoverProject", () => {
 
   it("names an __init__.py in the root after the directory", () => {
     touch("__init__.py", "m.py");
-    const layout = discoverProject(root);
+    const layout = walkProject(root);
     expect(layout.files[0]).toMatchObject({ rel: "__init__.py", isPackage: true });
     expect(layout.files[0]?.module).toBe(root.split("/").pop());
   });

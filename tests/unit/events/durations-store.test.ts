@@ -2,13 +2,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { durationsPath } from "../../../src/config/kiln-dir.js";
 import {
-  durationsPath,
-  ensureKilnDir,
   loadDurations,
   parseDurations,
   saveDurations,
-} from "../../../src/scheduler/durations-store.js";
+} from "../../../src/events/durations-store.js";
 
 let root: string;
 
@@ -205,26 +204,5 @@ describe("saveDurations", () => {
     await mkdir(durationsPath(root), { recursive: true });
     await expect(saveDurations(root, new Map([["a", 1]]))).rejects.toThrow();
     expect((await readdir(join(root, ".kiln"))).filter((f) => f.endsWith(".tmp"))).toEqual([]);
-  });
-});
-
-describe("ensureKilnDir", () => {
-  it("keeps an existing .gitignore", async () => {
-    await mkdir(join(root, ".kiln"));
-    await writeFile(join(root, ".kiln", ".gitignore"), "custom\n");
-    await ensureKilnDir(root);
-    expect(await readFile(join(root, ".kiln", ".gitignore"), "utf8")).toBe("custom\n");
-  });
-
-  it("adds a .gitignore to an existing .kiln/ that lacks one", async () => {
-    await mkdir(join(root, ".kiln"));
-    expect(await ensureKilnDir(root)).toBe(join(root, ".kiln"));
-    expect(await readFile(join(root, ".kiln", ".gitignore"), "utf8")).toBe("*\n");
-  });
-
-  it("creates a missing rootdir, too", async () => {
-    const nested = join(root, "a", "b");
-    await ensureKilnDir(nested);
-    expect(await readFile(join(nested, ".kiln", ".gitignore"), "utf8")).toBe("*\n");
   });
 });

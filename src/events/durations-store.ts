@@ -1,10 +1,12 @@
-// Recorded per-test durations, the input of longest-first ordering. The file
-// is a cache: losing or corrupting it costs a less balanced run, never a
-// failed one, so every read problem degrades to "no durations" plus a warning.
+// Recorded per-test durations (.kiln/durations.json), the input of the
+// scheduler's longest-first ordering; the file I/O lives here, beside the run
+// records, so scheduler/ stays pure. The file is a cache: losing or
+// corrupting it costs a less balanced run, never a failed one, so every read
+// problem degrades to "no durations" plus a warning.
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { printable } from "../events/printable.js";
+import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { durationsPath, ensureKilnDir } from "../config/kiln-dir.js";
+import { printable } from "./printable.js";
 
 export const DURATIONS_VERSION = 1;
 
@@ -12,14 +14,6 @@ export interface LoadedDurations {
   durations: Map<string, number>;
   /** Set when the file existed but could not be used; for the caller to print. */
   warning?: string;
-}
-
-export function kilnDir(rootdir: string): string {
-  return join(rootdir, ".kiln");
-}
-
-export function durationsPath(rootdir: string): string {
-  return join(kilnDir(rootdir), "durations.json");
 }
 
 export async function loadDurations(rootdir: string): Promise<LoadedDurations> {
@@ -103,21 +97,6 @@ export async function saveDurations(
     throw err;
   }
   return warning;
-}
-
-/**
- * Create `<rootdir>/.kiln/` with a `.gitignore` of `*`, so Kiln's caches never
- * show up in `git status`. An existing `.gitignore` is left alone.
- */
-export async function ensureKilnDir(rootdir: string): Promise<string> {
-  const dir = kilnDir(rootdir);
-  await mkdir(dir, { recursive: true });
-  try {
-    await writeFile(join(dir, ".gitignore"), "*\n", { flag: "wx" });
-  } catch (err) {
-    if (!isErrno(err, "EEXIST")) throw err;
-  }
-  return dir;
 }
 
 function isValidDuration(value: unknown): value is number {
