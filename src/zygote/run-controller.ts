@@ -42,7 +42,7 @@ export class RunController {
   private readonly channels = new Map<number, WorkerChannel>();
 
   constructor(
-    private readonly zygote: ZygoteHandle,
+    zygote: ZygoteHandle,
     private readonly options: RunOptions,
   ) {
     this.machine = new RunMachine(
