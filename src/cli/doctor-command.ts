@@ -1,34 +1,13 @@
 // `kiln doctor`: which interpreter Kiln would use, why, and what it can do.
 import { execFile } from "node:child_process";
 import type { Command } from "commander";
+import { harnessArgs } from "../config/harness.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import { detectPlatformFeatures } from "../sandbox/features.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
 import { KILN_VERSION } from "./version.js";
 
-const PROBE = [
-  "import json, platform, sys",
-  "info = {'version': platform.python_version(), 'executable': sys.executable}",
-  "try:",
-  "    import pytest",
-  "    info['pytest'] = pytest.__version__",
-  "except Exception as e:",
-  "    info['pytestError'] = '%s: %s' % (type(e).__name__, e)",
-  "try:",
-  "    import ctypes, platform as _p",
-  "    # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the ABI version, or -1.",
-  "    nr = {'x86_64': 444, 'aarch64': 444}.get(_p.machine())",
-  "    if nr:",
-  "        info['landlockAbi'] = ctypes.CDLL(None, use_errno=True).syscall(nr, None, 0, 1)",
-  "except Exception:",
-  "    pass",
-  "try:",
-  "    import xdist",
-  "    info['xdist'] = xdist.__version__",
-  "except Exception:",
-  "    pass",
-  "print(json.dumps(info))",
-].join("\n");
-
+/** What python/kiln_harness/doctor_probe.py prints. */
 interface ProbeResult {
   landlockAbi?: number;
   version: string;
@@ -40,7 +19,7 @@ interface ProbeResult {
 
 function probe(python: string): Promise<ProbeResult | string> {
   return new Promise((resolve) => {
-    execFile(python, ["-c", PROBE], { timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(python, harnessArgs("doctor-probe"), { timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) {
         resolve(`${python} failed to run: ${stderr.trim() || error.message}`);
         return;
@@ -104,7 +83,7 @@ async function doctor(flag: string | undefined): Promise<number> {
       `  ${feature.name}: ${feature.available ? "yes" : "no"}${feature.detail ? ` (${feature.detail})` : ""}`,
     );
   }
-  return problems === 0 ? 0 : 4;
+  return problems === 0 ? ExitCode.OK : ExitCode.USAGE_ERROR;
 }
 
 function compareVersion(version: string, min: readonly number[]): number {

@@ -3,6 +3,7 @@
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import { parseReportList } from "../reports/registry.js";
 import { loadDurations, saveDurations } from "../scheduler/durations-store.js";
 import { runTests } from "../zygote/run-tests.js";
@@ -10,9 +11,6 @@ import { chooseInterpreter } from "./interpreter-choice.js";
 import { type ReportSelection, renderRunReports, selectReports } from "./report-command.js";
 import { startRecording } from "./run-recording.js";
 import { parseTestOptions, type RawTestOptions, UsageError } from "./test-options.js";
-
-// pytest's ExitCode.USAGE_ERROR.
-const EXIT_USAGE = 4;
 
 export function registerTestCommand(program: Command): void {
   program
@@ -66,7 +64,7 @@ async function testAction(
   } catch (error) {
     if (error instanceof UsageError || error instanceof KeepRunsError) {
       process.stderr.write(`kiln: error: ${error.message}\n`);
-      return EXIT_USAGE;
+      return ExitCode.USAGE_ERROR;
     }
     throw error;
   }
@@ -78,7 +76,7 @@ async function testAction(
     const selected = await selectReports(reports, raw.reportDir);
     if (typeof selected === "string") {
       process.stderr.write(`kiln: error: ${selected}\n`);
-      return EXIT_USAGE;
+      return ExitCode.USAGE_ERROR;
     }
     selection = selected;
   }
@@ -86,7 +84,7 @@ async function testAction(
   const interpreter = chooseInterpreter(options.python, cwd);
   if (!interpreter.ok) {
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
-    return EXIT_USAGE;
+    return ExitCode.USAGE_ERROR;
   }
   const recording = startRecording({
     argv: process.argv.slice(2),
