@@ -48,7 +48,10 @@ export interface Manifest {
   perFile: Record<string, OutcomeCounts>;
   workersStarted: number;
   crashedTests: number;
-  /** Bytecode registry lookups: all zero until the registry exists. */
+  /**
+   * The registry's lookups at start-up (cache.jsonl's hit/miss/bypass lines);
+   * bypasses include the modules the zygote's finder left to Python.
+   */
   cache: { hits: number; misses: number; bypasses: number };
   files: ManifestFile[];
 }
