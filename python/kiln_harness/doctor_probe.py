@@ -11,6 +11,8 @@ import json
 import platform
 import sys
 
+from .boot import MIN_PYTHON, too_old
+
 # landlock_create_ruleset's number in the kernel's syscall tables
 # (include/uapi/asm-generic/unistd.h, arch/x86/entry/syscalls/syscall_64.tbl):
 # 444 on both architectures Kiln is used on. Other machines are not probed.
@@ -33,7 +35,13 @@ def landlock_abi(machine=None):
 
 
 def probe():
-    info = {"version": platform.python_version(), "executable": sys.executable}
+    info = {
+        "version": platform.python_version(),
+        "executable": sys.executable,
+        # boot.py's own check, so doctor and the zygote never disagree.
+        "tooOld": too_old(sys.version_info) is not None,
+        "minPython": "%d.%d" % MIN_PYTHON,
+    }
     try:
         import pytest
 

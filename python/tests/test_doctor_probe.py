@@ -12,6 +12,8 @@ from kiln_harness import doctor_probe
 KEYS = {
     "version": str,
     "executable": str,
+    "tooOld": bool,
+    "minPython": str,
     "pytest": str,
     "pytestError": str,
     "landlockAbi": int,
@@ -28,6 +30,8 @@ def test_probe_reports_the_interpreter_and_pytest():
     assert info["executable"] == sys.executable
     assert info["pytest"] == pytest.__version__
     assert "pytestError" not in info
+    assert info["tooOld"] is False
+    assert info["minPython"] == "3.9"
 
 
 @pytest.mark.skipif(

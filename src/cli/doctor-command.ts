@@ -12,6 +12,9 @@ interface ProbeResult {
   landlockAbi?: number;
   version: string;
   executable: string;
+  /** Older than kiln_harness.boot's MIN_PYTHON: the zygote would refuse it. */
+  tooOld: boolean;
+  minPython: string;
   pytest?: string;
   pytestError?: string;
   xdist?: string;
@@ -58,12 +61,11 @@ async function doctor(flag: string | undefined): Promise<number> {
       out(`interpreter: ${choice.path} (${choice.how}): BROKEN: ${info}`);
       problems++;
     } else {
-      const tooOld = compareVersion(info.version, [3, 9]) < 0;
       out(
         `interpreter: ${choice.path} (${choice.how}) -> Python ${info.version}` +
-          (tooOld ? " TOO OLD: Kiln needs Python >= 3.9" : ""),
+          (info.tooOld ? ` TOO OLD: Kiln needs Python >= ${info.minPython}` : ""),
       );
-      if (tooOld) problems++;
+      if (info.tooOld) problems++;
       if (info.pytest) {
         out(`pytest: ${info.pytest}`);
       } else {
@@ -84,14 +86,4 @@ async function doctor(flag: string | undefined): Promise<number> {
     );
   }
   return problems === 0 ? ExitCode.OK : ExitCode.USAGE_ERROR;
-}
-
-function compareVersion(version: string, min: readonly number[]): number {
-  const parts = version.split(".").map((p) => Number.parseInt(p, 10));
-  for (let i = 0; i < min.length; i++) {
-    const a = parts[i] ?? 0;
-    const b = min[i] ?? 0;
-    if (a !== b) return a - b;
-  }
-  return 0;
 }

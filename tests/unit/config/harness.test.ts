@@ -34,6 +34,7 @@ describe("harnessArgs", () => {
     const info = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(Object.keys(info)).toEqual(expect.arrayContaining(["executable", "pytest", "version"]));
     expect(info.version).toMatch(/^3\.\d+\.\d+/);
+    expect(info).toMatchObject({ tooOld: false, minPython: "3.9" });
     expect(info.pytest).toMatch(/^\d+\.\d+/);
     if (process.arch === "x64" || process.arch === "arm64") {
       expect(typeof info.landlockAbi).toBe("number");
@@ -54,6 +55,8 @@ describe("harnessArgs", () => {
       expect(r.status).toBe(ExitCode.USAGE_ERROR);
       expect(r.stderr).toMatch(/kiln: Python 3\.8 at .* is too old: Kiln needs Python >= 3\.9/);
     }
-    expect(run("doctor-probe", scratch, old).status).toBe(ExitCode.OK);
+    const probe = run("doctor-probe", scratch, old);
+    expect(probe.status).toBe(ExitCode.OK);
+    expect(JSON.parse(probe.stdout)).toMatchObject({ tooOld: true, minPython: "3.9" });
   });
 });
