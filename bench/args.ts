@@ -1,4 +1,5 @@
 // Command-line flags of `npm run bench -- [suite ...] [--rounds N] [--quick] [--python PATH]`.
+import { Command, CommanderError } from "commander";
 
 export interface BenchArgs {
   suites: string[];
@@ -20,29 +21,36 @@ export const USAGE = `usage: npm run bench -- [suite ...] [--rounds N] [--quick]
 `;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = {
-    suites: [],
-    rounds: undefined,
-    quick: false,
-    python: undefined,
-    help: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined) throw new ArgsError(`${arg} needs a value`);
-      return next;
-    };
-    if (arg === "--quick") out.quick = true;
-    else if (arg === "--help" || arg === "-h") out.help = true;
-    else if (arg === "--python") out.python = value();
-    else if (arg === "--rounds") {
-      const raw = value();
-      if (!/^[1-9]\d*$/.test(raw)) throw new ArgsError(`--rounds expects a positive integer`);
-      out.rounds = Number.parseInt(raw, 10);
-    } else if (arg.startsWith("-")) throw new ArgsError(`unknown option ${arg}`);
-    else out.suites.push(arg);
+  const command = new Command()
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} })
+    .helpOption(false)
+    .argument("[suites...]")
+    .option("--rounds <n>", "", (raw: string) => {
+      if (!/^[1-9]\d*$/.test(raw)) throw new ArgsError("--rounds expects a positive integer");
+      return Number.parseInt(raw, 10);
+    })
+    .option("--quick")
+    .option("--python <path>")
+    .option("-h, --help");
+  try {
+    command.parse(argv, { from: "user" });
+  } catch (error) {
+    // commander's own messages ("error: unknown option '--bogus'"), minus the prefix.
+    if (error instanceof CommanderError) throw new ArgsError(error.message.replace(/^error: /, ""));
+    throw error;
   }
-  return out;
+  const flags = command.opts<{
+    rounds?: number;
+    quick?: boolean;
+    python?: string;
+    help?: boolean;
+  }>();
+  return {
+    suites: [...command.args],
+    rounds: flags.rounds,
+    quick: flags.quick === true,
+    python: flags.python,
+    help: flags.help === true,
+  };
 }

@@ -2,9 +2,9 @@
 # Installs what Kiln's tests and example need on a fresh Debian machine with
 # Node: pytest and its plugins from Debian's packages (the comparisons in
 # tests/ and bench/ run pytest-xdist, pytest-forked and pytest-timeout),
-# redis-server and chromium for the store and report tests, then the npm
-# dependencies (better-sqlite3 builds with node-gyp, g++ is on the machine)
-# and the build. Then one virtualenv per supported newer pytest (.venvs/, see
+# pyflakes3 for the harness's lint, redis-server and chromium for the store
+# and report tests, then the npm dependencies (better-sqlite3 builds with
+# node-gyp, g++ is on the machine) and the build. Then one virtualenv per supported newer pytest (.venvs/, see
 # "Supported pytest versions" in the README), made with `python3 -m venv` and
 # pip, for the parity matrix.
 set -euo pipefail
@@ -17,6 +17,8 @@ need_apt=()
 /usr/bin/python3 -c "import pytest_timeout" 2>/dev/null || need_apt+=(python3-pytest-timeout)
 # `python3 -m venv` needs ensurepip, which Debian ships apart in python3-venv.
 /usr/bin/python3 -c "import ensurepip" 2>/dev/null || need_apt+=(python3-venv)
+# The Python harness's linter (`npm run lint:py`).
+command -v pyflakes3 >/dev/null 2>&1 || need_apt+=(pyflakes3)
 # The Redis store's tests start a real redis-server on a loopback port.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The HTML report is checked in headless Chromium (playwright-core drives it).

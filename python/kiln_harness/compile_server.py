@@ -1,7 +1,7 @@
 """The compile server: source files in, marshalled code objects out, in batches.
 
-Started once per run by src/registry/compile-client.ts as
-`python -c "...; import kiln_harness.compile_server as c; c.main()"` with the
+Started once per run by src/registry/compile-client.ts through boot.py
+(program "compile-server") with the
 kiln protocol (protocol.py) on stdin (requests) and stdout (responses).
 stdout carries only frames: at start-up the real stdout is set aside and
 fd 1 and sys.stdout are pointed at stderr, so a stray print (ours, pytest's,
@@ -46,6 +46,7 @@ import platform
 import sys
 import warnings
 
+from .exit_codes import INTERNAL_ERROR, OK
 from .module_info import analyze
 from .protocol import Channel, ProtocolError
 
@@ -209,13 +210,13 @@ def serve(inbound, outbound):
             frame = inbound.recv()
         except ProtocolError as exc:
             sys.stderr.write(f"kiln compile server: bad frame from the client: {exc}\n")
-            return 3
+            return INTERNAL_ERROR
         if frame is None:
-            return 0
+            return OK
         request, _ = frame
         kind = request.get("type")
         if kind == "shutdown":
-            return 0
+            return OK
         if kind != "compile:batch":
             message = f"unknown request type {kind!r}"
             outbound.send({"type": "compile:error", "id": request.get("id"), "message": message})

@@ -15,6 +15,8 @@ import sys
 import threading
 import traceback
 
+from .exit_codes import KEYBOARD_INTERRUPT, WORKER_SOFTWARE_ERROR
+
 PR_SET_PDEATHSIG = 1
 
 try:
@@ -50,7 +52,7 @@ def fork_worker(run_child, close_fds):
     pid = os.fork()
     if pid:
         return pid
-    code = 70  # EX_SOFTWARE: an exception escaped the worker loop
+    code = WORKER_SOFTWARE_ERROR  # an exception escaped the worker loop
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -64,7 +66,7 @@ def fork_worker(run_child, close_fds):
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except KeyboardInterrupt:
-        code = 130
+        code = KEYBOARD_INTERRUPT
     except BaseException:
         traceback.print_exc()
     finally:

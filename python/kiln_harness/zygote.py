@@ -1,7 +1,7 @@
 """The zygote: pays Python's import tax once, then forks workers on demand.
 
-Started by the supervisor as `python -c <bootstrap>` with the protocol on file
-descriptor 3. The first frame each way is the "hello" handshake. The zygote
+Started by the supervisor through boot.py (program "zygote") with the
+protocol on file descriptor 3. The first frame each way is the "hello" handshake. The zygote
 then runs `pytest.main()` in-process with the user's arguments, so pytest
 resolves its own configuration (rootdir, ini, addopts, plugins) and collects
 once; Kiln's plugin replaces only `pytest_runtestloop` (see pytest_bridge.py).
@@ -13,11 +13,10 @@ import platform
 import signal
 import sys
 
+from .exit_codes import INTERNAL_ERROR, USAGE_ERROR
 from .protocol import PROTOCOL_VERSION, Channel, ProtocolError, move_out_of_the_way
 
 CONTROL_FD = 3
-# Exit codes shared with the supervisor (src/zygote/zygote-process.ts).
-EXIT_USAGE = 4  # pytest's ExitCode.USAGE_ERROR: the set-up cannot work as given.
 
 
 def _python_info():
@@ -49,9 +48,9 @@ def main():
         frame = chan.recv()
     except ProtocolError as exc:
         sys.stderr.write(f"kiln zygote: bad first frame from the supervisor: {exc}\n")
-        sys.exit(3)
+        sys.exit(INTERNAL_ERROR)
     if frame is None:
-        sys.exit(3)
+        sys.exit(INTERNAL_ERROR)
     hello, _ = frame
     if hello.get("type") != "hello" or hello.get("v") != PROTOCOL_VERSION:
         chan.send(
@@ -61,7 +60,7 @@ def main():
                 f"harness speaks v{PROTOCOL_VERSION}",
             }
         )
-        sys.exit(3)
+        sys.exit(INTERNAL_ERROR)
 
     try:
         import pytest
@@ -74,7 +73,7 @@ def main():
                 "python": _python_info(),
             }
         )
-        sys.exit(EXIT_USAGE)
+        sys.exit(USAGE_ERROR)
 
     from .plugin_compat import KilnPluginCompat
     from .pytest_bridge import KilnZygotePlugin
@@ -97,7 +96,7 @@ def main():
     frame = chan.recv()
     if frame is None or frame[0].get("type") != "registry:ready":
         sys.stderr.write("kiln zygote: expected registry:ready from the supervisor\n")
-        sys.exit(3)
+        sys.exit(INTERNAL_ERROR)
     finder = None
     pack_path = frame[0].get("packPath")
     if pack_path:

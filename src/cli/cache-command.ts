@@ -6,13 +6,10 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { registryPath } from "../config/kiln-dir.js";
 import { pytestRootdir } from "../config/rootdir.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import { openStore, parseStoreSpec, StoreSpecError } from "../registry/open-store.js";
 import { readRegistryTotals } from "../registry/sqlite-stats.js";
 import type { ModuleStore } from "../registry/types.js";
-
-// pytest's ExitCode.USAGE_ERROR for a bad --store; 1 when the store failed.
-const EXIT_USAGE = 4;
-const EXIT_FAILED = 1;
 
 export type CacheAction = "stats" | "clear" | "gc";
 
@@ -61,13 +58,13 @@ export async function cacheAction(
   } catch (error) {
     if (!(error instanceof StoreSpecError)) throw error;
     io.err(`kiln: error: ${error.message}`);
-    return EXIT_USAGE;
+    return ExitCode.USAGE_ERROR;
   }
   // Looking must not create: no database yet means an empty store.
   if (kind === "sqlite" && !existsSync(registryPath(rootdir))) {
     io.out(`location: ${registryPath(rootdir)} (not created yet)`);
     if (action === "stats") printStats(io, { entries: 0, bytes: 0, corrupted: 0 });
-    return 0;
+    return ExitCode.OK;
   }
   if (kind === "sqlite" && action === "stats") {
     // Read-only: stats must work on a store this user cannot write.
@@ -75,10 +72,10 @@ export async function cacheAction(
       const totals = readRegistryTotals(registryPath(rootdir));
       io.out(`location: ${registryPath(rootdir)}`);
       printStats(io, { ...totals, corrupted: 0 });
-      return 0;
+      return ExitCode.OK;
     } catch (error) {
       io.err(`kiln: error: ${registryPath(rootdir)}: ${messageOf(error)}`);
-      return EXIT_FAILED;
+      return ExitCode.CACHE_FAILED;
     }
   }
   let store: ModuleStore;
@@ -91,7 +88,7 @@ export async function cacheAction(
     }));
   } catch (error) {
     io.err(`kiln: error: ${messageOf(error)}`);
-    return EXIT_FAILED;
+    return ExitCode.CACHE_FAILED;
   }
   try {
     const before = await store.stats();
@@ -112,10 +109,10 @@ export async function cacheAction(
           (kind === "redis" ? " (Redis evicts by itself: use maxmemory-policy allkeys-lru)" : ""),
       );
     }
-    return 0;
+    return ExitCode.OK;
   } catch (error) {
     io.err(`kiln: error: ${messageOf(error)}`);
-    return EXIT_FAILED;
+    return ExitCode.CACHE_FAILED;
   } finally {
     await store.close().catch(() => undefined);
   }

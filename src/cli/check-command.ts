@@ -16,17 +16,14 @@
 // then) and only edited modules and their transitive importers are
 // re-checked. --explain (or KILN_CHECK_TRACE=1) lists which were which.
 //
-// Exit codes: 0 clean, 1 problems found, 3 internal error, 4 usage error.
+// Exit codes (src/protocol/exit-codes.ts): 0 clean, 1 problems found, 3 internal
+// error, 4 usage error.
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { CheckSetupError, explainLines, formatProblem, runCheck } from "../check/run-check.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
-
-const EXIT_OK = 0;
-const EXIT_PROBLEMS = 1;
-const EXIT_INTERNAL = 3;
-const EXIT_USAGE = 4;
 
 interface CheckFlags {
   python?: string;
@@ -47,7 +44,7 @@ export function registerCheckCommand(program: Command): void {
     .option("--no-cache", "ignore .kiln/check-cache.json and do not update it")
     // Commander exits 1 on a bad flag, which here means "problems found".
     .exitOverride((error) => {
-      process.exit(error.exitCode === 0 ? EXIT_OK : EXIT_USAGE);
+      process.exit(error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE_ERROR);
     })
     .action(async (dir: string, flags: CheckFlags) => {
       process.exitCode = await checkAction(dir, flags);
@@ -65,12 +62,12 @@ async function checkAction(dir: string, flags: CheckFlags): Promise<number> {
   }
   if (!isDir) {
     process.stderr.write(`kiln: error: ${dir}: not a directory\n`);
-    return EXIT_USAGE;
+    return ExitCode.USAGE_ERROR;
   }
   const interpreter = chooseInterpreter(flags.python, root);
   if (!interpreter.ok) {
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
-    return EXIT_USAGE;
+    return ExitCode.USAGE_ERROR;
   }
   let outcome: Awaited<ReturnType<typeof runCheck>>;
   try {
@@ -78,12 +75,12 @@ async function checkAction(dir: string, flags: CheckFlags): Promise<number> {
   } catch (error) {
     if (error instanceof CheckSetupError) {
       process.stderr.write(`kiln: error: ${error.message}\n`);
-      return EXIT_USAGE;
+      return ExitCode.USAGE_ERROR;
     }
     process.stderr.write(
       `kiln: error: ${error instanceof Error ? error.message : String(error)}\n`,
     );
-    return EXIT_INTERNAL;
+    return ExitCode.INTERNAL_ERROR;
   }
   if (flags.explain || process.env.KILN_CHECK_TRACE === "1") {
     for (const line of explainLines(outcome)) err(line);
@@ -96,5 +93,5 @@ async function checkAction(dir: string, flags: CheckFlags): Promise<number> {
     `${outcome.files} file${outcome.files === 1 ? "" : "s"}, ` +
       (count === 0 ? "no problems" : `${count} problem${count === 1 ? "" : "s"}`),
   );
-  return count === 0 ? EXIT_OK : EXIT_PROBLEMS;
+  return count === 0 ? ExitCode.OK : ExitCode.CHECK_PROBLEMS;
 }

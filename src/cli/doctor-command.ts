@@ -1,38 +1,20 @@
 // `kiln doctor`: which interpreter Kiln would use, why, and what it can do.
 import { execFile } from "node:child_process";
 import type { Command } from "commander";
+import { harnessArgs } from "../config/harness.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import { detectPlatformFeatures } from "../sandbox/features.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
 import { KILN_VERSION } from "./version.js";
 
-const PROBE = [
-  "import json, platform, sys",
-  "info = {'version': platform.python_version(), 'executable': sys.executable}",
-  "try:",
-  "    import pytest",
-  "    info['pytest'] = pytest.__version__",
-  "except Exception as e:",
-  "    info['pytestError'] = '%s: %s' % (type(e).__name__, e)",
-  "try:",
-  "    import ctypes, platform as _p",
-  "    # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the ABI version, or -1.",
-  "    nr = {'x86_64': 444, 'aarch64': 444}.get(_p.machine())",
-  "    if nr:",
-  "        info['landlockAbi'] = ctypes.CDLL(None, use_errno=True).syscall(nr, None, 0, 1)",
-  "except Exception:",
-  "    pass",
-  "try:",
-  "    import xdist",
-  "    info['xdist'] = xdist.__version__",
-  "except Exception:",
-  "    pass",
-  "print(json.dumps(info))",
-].join("\n");
-
+/** What python/kiln_harness/doctor_probe.py prints. */
 interface ProbeResult {
   landlockAbi?: number;
   version: string;
   executable: string;
+  /** Older than kiln_harness.boot's MIN_PYTHON: the zygote would refuse it. */
+  tooOld: boolean;
+  minPython: string;
   pytest?: string;
   pytestError?: string;
   xdist?: string;
@@ -40,7 +22,7 @@ interface ProbeResult {
 
 function probe(python: string): Promise<ProbeResult | string> {
   return new Promise((resolve) => {
-    execFile(python, ["-c", PROBE], { timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(python, harnessArgs("doctor-probe"), { timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) {
         resolve(`${python} failed to run: ${stderr.trim() || error.message}`);
         return;
@@ -79,12 +61,11 @@ async function doctor(flag: string | undefined): Promise<number> {
       out(`interpreter: ${choice.path} (${choice.how}): BROKEN: ${info}`);
       problems++;
     } else {
-      const tooOld = compareVersion(info.version, [3, 9]) < 0;
       out(
         `interpreter: ${choice.path} (${choice.how}) -> Python ${info.version}` +
-          (tooOld ? " TOO OLD: Kiln needs Python >= 3.9" : ""),
+          (info.tooOld ? ` TOO OLD: Kiln needs Python >= ${info.minPython}` : ""),
       );
-      if (tooOld) problems++;
+      if (info.tooOld) problems++;
       if (info.pytest) {
         out(`pytest: ${info.pytest}`);
       } else {
@@ -104,15 +85,5 @@ async function doctor(flag: string | undefined): Promise<number> {
       `  ${feature.name}: ${feature.available ? "yes" : "no"}${feature.detail ? ` (${feature.detail})` : ""}`,
     );
   }
-  return problems === 0 ? 0 : 4;
-}
-
-function compareVersion(version: string, min: readonly number[]): number {
-  const parts = version.split(".").map((p) => Number.parseInt(p, 10));
-  for (let i = 0; i < min.length; i++) {
-    const a = parts[i] ?? 0;
-    const b = min[i] ?? 0;
-    if (a !== b) return a - b;
-  }
-  return 0;
+  return problems === 0 ? ExitCode.OK : ExitCode.USAGE_ERROR;
 }

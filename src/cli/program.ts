@@ -1,5 +1,6 @@
 // The `kiln` command: one file per subcommand, wired here (main.ts loads it).
 import { Command, CommanderError } from "commander";
+import { ExitCode } from "../protocol/exit-codes.js";
 import { registerCacheCommand } from "./cache-command.js";
 import { registerCheckCommand } from "./check-command.js";
 import { registerDoctorCommand } from "./doctor-command.js";
@@ -7,9 +8,6 @@ import { registerReportCommand } from "./report-command.js";
 import { restoreDefaultSignals } from "./signals.js";
 import { registerTestCommand } from "./test-command.js";
 import { KILN_VERSION } from "./version.js";
-
-// pytest's ExitCode.USAGE_ERROR.
-const EXIT_USAGE = 4;
 
 // `kiln doctor | head`: the reader left. As a command-line tool should (and
 // as Python does for SIGPIPE by default), stop quietly instead of throwing.
@@ -44,11 +42,11 @@ registerReportCommand(program);
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) {
     // commander already printed the message (or the help/version text).
-    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+    process.exitCode = error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE_ERROR;
     return;
   }
   process.stderr.write(
     `kiln: internal error: ${error instanceof Error ? error.stack : String(error)}\n`,
   );
-  process.exitCode = 3;
+  process.exitCode = ExitCode.INTERNAL_ERROR;
 });

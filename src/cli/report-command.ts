@@ -4,6 +4,7 @@
 // --report` calls after its run, so both give byte-identical files.
 import type { Command } from "commander";
 import { resolveRunDir } from "../events/run-dir.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import type { ReportModule } from "../reports/module.js";
 import { reportDirProblem } from "../reports/output-dir.js";
 import {
@@ -16,10 +17,6 @@ import {
 
 /** What `kiln report` renders when --report is not given. */
 export const DEFAULT_REPORTS = ["junit", "html", "trace", "json", "summary"];
-
-// pytest's ExitCode.USAGE_ERROR; a module that failed to render exits 1.
-const EXIT_USAGE = 4;
-const EXIT_MODULE_FAILED = 1;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -49,7 +46,7 @@ async function reportAction(
     runDir = resolveRunDir(dir);
   } catch (error) {
     process.stderr.write(`kiln: error: ${(error as Error).message}\n`);
-    return EXIT_USAGE;
+    return ExitCode.USAGE_ERROR;
   }
   const specs = raw.report.length > 0 ? parseReportList(raw.report) : DEFAULT_REPORTS;
   const outcome = await writeRunReports(runDir, specs, raw.output, { printTerminal: true });
@@ -63,8 +60,8 @@ export interface WriteOptions {
 
 /**
  * Renders `specs` for the run in `runDir` into `output` (default
- * <runDir>/reports). Returns 0, EXIT_USAGE for a bad selection or output
- * directory, or 1 when a module failed (the others were still written).
+ * <runDir>/reports). Returns OK, USAGE_ERROR for a bad selection or output
+ * directory, or REPORT_MODULE_FAILED (the others were still written).
  */
 export async function writeRunReports(
   runDir: string,
@@ -75,7 +72,7 @@ export async function writeRunReports(
   const selection = await selectReports(specs, output);
   if (typeof selection === "string") {
     process.stderr.write(`kiln: error: ${selection}\n`);
-    return EXIT_USAGE;
+    return ExitCode.USAGE_ERROR;
   }
   return renderRunReports(runDir, selection, options);
 }
@@ -109,7 +106,7 @@ export async function selectReports(
   return { modules, output };
 }
 
-/** Renders an already checked selection; 0, or 1 when a module failed. */
+/** Renders an already checked selection; OK, or REPORT_MODULE_FAILED when a module failed. */
 export async function renderRunReports(
   runDir: string,
   selection: ReportSelection,
@@ -122,9 +119,9 @@ export async function renderRunReports(
     result = await renderReports(runDir, selection.modules, outDir, warn);
   } catch (error) {
     process.stderr.write(`kiln: error: cannot render reports for ${runDir}: ${String(error)}\n`);
-    return EXIT_USAGE;
+    return ExitCode.USAGE_ERROR;
   }
   if (options.printTerminal) for (const text of result.terminal) process.stdout.write(text);
   process.stderr.write(`kiln: reports in ${outDir} (${result.written.length} files)\n`);
-  return result.failed.length > 0 ? EXIT_MODULE_FAILED : 0;
+  return result.failed.length > 0 ? ExitCode.REPORT_MODULE_FAILED : ExitCode.OK;
 }

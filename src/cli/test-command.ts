@@ -4,6 +4,7 @@
 import type { Command } from "commander";
 import { loadDurations, saveDurations } from "../events/durations-store.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import { parseReportList } from "../reports/registry.js";
 import { runTests } from "../zygote/run-tests.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
@@ -11,9 +12,6 @@ import { type ReportSelection, renderRunReports, selectReports } from "./report-
 import { startRecording } from "./run-recording.js";
 import { takeSignals } from "./signals.js";
 import { parseTestOptions, type RawTestOptions, UsageError } from "./test-options.js";
-
-// pytest's ExitCode.USAGE_ERROR.
-const EXIT_USAGE = 4;
 
 export function registerTestCommand(program: Command): void {
   program
@@ -67,7 +65,7 @@ async function testAction(
   } catch (error) {
     if (error instanceof UsageError || error instanceof KeepRunsError) {
       process.stderr.write(`kiln: error: ${error.message}\n`);
-      return EXIT_USAGE;
+      return ExitCode.USAGE_ERROR;
     }
     throw error;
   }
@@ -79,7 +77,7 @@ async function testAction(
     const selected = await selectReports(reports, raw.reportDir);
     if (typeof selected === "string") {
       process.stderr.write(`kiln: error: ${selected}\n`);
-      return EXIT_USAGE;
+      return ExitCode.USAGE_ERROR;
     }
     selection = selected;
   }
@@ -87,7 +85,7 @@ async function testAction(
   const interpreter = chooseInterpreter(options.python, cwd);
   if (!interpreter.ok) {
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
-    return EXIT_USAGE;
+    return ExitCode.USAGE_ERROR;
   }
   const recording = startRecording({
     argv: process.argv.slice(2),

@@ -1,7 +1,7 @@
 // manifest.json: what a run directory holds and how the run ended, written
-// once at the end (atomically). Its content is a fold over the run's records
-// (manifest-fold.ts), so a run killed before its end, which has no manifest,
-// gets the same one rebuilt from its JSONL files (reports/run-data.ts).
+// once at the end (atomically). A run killed before its end has no manifest;
+// readers then rebuild what they can from the JSONL files (see
+// reports/run-data.ts).
 import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PythonInfo } from "../protocol/messages.js";
@@ -48,7 +48,10 @@ export interface Manifest {
   perFile: Record<string, OutcomeCounts>;
   workersStarted: number;
   crashedTests: number;
-  /** Module registry lookups (cache.jsonl): bypasses include the finder's fallbacks. */
+  /**
+   * The registry's lookups at start-up (cache.jsonl's hit/miss/bypass lines);
+   * bypasses include the modules the zygote's finder left to Python.
+   */
   cache: { hits: number; misses: number; bypasses: number };
   files: ManifestFile[];
 }

@@ -2,6 +2,7 @@
 // for --kiln-args "...".
 
 import { resolve } from "node:path";
+import { Command, CommanderError } from "commander";
 
 export interface ParityOptions {
   all: boolean;
@@ -55,76 +56,74 @@ export function parseParityArgs(
   env: NodeJS.ProcessEnv,
   cwd: string = process.cwd(),
 ): ParityOptions {
-  const options: ParityOptions = {
-    all: false,
-    projects: [],
-    python: resolveInterpreter(env.KILN_PYTHON || "/usr/bin/python3", cwd),
-    kilnArgs: [],
-    extraArgs: [],
-    runNames: [],
-    kilnCli: undefined,
-    baselineOnly: false,
-    timeoutSeconds: 300,
-    verbose: false,
-    help: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const value = (): string => {
-      const next = argv[i + 1];
-      if (next === undefined) throw new UsageError(`${arg} needs a value`);
-      i++;
-      return next;
-    };
-    switch (arg) {
-      case "--":
-        options.extraArgs = argv.slice(i + 1);
-        i = argv.length;
-        break;
-      case "--all":
-        options.all = true;
-        break;
-      case "--python":
-        options.python = resolveInterpreter(value(), cwd);
-        break;
-      case "--kiln-args":
-        options.kilnArgs.push(...splitArgs(value()));
-        break;
-      case "--run":
-        options.runNames.push(value());
-        break;
-      case "--kiln":
-        options.kilnCli = value();
-        break;
-      case "--baseline-only":
-        options.baselineOnly = true;
-        break;
-      case "--timeout": {
-        const raw = value();
-        const seconds = Number(raw);
-        if (!Number.isFinite(seconds) || seconds <= 0) {
-          throw new UsageError(`--timeout needs a positive number of seconds, got ${raw}`);
-        }
-        options.timeoutSeconds = seconds;
-        break;
+  // Everything after the first `--` goes to pytest and kiln untouched; commander
+  // would merge it into the project operands.
+  const dashes = argv.indexOf("--");
+  const own = dashes < 0 ? argv : argv.slice(0, dashes);
+  const command = new Command()
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} })
+    .helpOption(false)
+    .argument("[projects...]")
+    .option("--all")
+    .option("--python <py>")
+    .option(
+      "--kiln-args <args>",
+      "",
+      (value: string, previous: string[]) => [...previous, ...splitArgs(value)],
+      [] as string[],
+    )
+    .option("--run <name>", "", (value: string, previous: string[]) => [...previous, value], [])
+    .option("--kiln <path>")
+    .option("--baseline-only")
+    .option("--timeout <seconds>", "", (raw: string) => {
+      const seconds = Number(raw);
+      if (!Number.isFinite(seconds) || seconds <= 0) {
+        throw new UsageError(`--timeout needs a positive number of seconds, got ${raw}`);
       }
-      case "--verbose":
-      case "-v":
-        options.verbose = true;
-        break;
-      case "--help":
-      case "-h":
-        options.help = true;
-        break;
-      default:
-        if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}`);
-        options.projects.push(arg);
-    }
+      return seconds;
+    })
+    .option("-v, --verbose")
+    .option("-h, --help");
+  try {
+    command.parse(own, { from: "user" });
+  } catch (error) {
+    // commander's own messages ("error: unknown option '--bogus'"), minus the prefix.
+    if (error instanceof CommanderError)
+      throw new UsageError(error.message.replace(/^error: /, ""));
+    throw error;
   }
+  const flags = command.opts<ParsedFlags>();
+  const options: ParityOptions = {
+    all: flags.all === true,
+    projects: [...command.args],
+    python: resolveInterpreter(flags.python ?? (env.KILN_PYTHON || "/usr/bin/python3"), cwd),
+    kilnArgs: flags.kilnArgs,
+    extraArgs: dashes < 0 ? [] : argv.slice(dashes + 1),
+    runNames: flags.run,
+    kilnCli: flags.kiln,
+    baselineOnly: flags.baselineOnly === true,
+    timeoutSeconds: flags.timeout ?? 300,
+    verbose: flags.verbose === true,
+    help: flags.help === true,
+  };
   if (!options.help && !options.all && options.projects.length === 0) {
     throw new UsageError("give a project directory or --all");
   }
   return options;
+}
+
+/** What commander hands back for the options above. */
+interface ParsedFlags {
+  all?: boolean;
+  python?: string;
+  kilnArgs: string[];
+  run: string[];
+  kiln?: string;
+  baselineOnly?: boolean;
+  timeout?: number;
+  verbose?: boolean;
+  help?: boolean;
 }
 
 /**

@@ -7,8 +7,8 @@
 //   node dist/parity/main.js <project-dir> [--python PY] [--kiln-args "..."] [-- extra args]
 //   node dist/parity/main.js --all
 //
-// Exit status: 0 when every run matches, 1 on any difference, 2 on usage or
-// setup errors.
+// Exit status (ParityExit): 0 when every run matches, 1 on any difference, 2
+// on usage or setup errors.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -33,6 +33,10 @@ import {
 import { DEFAULT_KILN_CLI, runKiln } from "./run-kiln.js";
 import { runPytest } from "./run-pytest.js";
 import { withoutExemptTexts } from "./texts.js";
+
+// The parity tool's own statuses: it is a development tool, not `kiln`, so
+// they are not in src/protocol/exit-codes.ts (Kiln's table).
+const ParityExit = { MATCH: 0, DIFFERENT: 1, SETUP_ERROR: 2 } as const;
 
 interface RunReport {
   label: string;
@@ -172,13 +176,13 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`parity: ${err.message}\n\n${USAGE}`);
-      return 2;
+      return ParityExit.SETUP_ERROR;
     }
     throw err;
   }
   if (options.help) {
     console.log(USAGE);
-    return 0;
+    return ParityExit.MATCH;
   }
 
   let projects: Project[];
@@ -189,12 +193,12 @@ async function main(argv: readonly string[]): Promise<number> {
     projects = dirs.map((dir) => loadProject(dir));
   } catch (err) {
     console.error(`parity: ${err instanceof Error ? err.message : String(err)}`);
-    return 2;
+    return ParityExit.SETUP_ERROR;
   }
 
   if (options.python.includes("/") && !existsSync(options.python)) {
     console.error(`parity: no interpreter at ${options.python}`);
-    return 2;
+    return ParityExit.SETUP_ERROR;
   }
 
   const kilnCli = options.kilnCli ?? DEFAULT_KILN_CLI;
@@ -202,7 +206,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(
       `parity: Kiln's CLI is not at ${kilnCli} (run \`npm run build\`, or pass --kiln)`,
     );
-    return 2;
+    return ParityExit.SETUP_ERROR;
   }
 
   const selected = projects.flatMap((project) =>
@@ -212,7 +216,7 @@ async function main(argv: readonly string[]): Promise<number> {
   );
   if (selected.length === 0) {
     console.error(`parity: no run named ${options.runNames.join(", ")}`);
-    return 2;
+    return ParityExit.SETUP_ERROR;
   }
 
   const scratch = mkdtempSync(join(tmpdir(), "kiln-parity-"));
@@ -251,7 +255,7 @@ async function main(argv: readonly string[]): Promise<number> {
       ? `parity: all ${total} runs match${skips}`
       : `parity: ${failed} of ${total} runs differ${skips}`,
   );
-  return failed === 0 ? 0 : 1;
+  return failed === 0 ? ParityExit.MATCH : ParityExit.DIFFERENT;
 }
 
 main(process.argv.slice(2)).then(
@@ -260,6 +264,6 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    process.exitCode = 2;
+    process.exitCode = ParityExit.SETUP_ERROR;
   },
 );

@@ -3,6 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { ExitCode } from "../protocol/exit-codes.js";
 import { type OutcomeMap, parseOutcomesFile } from "./compare.js";
 import type { RunTexts } from "./texts.js";
 
@@ -82,7 +83,7 @@ function installExitHook(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       for (const pid of liveGroups) killGroup(pid);
-      process.exit(130);
+      process.exit(ExitCode.KEYBOARD_INTERRUPT);
     });
   }
 }

@@ -10,7 +10,7 @@
 //   server -> client:       {"type":"compile:result","id","results":[...]} + body (code, concatenated)
 //                           {"type":"compile:error","id","message"} for a malformed request
 import { type ChildProcess, spawn } from "node:child_process";
-import { HARNESS_DIR } from "../config/harness.js";
+import { HARNESS_DIR, harnessArgs } from "../config/harness.js";
 import {
   encodeFrame,
   type Frame,
@@ -23,18 +23,6 @@ import type { CompiledModule, CompileFailure, ImportRef, PublicName } from "./ty
 /** python/ in the source tree and in the package (this file is src/registry or dist/registry). */
 // Re-exported: callers of the compile server name the harness from here.
 export { HARNESS_DIR };
-
-// `-c` puts "" (the working directory) first on sys.path; replace it with the
-// harness so a project file named like a stdlib module cannot shadow one.
-const BOOTSTRAP = [
-  "import sys",
-  "if sys.version_info < (3, 9):",
-  "    sys.stderr.write('kiln: Python %d.%d at %s is too old: Kiln needs Python >= 3.9\\n' % (sys.version_info[0], sys.version_info[1], sys.executable))",
-  "    sys.exit(4)",
-  "sys.path[0] = sys.argv[1]",
-  "import kiln_harness.compile_server as c",
-  "c.main()",
-].join("\n");
 
 export interface CompileRequestFile {
   /** Absolute path: it becomes the code object's co_filename. */
@@ -154,7 +142,7 @@ export class CompileServer {
   ): Promise<CompileServer> {
     let child: ChildProcess;
     try {
-      child = spawn(python, ["-c", BOOTSTRAP, harnessDir], {
+      child = spawn(python, harnessArgs("compile-server", harnessDir), {
         cwd: options.cwd,
         env: options.env ?? process.env,
         stdio: ["pipe", "pipe", "pipe"],

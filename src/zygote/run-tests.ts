@@ -6,6 +6,7 @@ import { HARNESS_DIR } from "../config/harness.js";
 import { pytestRootdir } from "../config/rootdir.js";
 import { countsLine } from "../events/outcomes.js";
 import type { RunEventSink } from "../events/run-events.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
 import type { DistMode } from "../scheduler/grouping.js";
@@ -35,11 +36,6 @@ export interface TestRunRequest {
   takeSignals(listener: (signal: NodeJS.Signals) => void): () => void;
 }
 
-// pytest's ExitCode.INTERRUPTED, INTERNAL_ERROR and USAGE_ERROR (src/_pytest/config/__init__.py).
-const EXIT_INTERRUPTED = 2;
-const EXIT_INTERNAL_ERROR = 3;
-const EXIT_USAGE = 4;
-
 export async function runTests(request: TestRunRequest): Promise<number> {
   const scratch = createScratchDir();
   let controller: RunController | undefined;
@@ -63,7 +59,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     } else {
       controller?.killWorkers();
       if (zygotePid !== undefined) tryKill(-zygotePid, "SIGKILL");
-      process.exit(EXIT_INTERRUPTED);
+      process.exit(ExitCode.INTERRUPTED);
     }
   };
   let zygotePid: number | undefined;
@@ -119,12 +115,16 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       if (interrupts === 0) return null;
       if (zygotePid !== undefined) tryKill(-zygotePid, "SIGKILL");
       recordZygoteExit(await zygote.exited);
-      request.events.emit({ event: "run:finished", at: Date.now(), exitCode: EXIT_INTERRUPTED });
+      request.events.emit({
+        event: "run:finished",
+        at: Date.now(),
+        exitCode: ExitCode.INTERRUPTED,
+      });
       process.stdout.write(
         `${"!".repeat(31)} KeyboardInterrupt ${"!".repeat(31)}\n` +
           "kiln: interrupted before the tests started; no tests ran\n",
       );
-      return EXIT_INTERRUPTED;
+      return ExitCode.INTERRUPTED;
     };
     const early = await stopIfInterrupted();
     if (early !== null) return early;
@@ -194,13 +194,13 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     request.events.emit({
       event: "run:finished",
       at: Date.now(),
-      exitCode: interruptedExit(exit.code, interrupts) ?? exit.code ?? EXIT_INTERNAL_ERROR,
+      exitCode: interruptedExit(exit.code, interrupts) ?? exit.code ?? ExitCode.INTERNAL_ERROR,
     });
     if (run.rootdir !== undefined && run.result.durations.size > 0) {
       await request.saveDurations(run.rootdir, run.result.durations);
     }
     if (exit.signal !== null) {
-      if (interrupts > 0) return EXIT_INTERRUPTED;
+      if (interrupts > 0) return ExitCode.INTERRUPTED;
       if (run.result.running) {
         // pytest's terminal reporter lived in the zygote: nothing printed the
         // summary, so say what finished from the workers' reports.
@@ -210,22 +210,22 @@ export async function runTests(request: TestRunRequest): Promise<number> {
             "worker, os.getppid() is the zygote). Tests that finished before that: " +
             `${countsLine(run.result.outcomes.total)}. Each result is in the run record.\n`,
         );
-        return EXIT_INTERNAL_ERROR;
+        return ExitCode.INTERNAL_ERROR;
       }
       process.stderr.write(
         `kiln: the zygote (${request.python}) was killed by ${exit.signal} before the tests ` +
           "started; this is either a crash inside pytest/a plugin during collection or a bug in kiln.\n",
       );
-      return EXIT_INTERNAL_ERROR;
+      return ExitCode.INTERNAL_ERROR;
     }
     const stopped = interruptedExit(exit.code, interrupts);
-    if (stopped !== null && exit.code !== EXIT_INTERRUPTED) {
+    if (stopped !== null && exit.code !== ExitCode.INTERRUPTED) {
       // The signal reached the zygote after pytest had finished with the
       // items it could run (the stop emptied the queue first): pytest ended
       // "normally", but the user stopped the run, and pytest says so with 2.
       process.stdout.write("kiln: KeyboardInterrupt: the run was stopped by a signal\n");
     }
-    return stopped ?? exit.code ?? EXIT_INTERNAL_ERROR;
+    return stopped ?? exit.code ?? ExitCode.INTERNAL_ERROR;
   } catch (error) {
     if (error instanceof ZygoteStartError) {
       process.stderr.write(`kiln: ${error.message}\n`);
@@ -246,8 +246,8 @@ export async function runTests(request: TestRunRequest): Promise<number> {
  */
 function interruptedExit(code: number | null, interrupts: number): number | null {
   if (interrupts === 0) return null;
-  if (code === EXIT_INTERNAL_ERROR || code === EXIT_USAGE) return code;
-  return EXIT_INTERRUPTED;
+  if (code === ExitCode.INTERNAL_ERROR || code === ExitCode.USAGE_ERROR) return code;
+  return ExitCode.INTERRUPTED;
 }
 
 function describePrepared(p: PreparedRegistry): string {

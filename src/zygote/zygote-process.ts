@@ -1,31 +1,16 @@
 // Spawning the zygote: the project's interpreter running kiln_harness.zygote
 // with the protocol on fd 3, and the hello handshake that must come first.
 import { type ChildProcess, spawn } from "node:child_process";
-import { HARNESS_DIR } from "../config/harness.js";
+import { harnessArgs } from "../config/harness.js";
 import { FrameChannel } from "../protocol/channel.js";
 import { decodeZygoteMessage } from "../protocol/decode.js";
+import { ExitCode } from "../protocol/exit-codes.js";
 import type {
   HelloToZygote,
   PythonInfo,
   SupervisorToZygote,
   ZygoteToSupervisor,
 } from "../protocol/messages.js";
-
-// `python -m pytest` puts the working directory first on sys.path (PEP 338);
-// `-c` would put "". The harness directory is on sys.path only while
-// kiln_harness is imported, so the user's tests never see it.
-const BOOTSTRAP = [
-  "import os, sys",
-  "if sys.version_info < (3, 9):",
-  "    sys.stderr.write('kiln: Python %d.%d at %s is too old: Kiln needs Python >= 3.9\\n' % (sys.version_info[0], sys.version_info[1], sys.executable))",
-  "    sys.exit(4)",
-  "sys.path[0] = os.getcwd()",
-  "sys.path.insert(1, sys.argv[1])",
-  "import kiln_harness.zygote as z",
-  "sys.path.remove(sys.argv[1])",
-  "del sys.argv[1]",
-  "z.main()",
-].join("\n");
 
 export class ZygoteStartError extends Error {
   constructor(
@@ -65,7 +50,7 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(options.python, ["-c", BOOTSTRAP, HARNESS_DIR], {
+      child = spawn(options.python, harnessArgs("zygote"), {
         cwd: options.cwd,
         env: options.env,
         stdio: ["inherit", "inherit", "inherit", "pipe"],
@@ -74,7 +59,12 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
         detached: true,
       });
     } catch (error) {
-      reject(new ZygoteStartError(`cannot start ${options.python}: ${String(error)}`, 4));
+      reject(
+        new ZygoteStartError(
+          `cannot start ${options.python}: ${String(error)}`,
+          ExitCode.USAGE_ERROR,
+        ),
+      );
       return;
     }
     let settled = false;
@@ -92,11 +82,11 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
     };
     child.on("error", (error: NodeJS.ErrnoException) => {
       const why = error.code === "ENOENT" ? "no such file" : error.message;
-      fail(`cannot start the interpreter ${options.python}: ${why}`, 4);
+      fail(`cannot start the interpreter ${options.python}: ${why}`, ExitCode.USAGE_ERROR);
     });
     const pipe = child.stdio[3];
     if (pipe === null || pipe === undefined || !("write" in pipe)) {
-      fail("this is a bug in kiln: no fd 3 pipe to the zygote", 3);
+      fail("this is a bug in kiln: no fd 3 pipe to the zygote", ExitCode.INTERNAL_ERROR);
       return;
     }
     const channel = new FrameChannel<ZygoteToSupervisor, SupervisorToZygote>(
@@ -113,7 +103,8 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
           }
         },
         error: (error) => {
-          if (!settled) fail(`the zygote broke the protocol: ${error.message}`, 3);
+          if (!settled)
+            fail(`the zygote broke the protocol: ${error.message}`, ExitCode.INTERNAL_ERROR);
           else process.stderr.write(`kiln: protocol error from the zygote: ${error.message}\n`);
         },
         closed: () => {},
@@ -130,15 +121,18 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
               `interpreter (e.g. \`${options.python} -m pip install pytest\`, or ` +
               "`apt-get install python3-pytest` for Debian's python3), or choose another " +
               "interpreter with --python PATH or KILN_PYTHON.",
-            4,
+            ExitCode.USAGE_ERROR,
           );
         } else {
-          fail(`the zygote refused to start: ${message.message}`, 3);
+          fail(`the zygote refused to start: ${message.message}`, ExitCode.INTERNAL_ERROR);
         }
         return;
       }
       if (message.type !== "hello") {
-        fail(`this is a bug in kiln: the zygote sent ${message.type} before hello`, 3);
+        fail(
+          `this is a bug in kiln: the zygote sent ${message.type} before hello`,
+          ExitCode.INTERNAL_ERROR,
+        );
         return;
       }
       settled = true;
@@ -162,7 +156,10 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
       if (signal !== null) {
         // Killed from outside (the OOM killer, a signal to the group): the
         // interpreter itself may be fine.
-        fail(`${options.python} was killed (${signal}) before the zygote started.`, 3);
+        fail(
+          `${options.python} was killed (${signal}) before the zygote started.`,
+          ExitCode.INTERNAL_ERROR,
+        );
         return;
       }
       // Any Python runs kiln's bootstrap and says hello, or fails with a
@@ -177,7 +174,7 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
             "output, if it printed any, is above.";
       fail(
         `${what} Choose a Python interpreter with pytest installed: --python PATH or KILN_PYTHON.`,
-        4,
+        ExitCode.USAGE_ERROR,
       );
     });
     channel.send({ type: "hello", ...options.hello });

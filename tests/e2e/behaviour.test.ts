@@ -1,10 +1,10 @@
 // What a pytest user sees: failure text, crashes, timeouts, -s, -x, Ctrl-C,
 // session fixtures per worker, recorded durations.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { project, runKiln, runPytest } from "../helpers/kiln.js";
+import { project, pythonWithPytest, runKiln, runPytest } from "../helpers/kiln.js";
 
 /** The FAILURES section through the short summary, with volatile bits normalized. */
 function failuresSection(output: string): string {
@@ -176,5 +176,23 @@ describe("kiln test behaves like pytest", () => {
     expect(r.stdout).toMatch(/interpreter: .*python3.* \(from \$KILN_PYTHON\) -> Python 3\.\d+/);
     expect(r.stdout).toMatch(/pytest: \d+\.\d+/);
     expect(r.stdout).toContain("landlock:");
+  });
+
+  it("kiln doctor flags a Python older than 3.9 as the zygote would, exit 4", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-doctor-oldpy-"));
+    try {
+      // Stands in for an old interpreter: kiln_harness.boot's check judges it.
+      const fake = join(dir, "python3.8");
+      writeFileSync(
+        fake,
+        `#!/bin/sh\nexec ${pythonWithPytest()} -c "import sys; code = sys.argv[2]; sys.argv = ['-c'] + sys.argv[3:]; sys.version_info = (3, 8, 0); exec(code)" "$@"\n`,
+      );
+      chmodSync(fake, 0o755);
+      const r = await runKiln(["doctor", "--python", fake], { cwd: project("demo") });
+      expect(r.code).toBe(4);
+      expect(r.stdout).toMatch(/-> Python 3\.\d+\.\d+ TOO OLD: Kiln needs Python >= 3\.9\n/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -120,3 +120,72 @@ describe("parseRequires", () => {
     expect(() => parseRequires(JSON.stringify({ requires: ["os; rm -rf"] }))).toThrow(/requires/);
   });
 });
+
+describe("parseParityArgs flags", () => {
+  it("reads every flag, repeated ones in order", () => {
+    const options = parseParityArgs(
+      [
+        "--all",
+        "--kiln-args",
+        "-n 2",
+        "--kiln-args",
+        "-x",
+        "--run",
+        "a",
+        "--run",
+        "b",
+        "--kiln",
+        "cli.js",
+        "--baseline-only",
+        "--timeout",
+        "2.5",
+        "-v",
+        "-h",
+      ],
+      {},
+    );
+    expect(options).toMatchObject({
+      all: true,
+      projects: [],
+      kilnArgs: ["-n", "2", "-x"],
+      runNames: ["a", "b"],
+      kilnCli: "cli.js",
+      baselineOnly: true,
+      timeoutSeconds: 2.5,
+      verbose: true,
+      help: true,
+      extraArgs: [],
+    });
+    expect(parseParityArgs(["--help"], {}).help).toBe(true);
+    expect(parseParityArgs(["p", "--verbose"], {}).verbose).toBe(true);
+  });
+
+  it("has defaults", () => {
+    expect(parseParityArgs(["p"], {})).toMatchObject({
+      all: false,
+      kilnCli: undefined,
+      baselineOnly: false,
+      timeoutSeconds: 300,
+      verbose: false,
+      help: false,
+    });
+  });
+
+  it("passes everything after the first -- on, flags and a second -- included", () => {
+    expect(parseParityArgs(["p", "--", "--all", "-v", "--", "x"], {})).toMatchObject({
+      all: false,
+      verbose: false,
+      extraArgs: ["--all", "-v", "--", "x"],
+    });
+  });
+
+  it("names the problem", () => {
+    expect(() => parseParityArgs(["--all", "--bogus"], {})).toThrow(/unknown option '--bogus'/);
+    expect(() => parseParityArgs(["--all", "--run"], {})).toThrow(/--run <name>' argument missing/);
+    expect(() => parseParityArgs(["--all", "--timeout", "x"], {})).toThrow(
+      "--timeout needs a positive number of seconds, got x",
+    );
+    expect(() => parseParityArgs(["--all", "--kiln-args", `"a`], {})).toThrow(/unterminated/);
+    expect(() => parseParityArgs(["--verbose"], {})).toThrow("give a project directory or --all");
+  });
+});
