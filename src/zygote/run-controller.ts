@@ -7,7 +7,8 @@ import { join } from "node:path";
 import type { RunEventSink } from "../events/run-events.js";
 import type { ZygoteToSupervisor } from "../protocol/messages.js";
 import type { DistMode } from "../scheduler/grouping.js";
-import { RunMachine, type RunSummary, type Timer } from "./run-machine.js";
+import { RunMachine } from "./run-machine.js";
+import type { RunSummary, Timer } from "./run-ports.js";
 import type { WorkerChannel, WorkerConnectionHandlers } from "./worker-server.js";
 import type { ZygoteHandle } from "./zygote-process.js";
 
