@@ -8,7 +8,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { readJsonl } from "../../../src/events/jsonl.js";
 import type { Manifest } from "../../../src/events/manifest.js";
 import { newSections } from "../../../src/events/records.js";
@@ -156,14 +156,21 @@ describe("RunRecorder", () => {
     expect(warnings).toHaveLength(1);
   });
 
-  it("leaves a record a killed run can be reported from (no manifest, torn last line)", async () => {
+  it("leaves a record a killed run can be reported from (no manifest, torn last line)", () => {
     const root = tempDir("kiln-rec-");
-    const rec = recorder(root);
-    rec.emit(started);
-    rec.emit(collected(root));
-    rec.emit(finished("test_a.py::test_ok", "passed"));
-    // The process dies a moment later: what reached the file is all there is.
-    await new Promise((done) => setTimeout(done, 50));
+    // The flush timer, fired by hand rather than waited for with a sleep.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const rec = recorder(root);
+      rec.emit(started);
+      rec.emit(collected(root));
+      rec.emit(finished("test_a.py::test_ok", "passed"));
+      expect(vi.getTimerCount()).toBe(1);
+      vi.runOnlyPendingTimers();
+    } finally {
+      vi.useRealTimers();
+    }
+    // The process dies after that flush: what reached the file is all there is.
     const dir = join(root, ".kiln", "runs", RUN_ID);
     appendFileSync(join(dir, "results.jsonl"), '{"nodeid":"test_a.py::test_bad","wh');
     const run = loadRun(dir);
