@@ -85,9 +85,9 @@ describe("parity matrix", () => {
     expect(existsSync(PARITY), "run `npm run build`").toBe(true);
   });
 
-  // One after the other: run concurrently, the three took longer on a
-  // loaded 2-core machine than in sequence (the matrix is most of the
-  // suite's CPU time), and timing-sensitive tests elsewhere suffer.
+  // One after the other: the matrix is about half the suite's CPU time, so
+  // running the three at once on 2 cores gains little (tried: no gain seen
+  // on a loaded machine) and slows the timing-sensitive tests running beside it.
   it.for(MATRIX)(
     "pytest $series: every example project matches plain pytest",
     { timeout: 600_000 },
