@@ -152,6 +152,18 @@ describe("the junit module", () => {
 });
 
 describe("report modules", () => {
+  // One recorded run of demo serves the tests that only read it back.
+  let demo: Promise<string> | undefined;
+  const demoRun = (): Promise<string> => {
+    demo ??= (async () => {
+      const dir = copyProject("demo");
+      const r = await runKiln(["test", "-q"], { cwd: dir });
+      expect(r.code, r.stdout).toBe(0);
+      return dir;
+    })();
+    return demo;
+  };
+
   it("reports a module that throws by name, renders the others, loads a module from a file", async () => {
     const dir = copyProject("basic");
     await runKiln(["test", "-p", "no:cacheprovider", "-q"], { cwd: dir });
@@ -179,8 +191,7 @@ describe("report modules", () => {
   });
 
   it("rejects an unknown module id with the list of built-ins, exit 4", async () => {
-    const dir = copyProject("demo");
-    await runKiln(["test", "-q"], { cwd: dir });
+    const dir = await demoRun();
     const r = await runKiln(["report", ".", "--report", "nope"], { cwd: dir });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('unknown report module "nope"');
@@ -188,8 +199,7 @@ describe("report modules", () => {
   });
 
   it("kiln report reprints the summary of a past run", async () => {
-    const dir = copyProject("demo");
-    await runKiln(["test", "-q"], { cwd: dir });
+    const dir = await demoRun();
     const r = await runKiln(["report", "--report", "summary", "-o", join(dir, "o")], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/=+ \d+ passed in [\d.]+s =+/);
