@@ -8,7 +8,7 @@
 //   here for the whole run (workers and their children inherit it), and
 //   whatever is left in it at the end fails the run, then is removed.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, realpathSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "./kiln.js";
@@ -27,6 +27,9 @@ export default function setup(): () => void {
   const before = fixtureStatus();
   const outer = process.env.TMPDIR;
   const root = realpathSync(mkdtempSync(join(tmpdir(), "kiln-tests-")));
+  // Traversable (not listable) by other users, as /tmp is: readonly-store
+  // runs the CLI as `nobody` on a store inside a test's temp dir.
+  chmodSync(root, 0o711);
   process.env.TMPDIR = root;
 
   return () => {
