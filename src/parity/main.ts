@@ -13,7 +13,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type ParityOptions, parseParityArgs, USAGE, UsageError } from "./args.js";
 import {
   compareRuns,
@@ -29,6 +29,7 @@ import {
   type ParityRun,
   type Project,
   resolveProjectDir,
+  runDirectory,
 } from "./projects.js";
 import { DEFAULT_KILN_CLI, runKiln } from "./run-kiln.js";
 import { runPytest } from "./run-pytest.js";
@@ -236,7 +237,9 @@ async function main(argv: readonly string[]): Promise<number> {
         );
         continue;
       }
-      const report = await checkRun(project, run, options, kilnCli, scratch);
+      const dir = runDirectory(project, run.name, scratch);
+      const report = await checkRun({ ...project, dir }, run, options, kilnCli, scratch);
+      if (dir !== project.dir) rmSync(dirname(dir), { recursive: true, force: true });
       if (report.ok) {
         console.log(`OK ${report.label} (${report.tests} tests)`);
       } else {

@@ -6,8 +6,8 @@
 // text_exempt: {"<nodeid>": "<why>"}, tests whose failure text is Kiln's own
 // by design (a worker crash, Kiln's --timeout); their outcomes still count.
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { cpSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isRecord } from "./compare.js";
 
@@ -49,6 +49,31 @@ export function resolveProjectDir(arg: string, projectsDir: string = PROJECTS_DI
   const named = join(projectsDir, arg);
   if (existsSync(named) && statSync(named).isDirectory()) return named;
   throw new Error(`no such project directory: ${arg}`);
+}
+
+/**
+ * The directory one run of `project` happens in. An example project under
+ * tests/fixtures/projects runs in a fresh copy under `scratch`: Kiln writes
+ * .kiln/ (registry, durations, run records) into the project it runs, plugins
+ * write their own files (pytest-cov's .coverage), and a run in the committed
+ * fixtures would leave them in the repository and start the next run warm.
+ * Any other directory runs in place, as `pytest` and `kiln test` would.
+ */
+export function runDirectory(
+  project: Project,
+  runName: string,
+  scratch: string,
+  projectsDir: string = PROJECTS_DIR,
+): string {
+  const inside = relative(projectsDir, project.dir);
+  if (inside === "" || inside.startsWith("..") || isAbsolute(inside)) return project.dir;
+  // Same base name as the original: pytest prints the rootdir.
+  const copy = join(scratch, `${project.name}.${runName}`, basename(project.dir));
+  cpSync(project.dir, copy, {
+    recursive: true,
+    filter: (source) => !/[\\/](\.kiln|__pycache__|\.pytest_cache)$/.test(source),
+  });
+  return copy;
 }
 
 export function loadProject(dir: string): Project {

@@ -1,10 +1,10 @@
 // What a pytest user sees: failure text, crashes, timeouts, -s, -x, Ctrl-C,
 // session fixtures per worker, recorded durations.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { project, pythonWithPytest, runKiln, runPytest } from "../helpers/kiln.js";
+import { copyProject, tempDir } from "../helpers/temp.js";
 
 /** The FAILURES section through the short summary, with volatile bits normalized. */
 function failuresSection(output: string): string {
@@ -17,7 +17,7 @@ function failuresSection(output: string): string {
 }
 
 function tempProject(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "kiln-proj-"));
+  const dir = tempDir("kiln-proj-");
   writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
@@ -26,8 +26,9 @@ function tempProject(files: Record<string, string>): string {
 describe("kiln test behaves like pytest", () => {
   it("prints pytest's own rewritten-assert failure text", async () => {
     const args = ["-p", "no:cacheprovider", "test_math.py"];
-    const kiln = await runKiln(["test", "-n", "1", ...args], { cwd: project("basic") });
-    const pytest = runPytest(args, project("basic"));
+    const dir = copyProject("basic");
+    const kiln = await runKiln(["test", "-n", "1", ...args], { cwd: dir });
+    const pytest = runPytest(args, dir);
     expect(kiln.code).toBe(1);
     expect(failuresSection(kiln.stdout)).toContain("assert 3 == 4");
     expect(failuresSection(kiln.stdout)).toBe(failuresSection(pytest.stdout));
@@ -35,7 +36,7 @@ describe("kiln test behaves like pytest", () => {
 
   it("fails a segfaulting and an os._exit test with the cause, and runs the rest", async () => {
     const r = await runKiln(["test", "-n", "2", "-p", "no:cacheprovider"], {
-      cwd: project("crashes"),
+      cwd: copyProject("crashes"),
     });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(
@@ -52,7 +53,7 @@ describe("kiln test behaves like pytest", () => {
     // --timeout would be pytest-timeout's (tests/e2e/plugins.test.ts).
     const r = await runKiln(
       ["test", "-n", "1", "--timeout", "2", "-p", "no:cacheprovider", "-p", "no:timeout"],
-      { cwd: project("timeouts") },
+      { cwd: copyProject("timeouts") },
     );
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("Failed: Timeout >2s: test_loop.py::test_infinite_loop");
@@ -62,28 +63,34 @@ describe("kiln test behaves like pytest", () => {
   });
 
   it("streams test output live with -s", async () => {
+    // The test prints a mark, then waits until this side has seen it: it
+    // passes only if the mark arrived while it was still running.
     const dir = tempProject({
-      "test_live.py":
-        "import sys, time\n\ndef test_live():\n    print('LIVE-MARK', flush=True)\n    time.sleep(3)\n",
+      "test_live.py": [
+        "import os, time",
+        "",
+        "def test_live():",
+        "    print('LIVE-MARK', flush=True)",
+        "    seen = os.path.join(os.path.dirname(__file__), 'seen')",
+        "    deadline = time.time() + 30",
+        "    while not os.path.exists(seen) and time.time() < deadline:",
+        "        time.sleep(0.01)",
+        "    assert os.path.exists(seen), 'the mark did not reach the terminal while the test ran'",
+        "",
+      ].join("\n"),
     });
-    let sawMarkAt = 0;
-    const started = Date.now();
-    const r = await runKiln(["test", "-s", "-n", "1"], {
+    const r = await runKiln(["test", "-s", "-n", "1", "-p", "no:cacheprovider"], {
       cwd: dir,
       onSpawn: (child) =>
         child.stdout?.on("data", (chunk: Buffer) => {
-          if (!sawMarkAt && chunk.toString().includes("LIVE-MARK")) sawMarkAt = Date.now();
+          if (chunk.toString().includes("LIVE-MARK")) writeFileSync(join(dir, "seen"), "");
         }),
     });
-    expect(r.code).toBe(0);
-    expect(sawMarkAt).toBeGreaterThan(0);
-    // The mark arrived while the test was still sleeping, not at the end.
-    expect(Date.now() - sawMarkAt).toBeGreaterThan(1500);
-    expect(sawMarkAt).toBeGreaterThan(started);
+    expect(r.code, r.stdout).toBe(0);
   });
 
   it("runs a session fixture once per worker, as xdist does", async () => {
-    const log = join(mkdtempSync(join(tmpdir(), "kiln-log-")), "setups.txt");
+    const log = join(tempDir("kiln-log-"), "setups.txt");
     const files: Record<string, string> = {
       "conftest.py": `import os, pytest\n\n@pytest.fixture(scope="session")\ndef once():\n    with open(${JSON.stringify(log)}, "a") as f:\n        f.write(f"{os.getpid()}\\n")\n`,
     };
@@ -103,7 +110,7 @@ describe("kiln test behaves like pytest", () => {
 
   it("stops at the first failure with -x and exits 1", async () => {
     const r = await runKiln(["test", "-n", "1", "-x", "-p", "no:cacheprovider"], {
-      cwd: project("basic"),
+      cwd: copyProject("basic"),
     });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("stopping after 1 failures");
@@ -111,14 +118,14 @@ describe("kiln test behaves like pytest", () => {
   });
 
   it("exits 5 when nothing is collected", async () => {
-    const r = await runKiln(["test", "-k", "nothing_matches_this"], { cwd: project("demo") });
+    const r = await runKiln(["test", "-k", "nothing_matches_this"], { cwd: copyProject("demo") });
     expect(r.code).toBe(5);
     expect(r.stdout).toMatch(/deselected/);
   });
 
   it("stops on Ctrl-C, prints what finished and exits 2", async () => {
     const r = await runKiln(["test", "-n", "1", "-p", "no:cacheprovider"], {
-      cwd: project("timeouts"),
+      cwd: copyProject("timeouts"),
       onSpawn: (child) => {
         let sent = false;
         child.stdout?.on("data", (chunk: Buffer) => {
@@ -149,7 +156,7 @@ describe("kiln test behaves like pytest", () => {
 
   it("shows --durations and -r summaries from pytest's reporter, no colour off a TTY", async () => {
     const r = await runKiln(["test", "--durations", "3", "-rA", "-p", "no:cacheprovider"], {
-      cwd: project("demo"),
+      cwd: copyProject("demo"),
     });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("slowest 3 durations");
@@ -171,7 +178,7 @@ describe("kiln test behaves like pytest", () => {
   });
 
   it("kiln doctor names the interpreter, its pytest and platform features", async () => {
-    const r = await runKiln(["doctor"], { cwd: project("demo") });
+    const r = await runKiln(["doctor"], { cwd: copyProject("demo") });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/interpreter: .*python3.* \(from \$KILN_PYTHON\) -> Python 3\.\d+/);
     expect(r.stdout).toMatch(/pytest: \d+\.\d+/);
@@ -179,8 +186,8 @@ describe("kiln test behaves like pytest", () => {
   });
 
   it("kiln doctor flags a Python older than 3.9 as the zygote would, exit 4", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kiln-doctor-oldpy-"));
-    try {
+    const dir = tempDir("kiln-doctor-oldpy-");
+    {
       // Stands in for an old interpreter: kiln_harness.boot's check judges it.
       const fake = join(dir, "python3.8");
       writeFileSync(
@@ -191,8 +198,6 @@ describe("kiln test behaves like pytest", () => {
       const r = await runKiln(["doctor", "--python", fake], { cwd: project("demo") });
       expect(r.code).toBe(4);
       expect(r.stdout).toMatch(/-> Python 3\.\d+\.\d+ TOO OLD: Kiln needs Python >= 3\.9\n/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

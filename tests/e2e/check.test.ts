@@ -1,31 +1,15 @@
 // `kiln check` end to end, on temp copies of tests/fixtures/check/<name>.
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type KilnResult, pythonWithPytest, REPO, runKiln } from "../helpers/kiln.js";
+import { copyProject, tempDir } from "../helpers/temp.js";
 
 const FIXTURES = join(REPO, "tests/fixtures/check");
-const temps: string[] = [];
-
-afterEach(() => {
-  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 function copyFixture(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `kiln-check-${name}-`));
-  temps.push(dir);
-  cpSync(join(FIXTURES, name), dir, { recursive: true });
-  return dir;
+  return copyProject(join(FIXTURES, name));
 }
 
 function write(dir: string, rel: string, text: string): void {
@@ -178,8 +162,7 @@ describe("kiln check: incremental over the a -> b -> c chain", () => {
 
   it("starts the interpreter only when something needs compiling", async () => {
     const dir = copyFixture("chain");
-    const bin = mkdtempSync(join(tmpdir(), "kiln-check-python-"));
-    temps.push(bin);
+    const bin = tempDir("kiln-check-python-");
     const log = join(bin, "calls.log");
     const wrapper = join(bin, "python");
     writeFileSync(wrapper, `#!/bin/sh\necho started >> ${log}\nexec ${pythonWithPytest()} "$@"\n`);

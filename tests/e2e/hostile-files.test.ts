@@ -1,21 +1,16 @@
 // Hostile environment and damaged files around `kiln test` and `kiln report`
 // (issue 9): a nonsense KILN_KEEP_RUNS, a truncated manifest.json, a
 // durations.json full of NULs. Each copies a fixture project to a temp dir.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PROJECTS, runKiln } from "../helpers/kiln.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { runKiln } from "../helpers/kiln.js";
+import { copyProject } from "../helpers/temp.js";
 
 let dir: string;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "kiln-hostile-files-"));
-  cpSync(join(PROJECTS, "basic"), dir, { recursive: true });
-});
-
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
+  dir = copyProject("basic");
 });
 
 function hasControlBytes(text: string): boolean {

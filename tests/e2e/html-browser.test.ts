@@ -83,7 +83,7 @@ describe("HTML report in headless Chromium", () => {
     expect(await page.locator("#directory").textContent()).toContain("test_math.py ❌");
 
     const png = await page.screenshot({ fullPage: true });
-    writeFileSync(join(tmpdir(), "kiln-html-report.png"), png);
+    writeFileSync(join(scratch, "report.png"), png);
     expect(png.length).toBeGreaterThan(20_000);
     const size = pngSize(png);
     expect(size.width).toBe(1200);

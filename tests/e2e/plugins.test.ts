@@ -2,13 +2,13 @@
 // plain pytest on the same interpreter: pytest 8.4 and 9.1 (the venvs; the
 // plugins are not in Debian's python3), and Debian's 7.2 where it has the plugin.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { HARNESS, project, type RecordedOutcomes, runKilnRecorded } from "../helpers/kiln.js";
-import { canImport, copyProject, pluginPython } from "../helpers/plugin-projects.js";
+import { describe, expect, it } from "vitest";
+import { HARNESS, type RecordedOutcomes, runKilnRecorded } from "../helpers/kiln.js";
+import { canImport, pluginPython } from "../helpers/plugin-projects.js";
 import type { PytestVersion } from "../helpers/pythons.js";
+import { copyProject, tempDir } from "../helpers/temp.js";
 
 const VERSIONS: PytestVersion[] = ["8.4", "9.1"];
 const ALL = [
@@ -20,15 +20,8 @@ const ALL = [
   "hypothesis",
 ];
 
-const temps: string[] = [];
-afterEach(() => {
-  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
 function copy(name: string): string {
-  const dir = copyProject(project(name));
-  temps.push(dir);
-  return dir;
+  return copyProject(name);
 }
 
 interface Plain {
@@ -39,8 +32,7 @@ interface Plain {
 
 /** `python -m pytest` with the outcome recorder, as scripts/regenerate-expected.mjs runs it. */
 function plainPytest(python: string, args: string[], cwd: string): Plain {
-  const scratch = mkdtempSync(join(tmpdir(), "kiln-plain-"));
-  temps.push(scratch);
+  const scratch = tempDir("kiln-plain-");
   const file = join(scratch, "outcomes.json");
   const r = spawnSync(
     python,

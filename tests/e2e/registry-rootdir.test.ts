@@ -1,31 +1,10 @@
 // The registry's scope is pytest's rootdir, not the working directory: run
 // from tests/, Kiln walks, compiles into and reads from <rootdir>/.kiln.
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { project, runKiln } from "../helpers/kiln.js";
-
-const temps: string[] = [];
-afterEach(() => {
-  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function copyProject(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `kiln-rootdir-${name}-`));
-  temps.push(dir);
-  cpSync(project(name), dir, { recursive: true });
-  rmSync(join(dir, ".kiln"), { recursive: true, force: true });
-  return dir;
-}
+import { describe, expect, it } from "vitest";
+import { runKiln } from "../helpers/kiln.js";
+import { copyProject, tempDir } from "../helpers/temp.js";
 
 function registryLine(stdout: string): string {
   return stdout.split("\n").find((line) => line.startsWith("kiln: registry:")) ?? "";
@@ -60,8 +39,7 @@ describe("registry scope", () => {
     // A pytest table written as a dotted key under [tool]: pytest reads it
     // (proj/ is the rootdir); Kiln's rootdir rules only see table headers and
     // prepare for the pytest.ini above. The zygote notices before any conftest.
-    const dir = mkdtempSync(join(tmpdir(), "kiln-rootdir-mismatch-"));
-    temps.push(dir);
+    const dir = tempDir("kiln-rootdir-mismatch-");
     writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
     mkdirSync(join(dir, "proj/tests"), { recursive: true });
     writeFileSync(join(dir, "proj/pyproject.toml"), '[tool]\npytest.ini_options.addopts = "-rA"\n');

@@ -1,26 +1,11 @@
 // The bytecode registry end to end: modules compiled once per content and
 // served from the store; an edit is never served stale; --no-registry and a
 // corrupt store degrade to normal imports; assertion text stays pytest's.
-import {
-  cpSync,
-  lstatSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { project, runKiln, runPytest } from "../helpers/kiln.js";
-
-function copyProject(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `kiln-reg-${name}-`));
-  cpSync(project(name), dir, { recursive: true });
-  rmSync(join(dir, ".kiln"), { recursive: true, force: true });
-  return dir;
-}
+import { runKiln, runPytest } from "../helpers/kiln.js";
+import { copyProject } from "../helpers/temp.js";
 
 function latestRun(dir: string): string {
   const latest = join(dir, ".kiln/runs/latest");

@@ -2,19 +2,14 @@
 // `kiln test --report junit,html,trace,json` writes all four with the run's
 // counts, `kiln report` re-renders them byte for byte, and the JUnit file
 // parses and counts like pytest's own --junitxml.
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Manifest } from "../../src/events/manifest.js";
 import { PROJECTS, runKiln, runPytest } from "../helpers/kiln.js";
-import {
-  copyProject,
-  finalLineCounts,
-  latestRun,
-  listFiles,
-  readText,
-} from "../helpers/reports.js";
+import { finalLineCounts, latestRun, listFiles, readText } from "../helpers/reports.js";
+import { copyProject } from "../helpers/temp.js";
 
 interface ParityRun {
   name: string;
@@ -33,10 +28,6 @@ const projects = readdirSync(PROJECTS)
     return (parity.requires ?? []).length === 0;
   })
   .sort();
-const scratch: string[] = [];
-afterAll(() => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
 
 interface SuiteCounts {
   tests: number;
@@ -66,7 +57,6 @@ describe.each(projects)("reports for %s", (name) => {
 
   it("writes junit, html, trace and json with the run's counts; kiln report reproduces them", async () => {
     const dir = copyProject(name);
-    scratch.push(dir);
     const result = await runKiln(
       ["test", "-p", "no:cacheprovider", "--report", "junit,html,trace,json", ...run.kiln_args],
       { cwd: dir, timeoutMs: 120_000 },
@@ -139,7 +129,6 @@ describe("the junit module", () => {
     "writes what pytest's own --junitxml writes in the zygote, times aside (%s, -n 1)",
     async (name) => {
       const dir = copyProject(name);
-      scratch.push(dir);
       const own = join(dir, "own.xml");
       const out = join(dir, "out");
       await runKiln(
@@ -163,9 +152,20 @@ describe("the junit module", () => {
 });
 
 describe("report modules", () => {
+  // One recorded run of demo serves the tests that only read it back.
+  let demo: Promise<string> | undefined;
+  const demoRun = (): Promise<string> => {
+    demo ??= (async () => {
+      const dir = copyProject("demo");
+      const r = await runKiln(["test", "-q"], { cwd: dir });
+      expect(r.code, r.stdout).toBe(0);
+      return dir;
+    })();
+    return demo;
+  };
+
   it("reports a module that throws by name, renders the others, loads a module from a file", async () => {
     const dir = copyProject("basic");
-    scratch.push(dir);
     await runKiln(["test", "-p", "no:cacheprovider", "-q"], { cwd: dir });
     writeFileSync(
       join(dir, "boom.mjs"),
@@ -191,9 +191,7 @@ describe("report modules", () => {
   });
 
   it("rejects an unknown module id with the list of built-ins, exit 4", async () => {
-    const dir = copyProject("demo");
-    scratch.push(dir);
-    await runKiln(["test", "-q"], { cwd: dir });
+    const dir = await demoRun();
     const r = await runKiln(["report", ".", "--report", "nope"], { cwd: dir });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('unknown report module "nope"');
@@ -201,9 +199,7 @@ describe("report modules", () => {
   });
 
   it("kiln report reprints the summary of a past run", async () => {
-    const dir = copyProject("demo");
-    scratch.push(dir);
-    await runKiln(["test", "-q"], { cwd: dir });
+    const dir = await demoRun();
     const r = await runKiln(["report", "--report", "summary", "-o", join(dir, "o")], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/=+ \d+ passed in [\d.]+s =+/);

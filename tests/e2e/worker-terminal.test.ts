@@ -2,24 +2,18 @@
 // pytest 8.x's assertrepr_compare calls config.get_terminal_writer(), which
 // asserts the reporter exists, so without it every introspected assert under
 // pytest 8 failed inside pytest instead of showing its diff.
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { PROJECTS, REPO, runKiln } from "../helpers/kiln.js";
+import { describe, expect, it } from "vitest";
+import { REPO, runKiln } from "../helpers/kiln.js";
+import { copyProject } from "../helpers/temp.js";
 
 const PYTEST_84 = join(REPO, ".venvs/pytest-8.4/bin/python");
-const scratch = mkdtempSync(join(tmpdir(), "kiln-worker-terminal-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("the worker's terminal reporter", () => {
   it("lets pytest 8.4 render assertion diffs, and prints nothing itself", async () => {
     expect(existsSync(PYTEST_84), "run scripts/setup.sh (it creates .venvs/)").toBe(true);
-    const dir = join(scratch, "basic");
-    cpSync(join(PROJECTS, "basic"), dir, {
-      recursive: true,
-      filter: (src) => !src.endsWith("/.kiln"),
-    });
+    const dir = copyProject("basic");
     const result = await runKiln(
       [
         "test",

@@ -6,7 +6,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import type { Manifest } from "../../src/events/manifest.js";
 import { REPO, runKiln } from "./kiln.js";
-import { copyProject, latestRun } from "./reports.js";
+import { latestRun } from "./reports.js";
+import { copyProject } from "./temp.js";
 
 export const GOLDEN = join(REPO, "tests", "golden");
 export const GOLDEN_RUNS = join(GOLDEN, "runs");

@@ -6,9 +6,6 @@
 // them with the reason printed; CI (CI=true) fails instead, since it must run
 // every example project.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type PytestVersion, pythonFor } from "./pythons.js";
 
 export type PluginPython =
@@ -44,17 +41,4 @@ function notAvailable(reason: string): PluginPython {
   }
   process.stderr.write(`skipping plugin projects: ${reason}\n`);
   return { skip: reason };
-}
-
-/**
- * A copy of a fixture project in a temp dir: plugins write into the project
- * (pytest-cov's .coverage), and tests never write into committed fixtures.
- */
-export function copyProject(dir: string): string {
-  const copy = mkdtempSync(join(tmpdir(), "kiln-plugin-project-"));
-  cpSync(dir, copy, {
-    recursive: true,
-    filter: (source) => !/[\\/](\.kiln|__pycache__|\.pytest_cache)$/.test(source),
-  });
-  return copy;
 }

@@ -1,20 +1,8 @@
-// Helpers for the run-record and report tests: an example project copied to
-// a scratch directory (so `.kiln/runs/latest` is this test's run, whatever
-// else runs in the fixtures meanwhile), and directory listings.
-import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Helpers for the run-record and report tests: the run a project's
+// `.kiln/runs/latest` points at (run them in a copyProject() copy from
+// ./temp.ts, so latest is this test's run), and directory listings.
+import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { project } from "./kiln.js";
-
-/** A copy of tests/fixtures/projects/<name> without its .kiln directory. */
-export function copyProject(name: string): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), `kiln-rep-${name}-`)));
-  cpSync(project(name), dir, {
-    recursive: true,
-    filter: (src) => !/[\\/](\.kiln|__pycache__|\.pytest_cache)$/.test(src),
-  });
-  return dir;
-}
 
 /** The run directory `.kiln/runs/latest` points at. */
 export function latestRun(projectDir: string): string {

@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JsonlAppender, parseJsonl, readJsonl } from "../../../src/events/jsonl.js";
+import { tempDir } from "../../helpers/temp.js";
 
 describe("JSONL", () => {
   it("skips a torn last line (a run killed mid-write) and blank lines", () => {
@@ -19,7 +20,7 @@ describe("JSONL", () => {
   });
 
   it("appends queued values on flush and on close", () => {
-    const path = join(mkdtempSync(join(tmpdir(), "kiln-jsonl-")), "x.jsonl");
+    const path = join(tempDir("kiln-jsonl-"), "x.jsonl");
     writeFileSync(path, '{"old":true}\n');
     const out = new JsonlAppender(path);
     out.append([{ a: 1 }, { b: "two\nlines" }]);

@@ -2,15 +2,13 @@ import {
   appendFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { readJsonl } from "../../../src/events/jsonl.js";
 import type { Manifest } from "../../../src/events/manifest.js";
 import {
@@ -25,6 +23,7 @@ import {
 import type { RunEvent } from "../../../src/events/run-events.js";
 import { RunRecorder } from "../../../src/events/run-recorder.js";
 import { loadRun } from "../../../src/reports/run-data.js";
+import { tempDir } from "../../helpers/temp.js";
 
 const RUN_ID = "20250101-120000-000-abcd";
 
@@ -87,7 +86,7 @@ function finished(nodeid: string, outcome: "passed" | "failed"): RunEvent {
 
 describe("RunRecorder", () => {
   it("holds events until pytest names the rootdir, then appends them there", () => {
-    const root = mkdtempSync(join(tmpdir(), "kiln-rec-"));
+    const root = tempDir("kiln-rec-");
     const rec = recorder(join(root, "cwd"));
     rec.emit(started);
     expect(existsSync(join(root, ".kiln"))).toBe(false);
@@ -135,7 +134,7 @@ describe("RunRecorder", () => {
   });
 
   it("records a run that ended before collection under the working directory", () => {
-    const cwd = mkdtempSync(join(tmpdir(), "kiln-rec-"));
+    const cwd = tempDir("kiln-rec-");
     const rec = recorder(cwd);
     rec.emit(started);
     const dir = rec.finish(4);
@@ -149,7 +148,7 @@ describe("RunRecorder", () => {
   it("warns once and goes quiet when it cannot write", () => {
     const warnings: string[] = [];
     // A path below a regular file: mkdir fails with ENOTDIR.
-    const file = join(mkdtempSync(join(tmpdir(), "kiln-rec-")), "a-file");
+    const file = join(tempDir("kiln-rec-"), "a-file");
     writeFileSync(file, "");
     const rec = recorder(join(file, "cwd"), warnings);
     rec.emit(started);
@@ -157,14 +156,21 @@ describe("RunRecorder", () => {
     expect(warnings).toHaveLength(1);
   });
 
-  it("leaves a record a killed run can be reported from (no manifest, torn last line)", async () => {
-    const root = mkdtempSync(join(tmpdir(), "kiln-rec-"));
-    const rec = recorder(root);
-    rec.emit(started);
-    rec.emit(collected(root));
-    rec.emit(finished("test_a.py::test_ok", "passed"));
-    // The process dies a moment later: what reached the file is all there is.
-    await new Promise((done) => setTimeout(done, 50));
+  it("leaves a record a killed run can be reported from (no manifest, torn last line)", () => {
+    const root = tempDir("kiln-rec-");
+    // The flush timer, fired by hand rather than waited for with a sleep.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const rec = recorder(root);
+      rec.emit(started);
+      rec.emit(collected(root));
+      rec.emit(finished("test_a.py::test_ok", "passed"));
+      expect(vi.getTimerCount()).toBe(1);
+      vi.runOnlyPendingTimers();
+    } finally {
+      vi.useRealTimers();
+    }
+    // The process dies after that flush: what reached the file is all there is.
     const dir = join(root, ".kiln", "runs", RUN_ID);
     appendFileSync(join(dir, "results.jsonl"), '{"nodeid":"test_a.py::test_bad","wh');
     const run = loadRun(dir);
@@ -174,7 +180,7 @@ describe("RunRecorder", () => {
   });
 
   it("rebuilds a truncated manifest.json from the records, with a printable warning", async () => {
-    const root = mkdtempSync(join(tmpdir(), "kiln-rec-"));
+    const root = tempDir("kiln-rec-");
     try {
       const rec = recorder(root);
       rec.emit(started);
@@ -228,7 +234,7 @@ describe("run directories", () => {
   });
 
   it("prunes the oldest runs, never the current one", () => {
-    const root = mkdtempSync(join(tmpdir(), "kiln-prune-"));
+    const root = tempDir("kiln-prune-");
     const ids = [
       "20250101-000000-000-0001",
       "20250102-000000-000-0001",

@@ -2,8 +2,7 @@
 // optimize level and (for rewritten test modules) pytest version.
 
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FileIndex } from "../../../src/discovery/file-index.js";
@@ -11,6 +10,7 @@ import { walkProject } from "../../../src/discovery/walk.js";
 import type { CompileRequestFile, CompileServer } from "../../../src/registry/compile-client.js";
 import { type InterpreterFacts, prepareRegistry } from "../../../src/registry/prepare.js";
 import type { ModuleStore, StoredEntry } from "../../../src/registry/types.js";
+import { tempDir } from "../../helpers/temp.js";
 
 class MemoryStore implements ModuleStore {
   readonly entries = new Map<string, StoredEntry>();
@@ -65,17 +65,17 @@ function fakeCompiler(facts: InterpreterFacts, log: string[]) {
 }
 
 function project(): string {
-  const root = mkdtempSync(join(tmpdir(), "kiln-prepare-"));
+  const root = tempDir("kiln-prepare-");
   writeFileSync(join(root, "lib.py"), "X = 1\n");
   writeFileSync(join(root, "test_lib.py"), "def test_x():\n    assert True\n");
   return root;
 }
 
 async function prepare(root: string, store: MemoryStore, facts: InterpreterFacts, log: string[]) {
-  const scratch = mkdtempSync(join(tmpdir(), "kiln-prepare-scratch-"));
+  const scratch = tempDir("kiln-prepare-scratch-");
   return prepareRegistry({
     walk: walkProject(root),
-    index: FileIndex.load(mkdtempSync(join(tmpdir(), "kiln-prepare-index-"))),
+    index: FileIndex.load(tempDir("kiln-prepare-index-")),
     facts,
     store,
     startCompiler: fakeCompiler(facts, log),

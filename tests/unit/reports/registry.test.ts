@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { RunRecorder } from "../../../src/events/run-recorder.js";
@@ -11,12 +10,13 @@ import {
   renderReports,
   resolveModules,
 } from "../../../src/reports/registry.js";
+import { tempDir } from "../../helpers/temp.js";
 
 const RUN_ID = "20250101-120000-000-abcd";
 
 /** A small recorded run: one pass, one failure. */
 function recordedRun(): string {
-  const root = mkdtempSync(join(tmpdir(), "kiln-reg-"));
+  const root = tempDir("kiln-reg-");
   const rec = new RunRecorder({
     runId: RUN_ID,
     cwd: root,
@@ -68,7 +68,7 @@ const escaping: ReportModule = {
 describe("renderReports", () => {
   it("names a module that throws or writes outside, and still renders the others", async () => {
     const runDir = recordedRun();
-    const out = mkdtempSync(join(tmpdir(), "kiln-out-"));
+    const out = tempDir("kiln-out-");
     const warnings: string[] = [];
     const json = BUILTIN_MODULES.find((m) => m.id === "json") as ReportModule;
     const result = await renderReports(runDir, [broken, escaping, json], out, (w) =>
@@ -84,8 +84,8 @@ describe("renderReports", () => {
 
   it("renders every built-in deterministically", async () => {
     const runDir = recordedRun();
-    const a = mkdtempSync(join(tmpdir(), "kiln-out-"));
-    const b = mkdtempSync(join(tmpdir(), "kiln-out-"));
+    const a = tempDir("kiln-out-");
+    const b = tempDir("kiln-out-");
     const ra = await renderReports(runDir, BUILTIN_MODULES, a, () => {});
     await renderReports(runDir, BUILTIN_MODULES, b, () => {});
     expect(ra.failed).toEqual([]);
@@ -101,7 +101,7 @@ describe("module selection", () => {
   });
 
   it("loads a module from an ESM file and refuses unknown ids and bad exports", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kiln-mod-"));
+    const dir = tempDir("kiln-mod-");
     writeFileSync(
       join(dir, "mine.mjs"),
       "export default { id: 'mine', name: 'Mine', subscribes: [], render: () => ({ files: [] }) };\n",
