@@ -1,15 +1,16 @@
 // One manifest: every example project, run once by kiln, and its manifest
 // folded again from the records it left (what `kiln report` does for a run
 // without a usable manifest.json) must be the manifest the run wrote live.
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Manifest } from "../../src/events/manifest.js";
 import { RECORD_FILES } from "../../src/events/records.js";
 import { loadRun, rebuildManifest } from "../../src/reports/run-data.js";
 import { PROJECTS, runKiln } from "../helpers/kiln.js";
 import { pluginPython } from "../helpers/plugin-projects.js";
-import { copyProject, latestRun } from "../helpers/reports.js";
+import { latestRun } from "../helpers/reports.js";
+import { copyProject } from "../helpers/temp.js";
 
 interface ParityConfig {
   requires?: string[];
@@ -20,11 +21,6 @@ const projects = readdirSync(PROJECTS, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
   .map((entry) => entry.name)
   .sort();
-
-const copies: string[] = [];
-afterAll(() => {
-  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
-});
 
 // Two runs at a time: each has up to two workers, and the machine may have
 // two cores (a project with timeouts must not time out from the load).
@@ -57,7 +53,6 @@ describe("the manifest rebuilt from the records", () => {
       `${name}: equals the live one`,
       async () => {
         const dir = copyProject(name);
-        copies.push(dir);
         // The project's first parity run: its timeouts, its plugins' options.
         const args = ["test", "-p", "no:cacheprovider", ...(config.runs[0]?.kiln_args ?? [])];
         if (!args.includes("-n")) args.push("-n", "2");
