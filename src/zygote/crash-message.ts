@@ -58,3 +58,24 @@ export function timeoutMessage(
     : "The worker did not answer the timeout, so it was killed and no stack could be dumped.";
   return `${header}\n\n${body}`;
 }
+
+/**
+ * What the test a worker died under fails with: a timeout when --timeout is
+ * set and the worker dumped a stack or ran past it, a corrupted channel when
+ * one was seen, else the crash itself.
+ */
+export function deathMessage(input: {
+  nodeid: string;
+  death: WorkerDeath;
+  timeout: number | null;
+  stack: string;
+  ranMs: number;
+  corruption: string | undefined;
+}): string {
+  const { nodeid, death, timeout } = input;
+  if (timeout !== null && (input.stack.length > 0 || input.ranMs >= timeout * 1000)) {
+    return timeoutMessage(nodeid, timeout, death, input.stack);
+  }
+  if (input.corruption !== undefined) return corruptionMessage(nodeid, death, input.corruption);
+  return crashMessage(nodeid, death);
+}

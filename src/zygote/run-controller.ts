@@ -41,6 +41,8 @@ export class RunController {
   rootdir: string | undefined;
   private readonly machine: RunMachine;
   private readonly channels = new Map<number, WorkerChannel>();
+  /** run:ready's node ids, for KILN_DEBUG's trace of what each worker is given. */
+  private items: string[] = [];
 
   constructor(
     zygote: ZygoteHandle,
@@ -59,7 +61,13 @@ export class RunController {
           }
         },
         toZygote: (message, body) => zygote.send(message, body),
-        toWorker: (workerId, message) => this.channels.get(workerId)?.send(message),
+        toWorker: (workerId, message) => {
+          if (DEBUG && message.type === "work") {
+            const names = message.indices.map((index) => this.items[index]);
+            debug(`kw${workerId} <- work ${names.join(" ")}`);
+          }
+          this.channels.get(workerId)?.send(message);
+        },
         readStack: (workerId) => {
           try {
             return readFileSync(join(options.scratchDir, `worker-${workerId}.stack`), "utf8");
@@ -105,6 +113,7 @@ export class RunController {
         });
         break;
       case "run:ready":
+        this.items = message.items;
         void this.options
           .loadDurations(this.rootdir ?? "")
           .catch(() => new Map<string, number>())

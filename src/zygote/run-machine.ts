@@ -8,18 +8,11 @@
 // real ports are in run-controller.ts. A daemon or an exec pool drives the
 // same machine: start a run, feed it items, stop it, observe its events.
 
-import { MAX_TIMER_MS } from "../config/timer-limit.js";
 import { OutcomeTally } from "../events/outcomes.js";
 import type { WorkerToSupervisor } from "../protocol/messages.js";
 import { planGroups } from "../scheduler/plan.js";
 import { WorkQueue } from "../scheduler/work-queue.js";
-import {
-  corruptionMessage,
-  crashMessage,
-  describeDeath,
-  timeoutMessage,
-  type WorkerDeath,
-} from "./crash-message.js";
+import { deathMessage, describeDeath, type WorkerDeath } from "./crash-message.js";
 import {
   CONNECT_GRACE_MS,
   INTERRUPT_GRACE_MS,
@@ -30,29 +23,9 @@ import {
   type RunSettings,
   type RunSummary,
   type StopKind,
-  TIMEOUT_GRACE_MS,
   type Timer,
 } from "./run-ports.js";
-
-interface WorkerState {
-  id: number;
-  pid: number | undefined;
-  connected: boolean;
-  /** Item indices sent to this worker and not yet finished, in order. */
-  assigned: number[];
-  /** When the worker last finished a test or got work after idling. */
-  progressAt: number;
-  /** Kills a worker that makes no progress for --timeout plus a grace. */
-  watchdog: Timer | undefined;
-  /** Its running test stopped in the debugger: no watchdog until it finishes. */
-  inDebugger: boolean;
-  ranTests: number;
-  /** Why its channel can no longer be trusted, once a frame failed to decode. */
-  corruption: string | undefined;
-  death: WorkerDeath | undefined;
-  socketClosed: boolean;
-  graceTimer: Timer | undefined;
-}
+import { type WorkerState, WorkerTable } from "./worker-table.js";
 
 export type CrashWhen = "setup" | "call" | "teardown";
 
@@ -62,13 +35,11 @@ export class RunMachine {
   private items: string[] = [];
   private indexOf = new Map<string, number>();
   private queue = new WorkQueue([]);
-  private readonly workers = new Map<number, WorkerState>();
-  private nextWorkerId = 1;
+  private readonly workers: WorkerTable;
   private interruptTimer: Timer | undefined;
   /** --pdb/--trace: one worker owns the terminal; its durations include the user's typing. */
   private interactive = false;
   private barrenDeaths = 0;
-  private pluginOwnsTimeout = false;
   private readonly summary: RunSummary = {
     durations: new Map(),
     outcomes: new OutcomeTally(),
@@ -78,7 +49,9 @@ export class RunMachine {
   constructor(
     private readonly settings: RunSettings,
     private readonly ports: RunPorts,
-  ) {}
+  ) {
+    this.workers = new WorkerTable(ports, settings.timeout);
+  }
 
   get phase(): RunPhase {
     return this.phaseNow;
@@ -90,7 +63,7 @@ export class RunMachine {
 
   /** Worker ids alive or not yet accounted for. */
   get workerIds(): number[] {
-    return [...this.workers.keys()];
+    return this.workers.ids;
   }
 
   // -- the run ----------------------------------------------------------------
@@ -102,7 +75,7 @@ export class RunMachine {
     }
     this.items = plan.items;
     this.indexOf = new Map(plan.items.map((nodeid, index) => [nodeid, index]));
-    this.pluginOwnsTimeout = plan.pluginOwnsTimeout;
+    this.workers.pluginOwnsTimeout = plan.pluginOwnsTimeout;
     this.summary.running = true;
     if (this.phaseNow === "stopping") {
       // Stopped while pytest collected (Ctrl-C, run:stop-requested): run nothing.
@@ -135,14 +108,14 @@ export class RunMachine {
     });
     this.queue = new WorkQueue(groups);
     const count = Math.min(Math.max(1, workers), groups.length);
-    for (let i = 0; i < count; i++) this.spawnWorker();
+    for (let i = 0; i < count; i++) this.workers.spawn();
     this.maybeFinish();
   }
 
   /** -x, --maxfail, Exit: schedule nothing more and let workers finish their test. */
   stop(): void {
     if (!this.beginStop("wind-down")) return;
-    for (const worker of this.workers.values()) {
+    for (const worker of this.workers.all()) {
       if (worker.connected) this.ports.toWorker(worker.id, { type: "stop" });
     }
     this.maybeFinish();
@@ -159,7 +132,7 @@ export class RunMachine {
   interrupt(): void {
     this.beginStop("interrupt");
     this.stopKind = "interrupt";
-    for (const worker of this.workers.values()) this.signal(worker, "SIGINT");
+    for (const worker of this.workers.all()) this.workers.signal(worker, "SIGINT");
     this.interruptTimer ??= this.ports.setTimer(INTERRUPT_GRACE_MS, () => this.kill());
     this.maybeFinish();
   }
@@ -167,13 +140,15 @@ export class RunMachine {
   /** A second Ctrl-C, or the zygote is gone: no wind-down at all. */
   kill(): void {
     this.beginStop("kill");
-    for (const worker of this.workers.values()) this.signal(worker, "SIGKILL");
+    for (const worker of this.workers.all()) this.workers.signal(worker, "SIGKILL");
   }
 
   /** Enters stopping; false if the run had already stopped. */
   private beginStop(kind: StopKind): boolean {
     if (this.phaseNow === "stopping" || this.phaseNow === "finished") {
-      if (kind !== "wind-down") this.stopKind = kind;
+      // A Ctrl-C after -x still means tests cut short are not crashes; a
+      // kill after either keeps what the stop was.
+      if (kind === "interrupt") this.stopKind = kind;
       return false;
     }
     this.phaseNow = "stopping";
@@ -225,7 +200,7 @@ export class RunMachine {
     this.ports.events.emit({ event: "worker:connected", at: this.ports.now(), workerId, pid });
     if (this.phaseNow === "stopping") {
       if (this.stopKind === "wind-down") this.ports.toWorker(workerId, { type: "stop" });
-      else this.signal(worker, this.stopKind === "interrupt" ? "SIGINT" : "SIGKILL");
+      else this.workers.signal(worker, this.stopKind === "interrupt" ? "SIGINT" : "SIGKILL");
     }
   }
 
@@ -240,7 +215,7 @@ export class RunMachine {
     const worker = this.workers.get(workerId);
     if (worker === undefined) return;
     worker.corruption = problem;
-    this.signal(worker, "SIGKILL");
+    this.workers.signal(worker, "SIGKILL");
   }
 
   workerClosed(workerId: number): void {
@@ -269,8 +244,7 @@ export class RunMachine {
         // As pytest-timeout does when a debugger is active: the user's
         // session at the prompt is not a hung test.
         worker.inDebugger = true;
-        worker.watchdog?.cancel();
-        worker.watchdog = undefined;
+        this.workers.stopWatchdog(worker);
         break;
       case "run:exit":
         // Sent after the worker's last test:finished, so the zygote has
@@ -296,8 +270,12 @@ export class RunMachine {
       return;
     }
     const indices = group.items.map((item) => item.index);
-    if (worker.assigned.length === 0) this.progress(worker);
+    const idle = worker.assigned.length === 0;
     worker.assigned.push(...indices);
+    // An idle worker starts its watchdog with this work: one that hangs in
+    // its first test is killed too (found by run-machine.test.ts: the
+    // watchdog used to start only after a worker's first finished test).
+    if (idle) this.workers.progress(worker);
     this.ports.toWorker(worker.id, { type: "work", indices });
   }
 
@@ -315,7 +293,7 @@ export class RunMachine {
     const at = index === undefined ? -1 : worker.assigned.indexOf(index);
     if (at >= 0) worker.assigned.splice(at, 1);
     worker.inDebugger = false;
-    this.progress(worker);
+    this.workers.progress(worker);
     this.ports.events.emit({
       event: "test:finished",
       at: this.ports.now(),
@@ -340,55 +318,13 @@ export class RunMachine {
 
   // -- internals --------------------------------------------------------------
 
-  private spawnWorker(): void {
-    const id = this.nextWorkerId++;
-    this.workers.set(id, {
-      id,
-      pid: undefined,
-      connected: false,
-      assigned: [],
-      progressAt: this.ports.now(),
-      watchdog: undefined,
-      inDebugger: false,
-      ranTests: 0,
-      corruption: undefined,
-      death: undefined,
-      socketClosed: false,
-      graceTimer: undefined,
-    });
-    this.ports.events.emit({ event: "worker:spawn-requested", at: this.ports.now(), workerId: id });
-    this.ports.toZygote({ type: "worker:spawn", workerId: id });
-  }
-
-  private signal(worker: WorkerState, signal: "SIGINT" | "SIGKILL"): void {
-    if (worker.pid === undefined || worker.death !== undefined) return;
-    this.ports.kill(worker.pid, signal);
-  }
-
-  /** The worker moved on: restart its watchdog if it has work left. */
-  private progress(worker: WorkerState): void {
-    worker.progressAt = this.ports.now();
-    worker.watchdog?.cancel();
-    worker.watchdog = undefined;
-    const timeout = this.settings.timeout;
-    if (timeout !== null && !this.pluginOwnsTimeout && worker.assigned.length > 0) {
-      if (worker.inDebugger) return;
-      worker.watchdog = this.ports.setTimer(
-        // Capped: Node clamps a longer delay to 1 ms (TimeoutOverflowWarning),
-        // and the grace would push the largest allowed --timeout over it.
-        Math.min(timeout * 1000 + TIMEOUT_GRACE_MS, MAX_TIMER_MS),
-        () => this.signal(worker, "SIGKILL"),
-      );
-    }
-  }
-
   /** Both the process exit and the end of its socket are known: account for it. */
   private settleWorker(worker: WorkerState): void {
     const death = worker.death;
-    if (death === undefined || !worker.socketClosed || !this.workers.has(worker.id)) return;
+    if (death === undefined || !worker.socketClosed || !this.workers.has(worker)) return;
     worker.graceTimer?.cancel();
-    worker.watchdog?.cancel();
-    this.workers.delete(worker.id);
+    this.workers.stopWatchdog(worker);
+    this.workers.delete(worker);
     const running = this.runningTest(worker, death);
     if (running !== undefined) {
       this.reportCrash(worker, running, death);
@@ -402,7 +338,7 @@ export class RunMachine {
         this.abandon(unfinished, death);
       } else {
         if (unfinished.length > 0) this.queue.requeueFront(unfinished);
-        if (unfinished.length > 0 || (!clean && this.queue.remaining > 0)) this.spawnWorker();
+        if (unfinished.length > 0 || (!clean && this.queue.remaining > 0)) this.workers.spawn();
       }
     }
     this.maybeFinish();
@@ -449,14 +385,14 @@ export class RunMachine {
   ): void {
     this.summary.outcomes.add(test.nodeid, "failed");
     const timeout = this.settings.timeout;
-    const stack = timeout === null ? "" : this.ports.readStack(worker.id);
-    const timedOut =
-      timeout !== null && (stack.length > 0 || this.ports.now() - test.startedAt >= timeout * 1000);
-    const message = timedOut
-      ? timeoutMessage(test.nodeid, timeout ?? 0, death, stack)
-      : worker.corruption !== undefined
-        ? corruptionMessage(test.nodeid, death, worker.corruption)
-        : crashMessage(test.nodeid, death);
+    const message = deathMessage({
+      nodeid: test.nodeid,
+      death,
+      timeout,
+      stack: timeout === null ? "" : this.ports.readStack(worker.id),
+      ranMs: this.ports.now() - test.startedAt,
+      corruption: worker.corruption,
+    });
     // The worker could not say which phase it was in; like xdist's crash
     // report, the test fails in its call (pytest shows it under FAILURES).
     this.failTest({
