@@ -15,6 +15,7 @@ import sys
 
 from .exit_codes import INTERNAL_ERROR, USAGE_ERROR
 from .protocol import PROTOCOL_VERSION, Channel, ProtocolError, move_out_of_the_way
+from .session_duration import SessionDuration
 
 CONTROL_FD = 3
 
@@ -114,6 +115,8 @@ def main():
         chan, hello, finder, frame[0].get("note") or "", registry_rootdir=frame[0].get("rootdir")
     )
     compat = KilnPluginCompat(hello.get("timeout"))  # pytest-xdist's -n, pytest-timeout
+    duration = SessionDuration()
+    duration.install()
     code = pytest.main(args, plugins=[plugin, compat])
     code = int(code)
     if finder is not None:
@@ -130,7 +133,7 @@ def main():
         except OSError:
             pass
     try:
-        chan.send({"type": "session:finished", "exitCode": code})
+        chan.send({"type": "session:finished", "exitCode": code, "seconds": duration.seconds})
     except OSError:
         pass  # the supervisor is gone; the exit status still says it all
     sys.stdout.flush()

@@ -47,6 +47,7 @@ export class ManifestFold {
   private ready: Ready | undefined;
   private finished: Finished | undefined;
   private rootdir: string | null = null;
+  private pytestSeconds: number | null = null;
   private collection = { items: 0, errors: 0, skipped: 0, deselected: 0 };
   private readonly tally = new OutcomeTally();
   private workersStarted = 0;
@@ -108,6 +109,7 @@ export class ManifestFold {
     if (record.event === "run:started") this.started = record;
     else if (record.event === "zygote:ready") this.ready = record;
     else if (record.event === "run:finished") this.finished = record;
+    else if (record.event === "session:finished") this.pytestSeconds = record.seconds;
     else if (record.event === "worker:spawn-requested") this.workersStarted++;
   }
 
@@ -138,6 +140,7 @@ export class ManifestFold {
       timeout: started?.timeout ?? null,
       startedAt: started?.at ?? closedAt,
       finishedAt: finished?.at ?? closedAt,
+      pytestSeconds: this.pytestSeconds,
       // pytest's INTERRUPTED: the run did not reach its end.
       exitCode: context.exitCode ?? finished?.exitCode ?? 2,
       complete: finished !== undefined,

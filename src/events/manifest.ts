@@ -39,6 +39,11 @@ export interface Manifest {
   /** Epoch milliseconds. */
   startedAt: number;
   finishedAt: number;
+  /**
+   * The session duration pytest's summary line printed ("in 1.23s"), from
+   * pytest's own session start; null when it printed none (-qq, a crash).
+   */
+  pytestSeconds: number | null;
   exitCode: number;
   /** Whether the run reached its end (false: the record was closed on a crash path). */
   complete: boolean;

@@ -69,6 +69,7 @@ export type WorkerRecord = Extract<
       | "worker:connected"
       | "worker:exited"
       | "run:stop-requested"
+      | "session:finished"
       | "run:finished";
   }
 >;

@@ -69,6 +69,8 @@ export type RunEvent =
     }
   | { event: "run:stop-requested"; at: number; reason: string }
   | { event: "run:finished"; at: number; exitCode: number }
+  /** pytest's session ended: its status, and the duration its summary line printed. */
+  | { event: "session:finished"; at: number; exitCode: number; seconds: number | null }
   | {
       event: "registry:prepared";
       at: number;

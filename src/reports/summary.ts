@@ -33,7 +33,8 @@ export function renderSummary(context: ReportContext): string {
       lines.push(`${fixed(phase.duration, 2)}s ${phase.when.padEnd(8)} ${phase.nodeid}`);
     }
   }
-  const seconds = Math.max(0, m.finishedAt - m.startedAt) / 1000;
+  // pytest's own figure when it printed one, so this line reads as pytest's did.
+  const seconds = m.pytestSeconds ?? Math.max(0, m.finishedAt - m.startedAt) / 1000;
   lines.push(pyCenter(` ${countsLine(m.outcomes)} in ${sessionDuration(seconds)} `, 80, "="));
   lines.push(
     `run ${m.runId}: exit code ${m.exitCode}${m.complete ? "" : " (the run did not finish)"}`,

@@ -174,6 +174,13 @@ export class RunController {
         });
         break;
       case "session:finished":
+        this.options.events.emit({
+          event: "session:finished",
+          at,
+          exitCode: message.exitCode,
+          seconds: message.seconds,
+        });
+        break;
       case "hello":
       case "hello:refused":
         break;

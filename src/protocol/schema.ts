@@ -1,0 +1,323 @@
+// The one definition of every message between Kiln's TypeScript and Python
+// sides: the supervisor and the zygote (fd 3), the supervisor and workers
+// (a Unix socket), and the registry's compile server (fd 3). The TypeScript
+// types (messages.ts) are inferred from these schemas, the supervisor's
+// runtime checks (decode.ts) parse with them, and the Python side gets the
+// same table as JSON Schema (python/kiln_harness/protocol_schema.json,
+// written by `npm run gen:protocol` and checked by protocol-schema.test.ts).
+// Objects are strict: a field one side sends and the other does not know is
+// a bug, caught the first time it is sent (both sides ship together).
+import { z } from "zod";
+
+/** Every header carries it; the first frame on a channel checks it (hello). */
+export const PROTOCOL_VERSION = 1;
+
+/** A message: its `type` literal, the protocol version, and its fields. */
+function message<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
+  return z.strictObject({ type: z.literal(type), v: z.number().int().optional(), ...shape });
+}
+
+const when = z.enum(["setup", "call", "teardown"]);
+const location = z.array(z.unknown());
+const interrupt = z.tuple([z.string(), z.number().int()]);
+
+/**
+ * How a test:finished body packs pytest's serialized reports (a list of
+ * pytest_report_to_serializable dicts): marshal normally, JSON when a report
+ * holds values marshal can't take. Opaque to the supervisor, which forwards it.
+ */
+export const reportBodyFormat = z.enum(["marshal", "json"]);
+
+/** What the supervisor reads of each report without unpacking the body. */
+export const reportMeta = z.strictObject({
+  when,
+  outcome: z.enum(["passed", "failed", "skipped"]),
+  duration: z.number(),
+  wasxfail: z.boolean(),
+  /** pytest's longreprtext, for failed reports only, clipped like `sections`. */
+  longreprtext: z.string().optional(),
+  /** The crash line's message (longrepr.reprcrash.message), when the failure has one. */
+  message: z.string().optional(),
+  /** A skipped report's longrepr: [path, lineno, reason]. */
+  skip: z.tuple([z.string(), z.number().int().nullable(), z.string()]).optional(),
+  /** report.wasxfail, the xfail reason ("" when none was given). */
+  xfailReason: z.string().optional(),
+  /** record_property values, as [name, str(value)]. */
+  userProperties: z.array(z.tuple([z.string(), z.string()])).optional(),
+  /**
+   * The captured output and log sections this phase added, [title, text]
+   * (pytest's report.sections repeat the earlier phases'; the worker sends
+   * each once). Each text is clipped to the worker's RECORD_TEXT_LIMIT: the
+   * zygote, which prints, gets it whole in the body.
+   */
+  sections: z.array(z.tuple([z.string(), z.string()])).optional(),
+  /** Epoch seconds when the phase started and stopped (pytest's report.start/stop). */
+  start: z.number().optional(),
+  stop: z.number().optional(),
+});
+
+export const pythonInfo = z.strictObject({
+  executable: z.string(),
+  version: z.string(),
+  implementation: z.string(),
+});
+
+/**
+ * What pytest's cache plugins did to the order of `items` (kiln_harness/cache_order.py):
+ * `first` leading items were put first on purpose (--ff: previous failures,
+ * --nf: new tests); `keep`: the rest's order is deliberate too (--nf, --sw).
+ */
+export const runOrder = z.strictObject({
+  first: z.number().int(),
+  keep: z.boolean(),
+  by: z.string().nullable(),
+});
+
+const warningRecorded = {
+  /** warnings_codec.serialize_warning's dict. */
+  warning: z.record(z.string(), z.unknown()),
+  when: z.string(),
+  nodeid: z.string(),
+  location: location.nullable(),
+};
+
+/**
+ * A worker's session ended with pytest's Exit (`q` in the debugger,
+ * pytest.exit()), or a test raised KeyboardInterrupt (`interrupt`: where,
+ * [file, line]); the zygote's session ends the same way.
+ */
+const runExit = {
+  reason: z.string(),
+  returncode: z.number().int().nullable(),
+  interrupt: interrupt.optional(),
+};
+
+/** Supervisor → zygote, first frame: the run's configuration. */
+export const helloToZygote = message("hello", {
+  args: z.array(z.string()),
+  socketPath: z.string(),
+  workers: z.number().int(),
+  dist: z.string(),
+  timeout: z.number().nullable(),
+  /** The run's scratch directory: stack dumps, spilled report bodies. */
+  scratchDir: z.string(),
+  interpreterNote: z.string(),
+});
+
+export const supervisorToZygote = z.discriminatedUnion("type", [
+  helloToZygote,
+  message("worker:spawn", { workerId: z.number().int() }),
+  message("test:finished", {
+    workerId: z.number().int(),
+    nodeid: z.string(),
+    location,
+    format: reportBodyFormat,
+    /** The test's protocol was cut short (Exit): no pytest_runtest_logfinish. */
+    unfinished: z.boolean().optional(),
+    /** The body is in this file, not the frame (see the worker's test:finished). */
+    bodyFile: z.string().optional(),
+  }),
+  message("test:crashed", {
+    workerId: z.number().int(),
+    nodeid: z.string(),
+    when,
+    message: z.string(),
+    duration: z.number(),
+  }),
+  message("warning:recorded", warningRecorded),
+  message("run:finish", {}),
+  message("run:exit", runExit),
+  /**
+   * The pack the zygote's finder serves project modules from; null: none.
+   * `rootdir`: the directory the pack was prepared for (pytest's rootdir as
+   * src/config/rootdir.ts works it out); the zygote checks it against pytest's.
+   */
+  message("registry:ready", {
+    packPath: z.string().nullable(),
+    note: z.string(),
+    rootdir: z.string().nullable(),
+  }),
+]);
+
+export const zygoteToSupervisor = z.discriminatedUnion("type", [
+  message("hello", {
+    python: pythonInfo,
+    pytest: z.string(),
+    pid: z.number().int(),
+    /** importlib.util.MAGIC_NUMBER hex, cache tag and -O level: registry keys. */
+    magic: z.string(),
+    cacheTag: z.string(),
+    optimize: z.number().int(),
+  }),
+  message("hello:refused", {
+    reason: z.string().optional(),
+    message: z.string(),
+    python: pythonInfo.optional(),
+  }),
+  message("registry:stats", {
+    served: z.number().int(),
+    fallbacks: z.number().int(),
+    errors: z.array(z.string()),
+    /** [module, path, "registry" | "fallback"]; no load time: see kiln_harness/loader.py */
+    loads: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
+  }),
+  message("collection:finished", {
+    rootdir: z.string(),
+    items: z.array(z.strictObject({ nodeid: z.string(), location })),
+    errors: z.array(z.strictObject({ nodeid: z.string(), longreprtext: z.string() })),
+    /** Collectors skipped as a whole (module-level skip): str(report.longrepr). */
+    skipped: z.array(z.strictObject({ nodeid: z.string(), longrepr: z.string() })).optional(),
+    deselected: z.number().int().optional(),
+  }),
+  /**
+   * Collection succeeded (or errors are tolerated): schedule these items.
+   * `serial` names the option (--pdb, --trace) that needs one worker owning
+   * the terminal, whatever -n says; `order`: what pytest's cache plugins did.
+   * `timeoutOwner`: who applies --timeout: "pytest-timeout" when that plugin
+   * is active (python/kiln_harness/plugin_compat.py); the worker's own
+   * watchdog then backs up each test's pytest-timeout value, so the
+   * supervisor's no-progress watchdog (sized on --timeout alone) stays off.
+   */
+  message("run:ready", {
+    items: z.array(z.string()),
+    serial: z.string().optional(),
+    order: runOrder.optional(),
+    timeoutOwner: z.enum(["kiln", "pytest-timeout"]).optional(),
+  }),
+  /** pytest's rootdir is not the one the registry was prepared for: plain imports from here on. */
+  message("registry:rootdir-mismatch", { prepared: z.string(), rootdir: z.string() }),
+  message("worker:spawned", { workerId: z.number().int(), pid: z.number().int() }),
+  message("worker:exited", {
+    workerId: z.number().int(),
+    pid: z.number().int(),
+    exitCode: z.number().int().nullable(),
+    signal: z.number().int().nullable(),
+  }),
+  message("run:stop-requested", { reason: z.string() }),
+  /**
+   * pytest's session is over: its exit status, and the duration pytest's
+   * terminal summary printed ("in 1.23s"), for the run record.
+   */
+  message("session:finished", {
+    exitCode: z.number().int(),
+    seconds: z.number().nullable(),
+  }),
+]);
+
+export const workerToSupervisor = z.discriminatedUnion("type", [
+  message("worker:hello", { workerId: z.number().int(), pid: z.number().int() }),
+  message("work:wanted", {}),
+  message("test:finished", {
+    nodeid: z.string(),
+    location,
+    reports: z.array(reportMeta),
+    format: reportBodyFormat,
+    unfinished: z.boolean().optional(),
+    /**
+     * A body larger than the worker's SPILL_BODY_AT (a test that printed
+     * hundreds of MB) is written to this file in the run's scratch
+     * directory; the zygote reads and deletes it. A frame size is never a
+     * test failure.
+     */
+    bodyFile: z.string().optional(),
+  }),
+  message("warning:recorded", warningRecorded),
+  /** The debugger stopped the running test: no timeout applies to it any more. */
+  message("debugger:entered", {}),
+  message("run:exit", runExit),
+  message("worker:done", {}),
+]);
+
+export const supervisorToWorker = z.discriminatedUnion("type", [
+  message("work", { indices: z.array(z.number().int()) }),
+  message("work:none", {}),
+  message("stop", {}),
+]);
+
+const compileFile = z.strictObject({
+  /** Absolute path: it becomes the code object's co_filename. */
+  path: z.string(),
+  /** Dotted module name (relative imports are resolved against it). */
+  module: z.string(),
+  /** The file is a package's __init__.py. */
+  isPackage: z.boolean(),
+  /** Apply pytest's assertion rewriting (test modules and conftests). */
+  rewrite: z.boolean(),
+});
+
+export const supervisorToCompileServer = z.discriminatedUnion("type", [
+  message("compile:batch", {
+    id: z.number().int(),
+    optimize: z.number().int(),
+    files: z.array(compileFile),
+  }),
+  message("shutdown", {}),
+]);
+
+/** module_info.py's ImportRef; registry/types.ts's plus `guarded`. */
+const importRef = z.strictObject({
+  module: z.string(),
+  names: z.array(z.string()).optional(),
+  line: z.number().int(),
+  level: z.number().int(),
+  conditional: z.boolean(),
+  guarded: z.boolean(),
+});
+
+const publicName = z.strictObject({
+  name: z.string(),
+  kind: z.enum(["function", "class", "variable", "import", "submodule"]),
+  line: z.number().int(),
+  signature: z.string().optional(),
+});
+
+/** One file of a compile:result: its code is at codeOffset in the frame body. */
+const compileResult = z.union([
+  z.strictObject({
+    path: z.string(),
+    ok: z.literal(true),
+    sourceHash: z.string(),
+    magic: z.string(),
+    cacheTag: z.string(),
+    optimize: z.number().int(),
+    rewrittenBy: z.string().nullable(),
+    codeOffset: z.number().int().nonnegative(),
+    codeLength: z.number().int().nonnegative(),
+    imports: z.array(importRef),
+    names: z.array(publicName),
+    allNames: z.array(z.string()),
+    dynamicNames: z.boolean(),
+    namesOpaque: z.boolean(),
+  }),
+  z.strictObject({
+    path: z.string(),
+    ok: z.literal(false),
+    error: z.strictObject({ path: z.string(), line: z.number().int(), message: z.string() }),
+  }),
+]);
+
+export const compileServerToSupervisor = z.discriminatedUnion("type", [
+  message("hello", {
+    /** importlib.util.MAGIC_NUMBER as hex. */
+    magic: z.string(),
+    cacheTag: z.string(),
+    /** pytest's version, or null when pytest is not installed. */
+    pytest: z.string().nullable(),
+    python: z.string(),
+  }),
+  message("compile:result", { id: z.number().int(), results: z.array(compileResult) }),
+  /** A malformed request (id null when it had none). */
+  message("compile:error", { id: z.number().int().nullable(), message: z.string() }),
+]);
+
+/** Each channel direction, by the name the Python table uses. */
+export const DIRECTIONS = {
+  supervisorToZygote,
+  zygoteToSupervisor,
+  workerToSupervisor,
+  supervisorToWorker,
+  supervisorToCompileServer,
+  compileServerToSupervisor,
+} as const;
+
+export type Direction = keyof typeof DIRECTIONS;
