@@ -4,5 +4,3 @@ Shipped inside the npm package and imported by the interpreter that runs the
 user's tests; it must not depend on anything but the standard library and
 pytest.
 """
-
-PROTOCOL_VERSION = 1

@@ -1,13 +1,13 @@
 """The compile server: source files in, marshalled code objects out, in batches.
 
 Started once per run by src/registry/compile-client.ts through boot.py
-(program "compile-server") with the
-kiln protocol (protocol.py) on stdin (requests) and stdout (responses).
-stdout carries only frames: at start-up the real stdout is set aside and
-fd 1 and sys.stdout are pointed at stderr, so a stray print (ours, pytest's,
-a warning) can never corrupt a frame.
+(program "compile-server") with the kiln protocol (protocol.py) on fd 3, a
+socket, as the zygote's control channel: the same frames, and the same
+message table (src/protocol/schema.ts, message_schema.py). fd 1 and
+sys.stdout are pointed at stderr, which the client keeps for its error
+messages, so a stray print (pytest's, a warning) is never lost or mistaken.
 
-Frames (all carry "v": 1):
+Frames (all carry "v"; their one definition is src/protocol/schema.ts):
 
   server -> client, first:
     {"type": "hello", "magic": "<importlib.util.MAGIC_NUMBER hex>",
@@ -229,13 +229,16 @@ def serve(inbound, outbound):
         outbound.send(header, body)
 
 
+CHANNEL_FD = 3
+
+
 def main():
-    # Keep the real stdout for frames; everything else that writes to fd 1 or
-    # sys.stdout lands on stderr.
-    frames_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    status = serve(Channel(0), Channel(frames_fd))
+    chan = Channel(
+        CHANNEL_FD, sends="compileServerToSupervisor", receives="supervisorToCompileServer"
+    )
+    status = serve(chan, chan)
     sys.stderr.flush()
     sys.exit(status)
 

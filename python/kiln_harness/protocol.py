@@ -18,8 +18,12 @@ import signal
 import struct
 import threading
 
-PROTOCOL_VERSION = 1
-MAX_FRAME_BYTES = 512 * 1024 * 1024
+from .message_schema import MAX_FRAME_BYTES, PROTOCOL_VERSION, validate
+
+# KILN_PROTOCOL_CHECK=1: every channel checks each header it sends and
+# receives against the shared table (message_schema.py); the contract test
+# runs Kiln this way. Off by default: the supervisor checks what it receives.
+_CHECK = bool(os.environ.get("KILN_PROTOCOL_CHECK"))
 _U32 = struct.Struct("<I")
 
 
@@ -81,6 +85,15 @@ def _hold_signals():
     return _signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
+def _check(direction, header):
+    problems = validate(direction, dict(header, v=header.get("v", PROTOCOL_VERSION)))
+    if problems:
+        raise ProtocolError(
+            f"this is a bug in kiln: {header.get('type')!r} does not match the message table "
+            f"({direction}): " + "; ".join(problems)
+        )
+
+
 class Channel:
     """Blocking frame I/O over a file descriptor (a pipe or a socket)."""
 
@@ -90,14 +103,20 @@ class Channel:
     # nested virtualization), which dominated a trivial test's overhead.
     FLUSH_AT = 256 * 1024
 
-    def __init__(self, fd):
+    def __init__(self, fd, sends=None, receives=None):
+        """`sends`, `receives`: the directions in the message table
+        (message_schema.py), checked under KILN_PROTOCOL_CHECK."""
         self.fd = fd
+        self.sends = sends if _CHECK else None
+        self.receives = receives if _CHECK else None
         self._decoder = FrameDecoder()
         self._frames = []
         self._out = []
         self._out_bytes = 0
 
     def queue(self, header, body=b""):
+        if self.sends is not None:
+            _check(self.sends, header)
         frame = encode_frame(header, body)
         self._out.append(frame)
         self._out_bytes += len(frame)
@@ -138,7 +157,11 @@ class Channel:
         chunk = os.read(self.fd, 65536)
         if not chunk:
             return False
-        self._frames.extend(self._decoder.feed(chunk))
+        frames = self._decoder.feed(chunk)
+        if self.receives is not None:
+            for header, _ in frames:
+                _check(self.receives, header)
+        self._frames.extend(frames)
         return True
 
     def pop_frames(self):

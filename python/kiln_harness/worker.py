@@ -325,7 +325,7 @@ def run_worker(session, worker_id, socket_path, timeout, scratch_dir):
     # Before this worker's own capture dups fds 0-2 onto the low numbers, as
     # pytest's capture does in a plain run (protocol.move_out_of_the_way).
     sock = socket.socket(fileno=move_out_of_the_way(sock.detach()))
-    chan = Channel(sock.fileno())
+    chan = Channel(sock.fileno(), sends="workerToSupervisor", receives="supervisorToWorker")
     chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
 
     _isolate_capture(config)

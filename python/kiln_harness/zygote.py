@@ -44,7 +44,9 @@ def main():
     # only noted here, and raised at pytest_sessionstart (pytest_bridge), where
     # pytest's wrap_session turns it into "!!! KeyboardInterrupt !!!", status 2.
     signal.signal(signal.SIGINT, _note_interrupt)
-    chan = Channel(move_out_of_the_way(CONTROL_FD))
+    chan = Channel(
+        move_out_of_the_way(CONTROL_FD), sends="zygoteToSupervisor", receives="supervisorToZygote"
+    )
     try:
         frame = chan.recv()
     except ProtocolError as exc:

@@ -3,6 +3,7 @@ import importlib.util
 import marshal
 import os
 import py_compile
+import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import pytest
 
 from kiln_harness import compile_server
 from kiln_harness.compile_server import MAGIC, compile_batch, compile_file
+from kiln_harness.message_schema import validate
 from kiln_harness.protocol import FrameDecoder, encode_frame
 
 HARNESS = os.path.join(os.path.dirname(__file__), os.pardir)
@@ -223,33 +225,46 @@ class Server:
         bootstrap = BOOTSTRAP
         if patch:
             bootstrap = bootstrap.replace("c.main()", f"exec({patch!r}); c.main()")
+        # The frames travel on fd 3, a socket, as the client passes it.
+        self.sock, theirs = socket.socketpair()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", bootstrap, HARNESS],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # close_fds would close fd 3 after preexec_fn puts the socket there.
+            close_fds=False,
+            preexec_fn=lambda: os.dup2(theirs.fileno(), 3),
         )
+        theirs.close()
         self.decoder = FrameDecoder()
         self.frames = []
 
     def send(self, header):
-        self.proc.stdin.write(encode_frame(header))
-        self.proc.stdin.flush()
+        self.sock.sendall(encode_frame(header))
 
     def recv(self):
         while not self.frames:
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+            chunk = self.sock.recv(1 << 16)
             if not chunk:
                 return None
             self.frames.extend(self.decoder.feed(chunk))
-        return self.frames.pop(0)
+        header, body = self.frames.pop(0)
+        # Whatever the server sends (compile:error included, which Kiln's own
+        # client never provokes) is a message of the shared table.
+        assert validate("compileServerToSupervisor", header) == []
+        return header, body
+
+    def end(self):
+        """The client's side is done writing: the server sees EOF."""
+        self.sock.shutdown(socket.SHUT_WR)
 
     def close(self):
         self.send({"type": "shutdown"})
-        self.proc.stdin.close()
+        self.end()
         code = self.proc.wait(timeout=30)
         stderr = self.proc.stderr.read()
-        self.proc.stdout.close()
+        self.sock.close()
         self.proc.stderr.close()
         return code, stderr
 
@@ -316,7 +331,7 @@ def test_server_redirects_prints_to_stderr(tmp_path):
 def test_server_exits_on_eof():
     server = Server()
     server.recv()
-    server.proc.stdin.close()
+    server.end()
     assert server.proc.wait(timeout=30) == 0
-    server.proc.stdout.close()
+    server.sock.close()
     server.proc.stderr.close()

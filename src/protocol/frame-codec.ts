@@ -10,9 +10,9 @@
 // that sees another version refuses the channel. Frames larger than
 // MAX_FRAME_BYTES are a protocol error, never a silent truncation.
 
-export { PROTOCOL_VERSION } from "./schema.js";
-import { PROTOCOL_VERSION } from "./schema.js";
-export const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "./schema.js";
+
+export { MAX_FRAME_BYTES, PROTOCOL_VERSION };
 
 /** The peer sent bytes that are not a valid frame (or we were asked to send one). */
 export class ProtocolError extends Error {

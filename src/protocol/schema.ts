@@ -11,6 +11,8 @@ import { z } from "zod";
 
 /** Every header carries it; the first frame on a channel checks it (hello). */
 export const PROTOCOL_VERSION = 1;
+/** A larger frame is a protocol error, never a silent truncation (frame-codec.ts). */
+export const MAX_FRAME_BYTES = 512 * 1024 * 1024;
 
 /** A message: its `type` literal, the protocol version, and its fields. */
 function message<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {

@@ -2,23 +2,18 @@
 // Python process per run that turns batches of source files into marshalled
 // code objects (no .pyc header) plus each module's imports and top-level names.
 //
-// Frames (kiln protocol, src/protocol/frame-codec.ts) go to the child's stdin
-// and come back on its stdout; the server keeps its stdout for frames only.
-//   server -> client first: {"type":"hello","v":1,"magic","cacheTag","pytest","python"}
-//   client -> server:       {"type":"compile:batch","id","files":[{path,module,isPackage,rewrite}],"optimize"}
-//                           {"type":"shutdown"}
-//   server -> client:       {"type":"compile:result","id","results":[...]} + body (code, concatenated)
-//                           {"type":"compile:error","id","message"} for a malformed request
+// It talks over fd 3 with the same frame channel and the same message table
+// as the zygote (src/protocol/schema.ts: supervisorToCompileServer,
+// compileServerToSupervisor): hello first, then compile:batch → compile:result
+// (the code of every file concatenated in the body) or compile:error.
 import { type ChildProcess, spawn } from "node:child_process";
+import type { Duplex } from "node:stream";
 import { HARNESS_DIR, harnessArgs } from "../config/harness.js";
-import {
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  type FrameHeader,
-  PROTOCOL_VERSION,
-} from "../protocol/frame-codec.js";
-import type { CompiledModule, CompileFailure, ImportRef, PublicName } from "./types.js";
+import { FrameChannel } from "../protocol/channel.js";
+import { decodeCompileServerMessage } from "../protocol/decode.js";
+import { PROTOCOL_VERSION } from "../protocol/frame-codec.js";
+import type { CompileServerToSupervisor, SupervisorToCompileServer } from "../protocol/messages.js";
+import type { CompiledModule, CompileFailure, ImportRef } from "./types.js";
 
 /** python/ in the source tree and in the package (this file is src/registry or dist/registry). */
 // Re-exported: callers of the compile server name the harness from here.
@@ -88,8 +83,11 @@ interface Pending {
 
 const STDERR_TAIL = 8 * 1024;
 
+type CompileChannel = FrameChannel<CompileServerToSupervisor, SupervisorToCompileServer>;
+type CompileResult = Extract<CompileServerToSupervisor, { type: "compile:result" }>;
+
 export class CompileServer {
-  private readonly decoder = new FrameDecoder();
+  private channel: CompileChannel | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private stderrTail = "";
@@ -102,7 +100,7 @@ export class CompileServer {
 
   private constructor(
     private readonly child: ChildProcess,
-    private readonly python: string,
+    python: string,
     private readonly batchSize: number,
   ) {
     this.exited = new Promise((resolve) => {
@@ -125,13 +123,31 @@ export class CompileServer {
       // Never spawned: there will be no "close" to wait for.
       if (child.pid === undefined) this.markExited();
     });
-    child.stdin?.on("error", () => {
-      // EPIPE: the process died; its exit ("close") reports why.
-    });
     child.stderr?.on("data", (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(-STDERR_TAIL);
     });
-    child.stdout?.on("data", (chunk: Buffer) => this.onData(chunk));
+    const pipe = child.stdio[3];
+    if (pipe === null || pipe === undefined || !("write" in pipe)) {
+      // spawn() failed before the pipes existed; its "error" says why.
+      return;
+    }
+    this.channel = new FrameChannel(pipe as Duplex, decodeCompileServerMessage, {
+      message: (message, body) => {
+        try {
+          this.onMessage(message, body);
+        } catch (error) {
+          this.fail(
+            error instanceof CompileServerError ? error : new CompileServerError(String(error)),
+          );
+          this.kill();
+        }
+      },
+      error: (error) => {
+        this.fail(new CompileServerError(`the compile server sent garbage: ${error.message}`));
+        this.kill();
+      },
+      closed: () => {},
+    });
   }
 
   /** Spawn `python` running the compile server from `harnessDir` and wait for its hello. */
@@ -145,7 +161,8 @@ export class CompileServer {
       child = spawn(python, harnessArgs("compile-server", harnessDir), {
         cwd: options.cwd,
         env: options.env ?? process.env,
-        stdio: ["pipe", "pipe", "pipe"],
+        // fd 3: the frame channel (a socket, as the zygote's).
+        stdio: ["ignore", "ignore", "pipe", "pipe"],
       });
     } catch (error) {
       return Promise.reject(
@@ -200,9 +217,9 @@ export class CompileServer {
   async close(timeoutMs = 5_000): Promise<void> {
     if (!this.closing) {
       this.closing = true;
-      if (!this.failure && this.child.stdin?.writable) {
-        this.child.stdin.write(encodeFrame({ type: "shutdown" }));
-        this.child.stdin.end();
+      if (!this.failure) {
+        this.channel?.send({ type: "shutdown" });
+        this.channel?.close();
       }
     }
     const timer = setTimeout(() => this.kill(), timeoutMs);
@@ -217,7 +234,7 @@ export class CompileServer {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const request: FrameHeader = {
+      this.channel?.send({
         type: "compile:batch",
         id,
         optimize,
@@ -227,75 +244,46 @@ export class CompileServer {
           isPackage: f.isPackage,
           rewrite: f.rewrite,
         })),
-      };
-      this.child.stdin?.write(encodeFrame(request));
+      });
     });
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.failure) return;
-    let frames: Frame[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (error) {
-      this.fail(new CompileServerError(`the compile server sent garbage: ${String(error)}`));
-      this.kill();
-      return;
-    }
-    for (const frame of frames) {
-      try {
-        this.onFrame(frame);
-      } catch (error) {
-        this.fail(
-          error instanceof CompileServerError ? error : new CompileServerError(String(error)),
-        );
-        this.kill();
-        return;
-      }
-    }
-  }
-
-  private onFrame({ header, body }: Frame): void {
+  private onMessage(message: CompileServerToSupervisor, body: Buffer): void {
     if (this.helloWaiter) {
       const waiter = this.helloWaiter;
       this.helloWaiter = undefined;
-      if (header.type !== "hello" || header.v !== PROTOCOL_VERSION) {
+      if (message.type !== "hello" || message.v !== PROTOCOL_VERSION) {
         waiter.reject(
           new CompileServerError(
-            `the compile server spoke ${header.type} v${header.v} first; ` +
+            `the compile server spoke ${message.type} v${message.v} first; ` +
               `kiln expects hello v${PROTOCOL_VERSION} (is the harness from another kiln version?)`,
           ),
         );
         return;
       }
-      this.infoValue = {
-        magic: String(header.magic),
-        cacheTag: String(header.cacheTag),
-        pytest: typeof header.pytest === "string" ? header.pytest : null,
-        python: String(header.python),
-      };
+      const { magic, cacheTag, pytest, python } = message;
+      this.infoValue = { magic, cacheTag, pytest, python };
       waiter.resolve();
       return;
     }
-    const id = typeof header.id === "number" ? header.id : undefined;
-    const waiter = id === undefined ? undefined : this.pending.get(id);
-    if (header.type === "compile:error") {
-      const message = `the compile server refused a request: ${String(header.message)}`;
-      if (!waiter) throw new CompileServerError(message);
-      this.pending.delete(id as number);
-      waiter.reject(new CompileServerError(message));
+    if (message.type === "hello") {
+      throw new CompileServerError("the compile server said hello twice");
+    }
+    const waiter = message.id === null ? undefined : this.pending.get(message.id);
+    if (message.type === "compile:error") {
+      const text = `the compile server refused a request: ${message.message}`;
+      if (!waiter || message.id === null) throw new CompileServerError(text);
+      this.pending.delete(message.id);
+      waiter.reject(new CompileServerError(text));
       return;
     }
-    if (header.type !== "compile:result" || !waiter) {
+    if (!waiter) {
       throw new CompileServerError(
-        `unexpected frame from the compile server: ${header.type} (id ${String(header.id)})`,
+        `unexpected compile:result from the compile server (id ${message.id})`,
       );
     }
-    this.pending.delete(id as number);
-    if (!Array.isArray(header.results)) {
-      throw new CompileServerError("compile:result without a results list");
-    }
-    waiter.resolve(header.results.map((raw: unknown) => decodeResult(raw, body)));
+    this.pending.delete(message.id);
+    waiter.resolve(message.results.map((result) => decodeResult(result, body)));
   }
 
   private fail(error: CompileServerError): void {
@@ -321,48 +309,26 @@ export class CompileServer {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function decodeResult(raw: unknown, body: Buffer): CompileOutcome {
-  if (!isRecord(raw) || typeof raw.path !== "string") {
-    throw new CompileServerError("compile:result entry without a path");
-  }
-  if (raw.ok !== true) {
-    const error = isRecord(raw.error) ? raw.error : {};
-    return {
-      failed: true,
-      path: typeof error.path === "string" ? error.path : raw.path,
-      line: typeof error.line === "number" ? error.line : 0,
-      message: typeof error.message === "string" ? error.message : "compilation failed",
-    };
-  }
-  const offset = raw.codeOffset;
-  const length = raw.codeLength;
-  if (
-    typeof offset !== "number" ||
-    typeof length !== "number" ||
-    offset < 0 ||
-    length < 0 ||
-    offset + length > body.length
-  ) {
-    throw new CompileServerError(`compile:result for ${raw.path}: code outside the frame body`);
+function decodeResult(result: CompileResult["results"][number], body: Buffer): CompileOutcome {
+  if (!result.ok) return { failed: true, ...result.error };
+  const { codeOffset: offset, codeLength: length } = result;
+  if (offset + length > body.length) {
+    throw new CompileServerError(`compile:result for ${result.path}: code outside the frame body`);
   }
   return {
-    path: raw.path,
-    sourceHash: String(raw.sourceHash),
-    magic: String(raw.magic),
-    cacheTag: String(raw.cacheTag),
-    optimize: typeof raw.optimize === "number" ? raw.optimize : 0,
-    rewrittenBy: typeof raw.rewrittenBy === "string" ? raw.rewrittenBy : null,
+    path: result.path,
+    sourceHash: result.sourceHash,
+    magic: result.magic,
+    cacheTag: result.cacheTag,
+    optimize: result.optimize,
+    rewrittenBy: result.rewrittenBy,
     // A copy: a slice would pin the whole batch's body for as long as one
     // module's code lives.
     code: Buffer.from(body.subarray(offset, offset + length)),
-    imports: Array.isArray(raw.imports) ? (raw.imports as AnalyzedImportRef[]) : [],
-    names: Array.isArray(raw.names) ? (raw.names as PublicName[]) : [],
-    allNames: Array.isArray(raw.allNames) ? (raw.allNames as string[]) : [],
-    dynamicNames: raw.dynamicNames === true,
-    namesOpaque: raw.namesOpaque === true,
+    imports: result.imports,
+    names: result.names,
+    allNames: result.allNames,
+    dynamicNames: result.dynamicNames,
+    namesOpaque: result.namesOpaque,
   };
 }

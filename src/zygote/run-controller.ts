@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { RunEventSink } from "../events/run-events.js";
 import type { ZygoteToSupervisor } from "../protocol/messages.js";
 import type { DistMode } from "../scheduler/grouping.js";
+import { DEBUG, debug, traceReceived } from "./debug-trace.js";
 import { RunMachine } from "./run-machine.js";
 import type { RunSummary, Timer } from "./run-ports.js";
 import type { WorkerChannel, WorkerConnectionHandlers } from "./worker-server.js";
@@ -21,12 +22,6 @@ export interface RunOptions {
   /** Recorded durations for the project, read once its rootdir is known. */
   loadDurations(rootdir: string): Promise<ReadonlyMap<string, number>>;
   events: RunEventSink;
-}
-
-// KILN_DEBUG=1 traces every message the supervisor receives, on stderr.
-const DEBUG = Boolean(process.env.KILN_DEBUG);
-function debug(line: string): void {
-  process.stderr.write(`kiln debug ${Date.now() % 100000}: ${line}\n`);
 }
 
 function realTimer(ms: number, fire: () => void): Timer {
@@ -94,10 +89,6 @@ export class RunController {
   }
 
   onZygoteMessage(message: ZygoteToSupervisor): void {
-    if (DEBUG) {
-      const brief = message.type === "collection:finished" || message.type === "run:ready";
-      debug(`zygote -> ${brief ? message.type : JSON.stringify(message)}`);
-    }
     const at = Date.now();
     switch (message.type) {
       case "collection:finished":
@@ -196,7 +187,7 @@ export class RunController {
     this.machine.workerConnected(workerId, pid);
     return {
       message: (message, body) => {
-        if (DEBUG) debug(`kw${workerId} -> ${JSON.stringify(message)}`);
+        if (DEBUG) traceReceived(`kw${workerId}`, message);
         this.machine.workerMessage(workerId, message, body);
       },
       corrupted: (error) => this.machine.workerCorrupted(workerId, error.message),

@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { FrameChannel } from "../protocol/channel.js";
 import { decodeWorkerMessage } from "../protocol/decode.js";
 import type { SupervisorToWorker, WorkerToSupervisor } from "../protocol/messages.js";
+import { DEBUG, traceReceived } from "./debug-trace.js";
 
 export type WorkerChannel = FrameChannel<WorkerToSupervisor, SupervisorToWorker>;
 
@@ -41,6 +42,7 @@ export class WorkerServer {
           if (route) {
             route.message(message, body);
           } else if (message.type === "worker:hello") {
+            if (DEBUG) traceReceived(`kw${message.workerId}`, message);
             route = handlers.connected(message.workerId, message.pid, channel);
           } else {
             handlers.protocolError(new Error(`a worker sent ${message.type} before hello`));

@@ -1,5 +1,6 @@
 // Spawning the zygote: the project's interpreter running kiln_harness.zygote
 // with the protocol on fd 3, and the hello handshake that must come first.
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { harnessArgs } from "../config/harness.js";
 import { FrameChannel } from "../protocol/channel.js";
@@ -11,6 +12,7 @@ import type {
   SupervisorToZygote,
   ZygoteToSupervisor,
 } from "../protocol/messages.js";
+import { DEBUG, traceReceived } from "./debug-trace.js";
 
 export class ZygoteStartError extends Error {
   constructor(
@@ -94,6 +96,7 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
       decodeZygoteMessage,
       {
         message: (message) => {
+          if (DEBUG) traceReceived("zygote", message);
           if (!settled) {
             settle(message);
           } else if (handler) {

@@ -97,10 +97,7 @@ function plan(names: string[], extra: Partial<RunPlan> = {}): RunPlan {
 
 function setup(settings: Partial<RunSettings> = {}) {
   const world = new World();
-  const machine = new RunMachine(
-    { workers: 1, dist: "test", timeout: null, ...settings },
-    world,
-  );
+  const machine = new RunMachine({ workers: 1, dist: "test", timeout: null, ...settings }, world);
   const pid = (id: number) => 1000 + id;
   const up = (id: number) => {
     machine.workerSpawned(id, pid(id));
