@@ -107,7 +107,7 @@ describe("every message Python sends matches the one schema", () => {
 
       for (const r of results) clean(r);
       // --pdb without a terminal: pdb reads EOF and quits the session, status 2, as in pytest.
-    expect(results.map((r) => r.code)).toEqual([1, 2, 3, 0, 4]);
+      expect(results.map((r) => r.code)).toEqual([1, 2, 3, 0, 4]);
       const got = received(results);
       expect([...got.zygote].sort()).toEqual(typesOf("zygoteToSupervisor"));
       expect([...got.worker].sort()).toEqual(typesOf("workerToSupervisor"));
