@@ -6,6 +6,7 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { kilnDir } from "../config/kiln-dir.js";
 import { FileIndex } from "../discovery/file-index.js";
+import { ImportGraph } from "../discovery/import-graph.js";
 import { type ProjectFile, walkProject } from "../discovery/walk.js";
 import {
   CompileServer,
@@ -13,7 +14,6 @@ import {
   HARNESS_DIR,
   isCompileFailure,
 } from "../registry/compile-client.js";
-import { ImportGraph } from "../registry/import-graph.js";
 import type { ImportRef } from "../registry/types.js";
 import {
   type CachedFile,

@@ -5,18 +5,13 @@
 import { join } from "node:path";
 import { type RecordedRun, runRecorded } from "./process.js";
 import { REPO_ROOT } from "./projects.js";
-import { RECORDER_PLUGIN } from "./run-pytest.js";
+import { type PytestRunOptions, RECORDER_PLUGIN } from "./run-pytest.js";
 
 export const DEFAULT_KILN_CLI = join(REPO_ROOT, "dist", "cli", "main.js");
 
-export interface KilnRunOptions {
+/** What a pytest run takes, plus the Kiln CLI to run it with. */
+export interface KilnRunOptions extends PytestRunOptions {
   kilnCli: string;
-  python: string;
-  projectDir: string;
-  args: readonly string[];
-  outcomesFile: string;
-  timeoutSeconds: number;
-  env?: NodeJS.ProcessEnv;
 }
 
 export function kilnCommand(kilnCli: string, python: string, args: readonly string[]): string[] {

@@ -26,6 +26,7 @@ export class FrameChannel<In, Out extends { type: string }> {
         for (const frame of this.decoder.push(chunk)) {
           handlers.message(decode(frame.header), frame.body);
         }
+        if (this.decoder.failed) throw this.decoder.failed;
       } catch (error) {
         this.open = false;
         handlers.error(error instanceof Error ? error : new Error(String(error)));

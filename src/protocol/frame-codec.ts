@@ -102,9 +102,19 @@ export class FrameDecoder {
         frames.push(frame);
       }
     } catch (err) {
-      if (err instanceof ProtocolError) this.failure = err;
+      if (!(err instanceof ProtocolError)) throw err;
+      this.failure = err;
+      // The frames before the garbage are the peer's own: deliver them (a
+      // test's report sent just before it corrupted its worker's channel);
+      // the next push, or `failed`, reports the error.
+      if (frames.length > 0) return frames;
       throw err;
     }
+  }
+
+  /** The stream's first decoding error, once one happened. */
+  get failed(): ProtocolError | undefined {
+    return this.failure;
   }
 
   private nextFrame(): Frame | undefined {

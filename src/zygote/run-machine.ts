@@ -302,18 +302,9 @@ export class RunMachine {
       location: message.location,
       reports: message.reports,
     });
-    this.ports.toZygote(
-      {
-        type: "test:finished",
-        workerId: worker.id,
-        nodeid: message.nodeid,
-        location: message.location,
-        format: message.format,
-        ...(message.unfinished ? { unfinished: true } : {}),
-        ...(message.bodyFile === undefined ? {} : { bodyFile: message.bodyFile }),
-      },
-      body,
-    );
+    // The zygote replays it from the body; it needs no report metadata.
+    const { reports: _, v: __, ...replay } = message;
+    this.ports.toZygote({ ...replay, workerId: worker.id }, body);
   }
 
   // -- internals --------------------------------------------------------------
@@ -367,10 +358,9 @@ export class RunMachine {
    * silently lost and the exit code says so.
    */
   private abandon(unfinished: { index: number; nodeid: string }[], death: WorkerDeath): void {
-    const why =
-      `${this.barrenDeaths} Kiln workers died before running a test (the last ${describeDeath(death)}); ` +
-      "this test was not run.";
-    this.ports.warn(`${why.replace("; this test was not run.", "")}; giving up.`);
+    const deaths = `${this.barrenDeaths} Kiln workers died before running a test (the last ${describeDeath(death)})`;
+    const why = `${deaths}; this test was not run.`;
+    this.ports.warn(`${deaths}; giving up.`);
     const never = this.queue.stop().flatMap((group) => group.items);
     this.beginStop("wind-down");
     for (const item of [...unfinished, ...never]) {

@@ -319,3 +319,14 @@ describe("FrameDecoder", () => {
     expect(() => encodeFrame({ type: "huge" }, huge)).toThrow(/exceeds the .*-byte limit/);
   });
 });
+
+describe("garbage after good frames", () => {
+  it("delivers the good frames first, then fails", () => {
+    const decoder = new FrameDecoder();
+    const chunk = Buffer.concat([encodeFrame({ type: "a" }), Buffer.from("garbage!garbage!")]);
+    const frames = decoder.push(chunk);
+    expect(frames.map((f) => f.header.type)).toEqual(["a"]);
+    expect(decoder.failed?.message).toMatch(/invalid frame length/);
+    expect(() => decoder.push(Buffer.alloc(0))).toThrow(/invalid frame length/);
+  });
+});

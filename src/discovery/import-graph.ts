@@ -11,7 +11,7 @@
 // still finds the modules that import a module that no longer exists (or
 // does not exist yet), which is what invalidation after a delete or create
 // needs. dependencies() lists project modules only.
-import type { ImportRef } from "./types.js";
+import type { ImportRef } from "../registry/types.js";
 
 export type ImportMap =
   | ReadonlyMap<string, readonly ImportRef[]>

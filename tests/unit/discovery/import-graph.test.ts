@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ImportGraph, importTargets } from "../../../src/registry/import-graph.js";
+import { ImportGraph, importTargets } from "../../../src/discovery/import-graph.js";
 import type { ImportRef } from "../../../src/registry/types.js";
 
 function imp(module: string, names?: string[]): ImportRef {
