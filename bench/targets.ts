@@ -1,0 +1,125 @@
+// "issue 16 targets: target vs now": every row of the issue's table, with
+// the figure this bench run measured next to the goal. A row whose suite was
+// not run says so.
+import { markdownTable, mib, ratio, seconds } from "./format.js";
+import { microFigures, ms, workerUssKb } from "./profile-tables.js";
+import type { SuiteRecord } from "./results.js";
+import { median } from "./stats.js";
+import type { CommandOutcome } from "./suite-runner.js";
+
+function outcome(
+  suites: readonly SuiteRecord[],
+  suite: string,
+  label: string,
+): CommandOutcome | undefined {
+  const found = suites.find((s) => s.name === suite)?.commands.find((c) => c.label === label);
+  return found?.status === "ok" && found.runs.length > 0 ? found : undefined;
+}
+
+const wall = (o: CommandOutcome | undefined) =>
+  o === undefined ? Number.NaN : median(o.runs.map((r) => r.wallMs));
+
+interface Row {
+  caseText: string;
+  target: string;
+  now: string;
+  met: boolean | undefined;
+}
+
+/** `value` against an upper bound: "met", or by how much it is missed. */
+function verdict(row: Row): string {
+  if (row.met === undefined) return "–";
+  return row.met ? "met" : "missed";
+}
+
+function ratioRow(
+  suites: readonly SuiteRecord[],
+  caseText: string,
+  suite: string,
+  label: string,
+  reference: string,
+  bound: number,
+): Row {
+  const mine = wall(outcome(suites, suite, label));
+  const theirs = wall(outcome(suites, suite, reference));
+  const known = Number.isFinite(mine) && Number.isFinite(theirs);
+  return {
+    caseText,
+    target: `≤ ${bound.toFixed(1)}× \`${reference}\``,
+    now: known ? `${ratio(mine, theirs)} (${seconds(mine)} s vs ${seconds(theirs)} s)` : "not run",
+    met: known ? mine / theirs <= bound : undefined,
+  };
+}
+
+export function targetsTable(suites: readonly SuiteRecord[]): string {
+  const rows: Row[] = [];
+  // Small real suites: those plain pytest runs in under a second (the issue's definition).
+  const small = suites
+    .filter((s) => s.name.startsWith("real-"))
+    .map((s) => ({
+      name: s.name,
+      pytest: wall(outcome(suites, s.name, "pytest")),
+      kiln: wall(outcome(suites, s.name, "kiln")),
+    }))
+    .filter((s) => Number.isFinite(s.pytest) && Number.isFinite(s.kiln) && s.pytest < 1000);
+  const worst = Math.max(...small.map((s) => s.kiln / s.pytest));
+  rows.push({
+    caseText: "small real suites (pytest < 1 s), `kiln` default",
+    target: "≤ 1.0× `pytest` on every one",
+    now:
+      small.length === 0
+        ? "not run"
+        : small.map((s) => `${s.name.replace("real-", "")} ${ratio(s.kiln, s.pytest)}`).join(", "),
+    met: small.length === 0 ? undefined : worst <= 1.0,
+  });
+  rows.push(
+    ratioRow(suites, "tiny suite (10 tests), `kiln` default", "tiny", "kiln", "pytest", 1.1),
+  );
+  rows.push(
+    ratioRow(suites, "2,000 trivial tests, `kiln -n 1`", "trivial", "kiln -n 1", "pytest", 1.0),
+  );
+  rows.push(
+    ratioRow(
+      suites,
+      "import-heavy generated suite, `kiln -n 2`",
+      "import-heavy",
+      "kiln -n 2",
+      "pytest -n 2",
+      0.6,
+    ),
+  );
+  // Worker USS: slow-tests samples it every round; else any warm-up that did.
+  const ussSources = [
+    outcome(suites, "slow-tests", "kiln -n 2"),
+    ...suites.flatMap((s) => s.commands.filter((c) => c.label.startsWith("kiln"))),
+  ];
+  const uss =
+    ussSources.map((o) => (o ? workerUssKb(o) : [])).find((list) => list.length > 0) ?? [];
+  const ussKb = median(uss);
+  rows.push({
+    caseText: "worker private memory (USS), peak per forked worker",
+    target: "≤ 2 MiB",
+    now: uss.length === 0 ? "not sampled" : `${mib(ussKb)} MiB (median of ${uss.length} workers)`,
+    met: uss.length === 0 ? undefined : ussKb <= 2 * 1024,
+  });
+  const trivial = outcome(suites, "trivial", "kiln -n 2");
+  const micro = trivial ? microFigures(trivial) : undefined;
+  rows.push({
+    caseText: "fork requested → first test started (2,000 trivial tests, `kiln -n 2`)",
+    target: "≤ 5 ms p50",
+    now: micro ? `p50 ${ms(micro.forkP50)} ms, p99 ${ms(micro.forkP99)} ms` : "not run",
+    met: micro && Number.isFinite(micro.forkP50) ? micro.forkP50 <= 5 : undefined,
+  });
+  rows.push({
+    caseText: "time a worker spends between two tests (same run)",
+    target: "≤ 0.15 ms p50",
+    now: micro
+      ? `p50 ${ms(micro.gapP50)} ms, p99 ${ms(micro.gapP99)} ms; ${(micro.outsideShare * 100).toFixed(0)}% of a worker's life outside tests`
+      : "not run",
+    met: micro && Number.isFinite(micro.gapP50) ? micro.gapP50 <= 0.15 : undefined,
+  });
+  return markdownTable(
+    ["case", "target", "now", ""],
+    rows.map((r) => [r.caseText, r.target, r.now, verdict(r)]),
+  );
+}
