@@ -3,6 +3,7 @@
 // not run says so.
 import { markdownTable, mib, ratio, seconds } from "./format.js";
 import { microFigures, ms, workerUssKb } from "./profile-tables.js";
+import { REAL_SPECS } from "./real-suites.js";
 import type { SuiteRecord } from "./results.js";
 import { median } from "./stats.js";
 import type { CommandOutcome } from "./suite-runner.js";
@@ -53,20 +54,18 @@ function ratioRow(
 
 export function targetsTable(suites: readonly SuiteRecord[]): string {
   const rows: Row[] = [];
-  // Small real suites: those plain pytest runs in under a second (the issue's
-  // definition); the others are listed too, marked, but not judged.
-  const real = suites
-    .filter((s) => s.name.startsWith("real-"))
-    .map((s) => ({
-      name: s.name.replace("real-", ""),
-      pytest: wall(outcome(suites, s.name, "pytest")),
-      kiln: wall(outcome(suites, s.name, "kiln")),
-    }))
-    .filter((s) => Number.isFinite(s.pytest) && Number.isFinite(s.kiln));
-  const small = real.filter((s) => s.pytest < 1000);
+  // Small real suites: 16-280 tests, under a second in pytest on a quiet
+  // machine (the issue's definition, fixed per suite in real-suites.ts); the
+  // others are listed too, but not judged.
+  const real = REAL_SPECS.map((spec) => ({
+    spec,
+    pytest: wall(outcome(suites, spec.name, "pytest")),
+    kiln: wall(outcome(suites, spec.name, "kiln")),
+  })).filter((s) => Number.isFinite(s.pytest) && Number.isFinite(s.kiln));
+  const small = real.filter((s) => s.spec.small);
   const worst = Math.max(...small.map((s) => s.kiln / s.pytest));
   rows.push({
-    caseText: "small real suites (pytest < 1 s), `kiln` default",
+    caseText: "small real suites (16–280 tests), `kiln` default",
     target: "≤ 1.0× `pytest` on every one",
     now:
       real.length === 0
@@ -74,7 +73,7 @@ export function targetsTable(suites: readonly SuiteRecord[]): string {
         : real
             .map(
               (s) =>
-                `${s.name} ${ratio(s.kiln, s.pytest)}${s.pytest < 1000 ? "" : ` (pytest ${seconds(s.pytest)} s: not small)`}`,
+                `${s.spec.package} ${ratio(s.kiln, s.pytest)} (${seconds(s.kiln)} vs ${seconds(s.pytest)} s${s.spec.small ? "" : "; not small"})`,
             )
             .join(", "),
     met: small.length === 0 ? undefined : worst <= 1.0,
