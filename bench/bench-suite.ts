@@ -1,9 +1,11 @@
 // One suite end to end: generate it if needed, time every command, time the
-// --collect-only pair, and print its section of the report.
-import type { BenchCommand } from "./commands.js";
+// --collect-only pair, and print its section of the report: the timings, then
+// Kiln's cold-run profile and micro-figures from its run records.
+import { type BenchCommand, COMMANDS } from "./commands.js";
 import { materialize, suiteDir } from "./materialize.js";
 import { collectOnlyCommands, memoryTable } from "./micro.js";
-import type { PythonProbe } from "./python-probe.js";
+import { microTable, phaseTable } from "./profile-tables.js";
+import { type PythonProbe, probePython } from "./python-probe.js";
 import type { SuiteRecord } from "./results.js";
 import { type CommandOutcome, runSuite } from "./suite-runner.js";
 import { failureDetails, suiteTable } from "./suite-table.js";
@@ -15,9 +17,9 @@ const COLLECT_ROUNDS = 3;
 const RUN_LIMIT_S = { full: 600, quick: 120 };
 
 export interface SuiteContext {
+  /** The bench's --python, probed. */
   probe: PythonProbe;
   env: NodeJS.ProcessEnv;
-  commands: readonly BenchCommand[];
   quick: boolean;
   /** --rounds, when given. */
   rounds: number | undefined;
@@ -30,8 +32,46 @@ export interface SuiteResult {
   failed: boolean;
 }
 
-export async function benchSuite(suite: Suite, ctx: SuiteContext): Promise<SuiteResult> {
-  const spec = suite.build(ctx.quick, ctx.probe);
+const probes = new Map<string, PythonProbe>();
+
+/** The suite's interpreter, probed once per bench run. */
+function suiteProbe(suite: Suite, ctx: SuiteContext): PythonProbe {
+  if (suite.interpreter === undefined) return ctx.probe;
+  const python = suite.interpreter((line) => ctx.log(`[${suite.name}] ${line}`));
+  let probe = probes.get(python);
+  if (probe === undefined) {
+    probe = probePython(python);
+    probes.set(python, probe);
+  }
+  return probe;
+}
+
+function describeProbe(probe: PythonProbe): string {
+  const mods = Object.entries(probe.modules)
+    .map(([name, version]) => `${name.replace("_", "-")} ${version}`)
+    .join(", ");
+  return `${probe.python} (Python ${probe.version}; ${mods})`;
+}
+
+/** A suite that cannot be set up (no venv): a note in the report, not a failed bench. */
+export async function benchSuite(
+  suite: Suite,
+  ctx: SuiteContext,
+): Promise<SuiteResult | undefined> {
+  let probe: PythonProbe;
+  try {
+    probe = suiteProbe(suite, ctx);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    ctx.print(
+      `\n### ${suite.name} — not run: cannot set up its interpreter\n\n\`\`\`\n${why}\n\`\`\``,
+    );
+    return undefined;
+  }
+  const wanted = COMMANDS.filter((c) => suite.labels.includes(c.label));
+  const missing = wanted.filter((c) => c.requires && probe.modules[c.requires] === undefined);
+  const commands: BenchCommand[] = wanted.filter((c) => !missing.includes(c));
+  const spec = suite.build(ctx.quick, probe);
   const dir = suiteDir(suite.name, ctx.quick);
   if (materialize(dir, spec)) ctx.log(`[${suite.name}] generated ${dir}`);
   const rounds = ctx.quick ? 1 : (ctx.rounds ?? suite.rounds);
@@ -42,22 +82,26 @@ export async function benchSuite(suite: Suite, ctx: SuiteContext): Promise<Suite
   ) =>
     runSuite({
       dir,
-      python: ctx.probe.python,
+      python: probe.python,
       env: ctx.env,
       commands,
+      pytestArgs: suite.pytestArgs,
       warmup: opts.warmup,
       rounds: opts.rounds,
       expectedExit: 0,
       limitS: ctx.quick ? RUN_LIMIT_S.quick : RUN_LIMIT_S.full,
       ussDepths: opts.ussDepths,
+      // Forked workers' private memory for the micro-figures, where it costs no timing.
+      warmupUssDepths: [...new Set([...opts.ussDepths, 2])],
       log: (line) => ctx.log(`[${suite.name}${opts.tag}] ${line}`),
     });
 
-  const main = await run(ctx.commands, {
+  const main = await run(commands, {
     rounds,
     warmup,
     // Every depth: the supervisor, the zygote or controller, the workers.
-    ussDepths: suite.sampleWorkerMemory ? [0, 1, 2] : [],
+    // --quick has no warm-up and its times mean nothing: sample the workers there.
+    ussDepths: suite.sampleWorkerMemory ? [0, 1, 2] : ctx.quick ? [2] : [],
     tag: "",
   });
   // The main runs already warmed this suite up.
@@ -73,12 +117,35 @@ export async function benchSuite(suite: Suite, ctx: SuiteContext): Promise<Suite
   ctx.print(
     `${rounds} round${plural}${warmup ? " after one untimed warm-up" : ""}; ${suite.about}.\n`,
   );
+  if (suite.interpreter !== undefined) ctx.print(`Interpreter: ${describeProbe(probe)}.\n`);
+  if (suite.pytestArgs.length > 0) {
+    ctx.print(`Every command also gets \`${suite.pytestArgs.join(" ")}\`.\n`);
+  }
+  // The bench's own interpreter's gaps are printed once at the top (run.ts).
+  if (suite.interpreter !== undefined)
+    for (const c of missing)
+      ctx.print(`\`${c.label}\` is left out: ${c.requires} is not importable.\n`);
   ctx.print(suiteTable(main));
   const details = failureDetails([...main, ...collectOnly]);
   if (details) ctx.print(`\n${details}`);
   if (suite.sampleWorkerMemory) {
     ctx.print(`\n#### Memory per process during ${suite.name} (medians over rounds)\n`);
     ctx.print(memoryTable(main));
+  }
+
+  const phases = phaseTable(main);
+  if (phases) {
+    ctx.print(
+      `\n#### Cold-run profile of ${suite.name} (Kiln's run records, medians over rounds)\n`,
+    );
+    ctx.print(phases);
+  }
+  const micro = microTable(main);
+  if (micro) {
+    ctx.print(
+      `\n#### In-run figures of ${suite.name} (run records pooled over rounds; USS sampled in the warm-up)\n`,
+    );
+    ctx.print(micro);
   }
 
   const all: CommandOutcome[] = [...main, ...collectOnly];

@@ -1,12 +1,15 @@
-// The commands every suite is timed with: plain pytest, its two usual
-// parallel/isolating plugins, and Kiln with one and two workers. All run
-// quietly (-q) without pytest's cache plugin, so no run depends on the last.
+// The commands the suites are timed with: plain pytest, its two usual
+// parallel/isolating plugins, and Kiln with its default worker count, one and
+// two workers. All run quietly (-q) without pytest's cache plugin, so no run
+// depends on the last. A suite picks which of them it runs (suites.ts) and may
+// add pytest arguments of its own (a real suite's --ignore).
 import { KILN_CLI } from "./paths.js";
 
 export interface BenchCommand {
   /** Shown in the tables, and the key of the ratio columns. */
   label: string;
-  argv(python: string): string[];
+  /** `extra`: the suite's own pytest arguments, after the command's. */
+  argv(python: string, extra?: readonly string[]): string[];
   /** A Python module the command needs; without it the command is left out. */
   requires: string | undefined;
   /** What its processes are, by depth below the command (0: the command itself). */
@@ -19,61 +22,90 @@ export interface BenchCommand {
    * tests take it 23-49 s on a lightly loaded one, 65 s on a busy one).
    */
   firstRunLimitS: number | undefined;
+  /** Kiln writes a run record (.kiln/runs/latest/) the bench reads after each run. */
+  kiln: boolean;
 }
 
 const KILN_ROLES = ["node supervisor", "zygote", "worker (fork)"];
 
 const PYTEST = ["-m", "pytest", "-p", "no:cacheprovider", "-q"];
 
+const pytest =
+  (...flags: string[]) =>
+  (python: string, extra: readonly string[] = []) => [python, ...PYTEST, ...flags, ...extra];
+
 export const COMMANDS: readonly BenchCommand[] = [
   {
     label: "pytest",
-    argv: (python) => [python, ...PYTEST],
+    argv: pytest(),
     requires: undefined,
     roles: ["pytest"],
     firstRunLimitS: undefined,
+    kiln: false,
   },
   {
     label: "pytest -n 2",
-    argv: (python) => [python, ...PYTEST, "-n", "2"],
+    argv: pytest("-n", "2"),
     requires: "xdist",
     roles: ["controller", "worker (execnet)"],
     firstRunLimitS: undefined,
+    kiln: false,
   },
   {
     label: "pytest --forked",
-    argv: (python) => [python, ...PYTEST, "--forked"],
+    argv: pytest("--forked"),
     requires: "pytest_forked",
     roles: ["pytest", "per-test fork"],
     firstRunLimitS: 30,
+    kiln: false,
+  },
+  {
+    // What a user types: no -n, so Kiln picks the worker count itself.
+    label: "kiln",
+    argv: (python, extra = []) => [...kiln(python), ...extra],
+    requires: undefined,
+    roles: KILN_ROLES,
+    firstRunLimitS: undefined,
+    kiln: true,
   },
   {
     label: "kiln -n 1",
-    argv: (python) => kiln(python, "1"),
+    argv: (python, extra = []) => [...kiln(python, "1"), ...extra],
     requires: undefined,
     roles: KILN_ROLES,
     firstRunLimitS: undefined,
+    kiln: true,
   },
   {
     label: "kiln -n 2",
-    argv: (python) => kiln(python, "2"),
+    argv: (python, extra = []) => [...kiln(python, "2"), ...extra],
     requires: undefined,
     roles: KILN_ROLES,
     firstRunLimitS: undefined,
+    kiln: true,
   },
 ];
 
-function kiln(python: string, workers: string): string[] {
+function kiln(python: string, workers?: string): string[] {
+  const n = workers === undefined ? [] : ["-n", workers];
   return [
     process.execPath,
     KILN_CLI,
     "test",
     "--python",
     python,
-    "-n",
-    workers,
+    ...n,
     "-q",
     "-p",
     "no:cacheprovider",
   ];
 }
+
+/** The labels every generated suite runs (the default-worker `kiln` only where a suite asks). */
+export const STANDARD_LABELS: readonly string[] = [
+  "pytest",
+  "pytest -n 2",
+  "pytest --forked",
+  "kiln -n 1",
+  "kiln -n 2",
+];

@@ -16,7 +16,10 @@ export function collectOnlyCommands(): BenchCommand[] {
   return COMMANDS.filter((c) => wanted.includes(c.label)).map((c) => ({
     ...c,
     label: `${c.label} --collect-only`,
-    argv: (python: string) => [...c.argv(python), "--collect-only"],
+    argv: (python: string, extra: readonly string[] = []) => [
+      ...c.argv(python, extra),
+      "--collect-only",
+    ],
   }));
 }
 
@@ -30,7 +33,7 @@ function medianWall(outcomes: readonly CommandOutcome[], label: string): number 
  * command's children only forks (named like their parent) count, so the
  * /sbin/ldconfig that ctypes runs inside Kiln's zygote is not a worker.
  */
-function atDepth(run: RunResult, depth: number): ProcessFigures[] {
+export function atDepth(run: RunResult, depth: number): ProcessFigures[] {
   const names = new Map(run.tree.processes.map((p) => [p.pid, p.name]));
   return run.tree.processes.filter(
     (p) => p.depth === depth && (depth <= 1 || names.get(p.ppid) === p.name),

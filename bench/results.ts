@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Machine } from "./machine.js";
 import { RESULTS_DIR } from "./paths.js";
 import type { RunResult } from "./run-command.js";
+import { percentile } from "./stats.js";
 import type { CommandOutcome } from "./suite-runner.js";
 
 export interface SuiteRecord {
@@ -39,6 +40,19 @@ function compactRun(run: RunResult) {
     peakRssKb: run.tree.peakRssKb,
     cpuSeconds: run.tree.cpuSeconds,
     samples: run.tree.samples,
+    // Kiln's run record, folded: the gaps between tests as percentiles, not one per test.
+    profile: run.profile && {
+      workers: run.profile.workers,
+      tests: run.profile.tests,
+      phasesMs: run.profile.phases,
+      forkToFirstTestMs: run.profile.forkToFirstTestMs,
+      betweenTestsMs: {
+        p50: percentile(run.profile.betweenTestsMs, 50),
+        p99: percentile(run.profile.betweenTestsMs, 99),
+      },
+      outsideShare: run.profile.outsideShare,
+      outsidePerTestMs: run.profile.outsidePerTestMs,
+    },
     byDepth: [...depths].map(([depth, list]) => ({
       depth,
       processes: list.length,

@@ -2,6 +2,7 @@
 // from spawn to exit, exit status, the tail of its output and pytest's summary
 // line (so a command that ran a different number of tests stands out).
 import { spawn } from "node:child_process";
+import type { RunProfile } from "./run-profile.js";
 import { type TreeFigures, TreeSampler } from "./sampler.js";
 
 export interface CommandRun {
@@ -14,6 +15,8 @@ export interface CommandRun {
 }
 
 export interface RunResult {
+  /** When the bench spawned the command, in epoch ms (the clock of Kiln's run record). */
+  spawnedAtEpochMs: number;
   wallMs: number;
   exitCode: number | null;
   signal: string | null;
@@ -23,6 +26,8 @@ export interface RunResult {
   /** The last few kB of stdout and stderr, for reporting a failure. */
   outputTail: string;
   tree: TreeFigures;
+  /** Kiln's run, as its run record tells it (suite-runner.ts fills it in for Kiln's commands). */
+  profile?: RunProfile | undefined;
 }
 
 const TAIL_BYTES = 3_000;
@@ -35,6 +40,7 @@ export function runCommand(run: CommandRun): Promise<RunResult> {
       return;
     }
     const startedAt = performance.now();
+    const spawnedAtEpochMs = performance.timeOrigin + startedAt;
     const child = spawn(file, args, {
       cwd: run.cwd,
       env: run.env,
@@ -83,6 +89,7 @@ export function runCommand(run: CommandRun): Promise<RunResult> {
       clearTimeout(timer);
       const tree = sampler.stop();
       resolve({
+        spawnedAtEpochMs,
         wallMs,
         exitCode: code,
         signal,

@@ -11,19 +11,23 @@ import { startupTable } from "./micro.js";
 import { DEFAULT_PYTHON } from "./paths.js";
 import { probePython } from "./python-probe.js";
 import { type SuiteRecord, writeResults } from "./results.js";
-import { findSuite, SUITES, type Suite } from "./suites.js";
+import { ALL_SUITES, findSuite, REAL_SUITES, SUITES, type Suite } from "./suites.js";
+import { targetsTable } from "./targets.js";
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
-function selectSuites(names: readonly string[]): Suite[] {
-  if (names.length === 0) return [...SUITES];
-  return names.map((name) => {
+/** No names: every suite (--quick: those it runs); "real": the real suites. */
+function selectSuites(names: readonly string[], quick: boolean): Suite[] {
+  if (names.length === 0) return quick ? SUITES.filter((s) => s.inQuick) : [...ALL_SUITES];
+  return names.flatMap((name) => {
+    if (name === "real") return [...REAL_SUITES];
     const suite = findSuite(name);
     if (suite === undefined) {
-      throw new ArgsError(`unknown suite ${name}; one of ${SUITES.map((s) => s.name).join(", ")}`);
+      const known = [...ALL_SUITES.map((s) => s.name), "real"].join(", ");
+      throw new ArgsError(`unknown suite ${name}; one of ${known}`);
     }
-    return suite;
+    return [suite];
   });
 }
 
@@ -31,10 +35,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.help) {
     print(USAGE);
-    for (const suite of SUITES) print(`  ${suite.name.padEnd(14)} ${suite.about}`);
+    for (const suite of ALL_SUITES) print(`  ${suite.name.padEnd(16)} ${suite.about}`);
+    print(`  ${"real".padEnd(16)} all the real-* suites`);
     return 0;
   }
-  const suites = selectSuites(args.suites);
+  const suites = selectSuites(args.suites, args.quick);
   const build = checkKilnBuild();
   if (build.error) {
     log(`bench: ${build.error}`);
@@ -46,6 +51,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const clock = performance.now();
   const probe = probePython(args.python ?? DEFAULT_PYTHON);
   const machine = describeMachine(probe);
+  // Per suite too (bench-suite.ts): a real suite has its own interpreter.
   const missing = COMMANDS.filter((c) => c.requires && probe.modules[c.requires] === undefined);
   const loadBefore = loadAverage();
 
@@ -57,7 +63,6 @@ async function main(argv: readonly string[]): Promise<number> {
   const ctx = {
     probe,
     env: benchEnv(),
-    commands: COMMANDS.filter((c) => !missing.includes(c)),
     quick: args.quick,
     rounds: args.rounds,
     print,
@@ -67,12 +72,16 @@ async function main(argv: readonly string[]): Promise<number> {
   let failed = false;
   for (const suite of suites) {
     const result = await benchSuite(suite, ctx);
+    if (result === undefined) continue;
     records.push(result.record);
     failed ||= result.failed;
   }
 
   print("\n### Kiln start-up (medians; from outside the process, sampled every 20 ms)\n");
   print(startupTable(records));
+
+  print("\n### issue 16 targets: target vs now\n");
+  print(targetsTable(records));
 
   const durationS = (performance.now() - clock) / 1000;
   const loadAfter = loadAverage();

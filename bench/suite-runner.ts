@@ -6,6 +6,8 @@
 // reported and dropped, never timed silently.
 import type { BenchCommand } from "./commands.js";
 import { type RunResult, runCommand } from "./run-command.js";
+import { profileRun } from "./run-profile.js";
+import { readLatestRun } from "./run-record.js";
 
 export type CommandStatus = "ok" | "failed" | "skipped";
 
@@ -26,13 +28,17 @@ export interface SuiteRunPlan {
   python: string;
   env: NodeJS.ProcessEnv;
   commands: readonly BenchCommand[];
+  /** The suite's own pytest arguments, given to every command. */
+  pytestArgs: readonly string[];
   warmup: boolean;
   rounds: number;
   expectedExit: number;
   /** Any run longer than this is killed and counts as a failure. */
   limitS: number;
-  /** Depths whose per-process private memory is sampled. */
+  /** Depths whose per-process private memory is sampled in the counted rounds. */
   ussDepths: readonly number[];
+  /** The same for the untimed warm-up, where sampling more costs no figure. */
+  warmupUssDepths: readonly number[];
   log(line: string): void;
 }
 
@@ -58,12 +64,17 @@ export async function runSuite(plan: SuiteRunPlan): Promise<CommandOutcome[]> {
     const firstLimit = first ? command.firstRunLimitS : undefined;
     const limitS = firstLimit ?? plan.limitS;
     const result = await runCommand({
-      argv: command.argv(plan.python),
+      argv: command.argv(plan.python, plan.pytestArgs),
       cwd: plan.dir,
       env: plan.env,
       limitMs: limitS * 1000,
-      ussDepths: plan.ussDepths,
+      ussDepths: phase === "warm-up" ? plan.warmupUssDepths : plan.ussDepths,
     });
+    if (command.kiln) {
+      // Read now: the next Kiln run replaces .kiln/runs/latest.
+      const record = readLatestRun(plan.dir);
+      if (record) result.profile = profileRun(record, result.spawnedAtEpochMs, result.wallMs);
+    }
     const seconds = (result.wallMs / 1000).toFixed(2);
     if (result.timedOut && firstLimit !== undefined) {
       outcome.status = "skipped";

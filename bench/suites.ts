@@ -2,6 +2,7 @@
 // and a --quick run. Sizes are tuned so a full `npm run bench` fits in
 // 15 minutes on a 2-core machine.
 
+import { STANDARD_LABELS } from "./commands.js";
 import { digest, type ProjectFiles, writeProject } from "./generators/files.js";
 import { FIXTURE_ITEMS_PER_FILE, type FixtureSize, fixtureProject } from "./generators/fixtures.js";
 import {
@@ -14,6 +15,13 @@ import { importAllTest } from "./generators/import-all.js";
 import { type SlowSize, slowProject, slowTotalSeconds } from "./generators/slow.js";
 import { type TrivialSize, trivialProject } from "./generators/trivial.js";
 import type { PythonProbe } from "./python-probe.js";
+import {
+  copyPackage,
+  REAL_REQUIREMENTS,
+  REAL_SPECS,
+  type RealSpec,
+  realPython,
+} from "./real-suites.js";
 
 export interface SuiteBuild {
   /** One line under the suite's heading. */
@@ -31,7 +39,40 @@ export interface Suite {
   rounds: number;
   /** Per-worker private memory is sampled only here (it adds /proc reads to every sample). */
   sampleWorkerMemory: boolean;
+  /** The commands (commands.ts labels) it is timed with. */
+  labels: readonly string[];
+  /** Whether --quick runs it (real suites need their venv and take longer). */
+  inQuick: boolean;
+  /** Its interpreter when not the bench's --python; may set it up first, throws when it cannot. */
+  interpreter: ((log: (line: string) => void) => string) | undefined;
+  /** pytest arguments every command gets. */
+  pytestArgs: readonly string[];
   build(quick: boolean, probe: PythonProbe): SuiteBuild;
+}
+
+const generatedSuite = {
+  labels: STANDARD_LABELS,
+  inQuick: true,
+  interpreter: undefined,
+  pytestArgs: [],
+} as const;
+
+function realSuite(spec: RealSpec): Suite {
+  return {
+    name: spec.name,
+    about: spec.about,
+    rounds: spec.rounds,
+    sampleWorkerMemory: false,
+    labels: ["pytest", "pytest -n 2", "kiln", "kiln -n 1"],
+    inQuick: false,
+    interpreter: realPython,
+    pytestArgs: spec.pytestArgs,
+    build: (_quick, probe) => ({
+      title: `${spec.requirement.replace("==", " ")}: the tests its wheel ships, run on a copy of the package`,
+      stamp: { requirements: REAL_REQUIREMENTS, spec, python: probe.python },
+      write: (dir) => copyPackage(probe.python, spec.package, dir),
+    }),
+  };
 }
 
 // Standard-library modules that each take tens to hundreds of milliseconds to
@@ -87,10 +128,26 @@ function importingAll(size: GenProjectSize, python: string): SuiteBuild {
 
 export const SUITES: readonly Suite[] = [
   {
+    name: "tiny",
+    about: "start-up and nothing else: 10 one-line tests",
+    rounds: 11,
+    sampleWorkerMemory: false,
+    ...generatedSuite,
+    labels: ["pytest", "pytest -n 2", "kiln", "kiln -n 1", "kiln -n 2"],
+    build() {
+      const size: TrivialSize = { files: 2, testsPerFile: 5 };
+      return {
+        title: "10 one-line tests in 2 files",
+        ...ownFiles(trivialProject(size)),
+      };
+    },
+  },
+  {
     name: "trivial",
     about: "per-test overhead: nothing to import, nothing to set up",
     rounds: 3,
     sampleWorkerMemory: false,
+    ...generatedSuite,
     build(quick) {
       const size: TrivialSize = quick
         ? { files: 5, testsPerFile: 10 }
@@ -106,6 +163,7 @@ export const SUITES: readonly Suite[] = [
     about: "the import tax: every test file imports costly modules, paid once per process",
     rounds: 5,
     sampleWorkerMemory: false,
+    ...generatedSuite,
     build(quick, probe) {
       const heavy = probe.modules.numpy !== undefined ? [...HEAVY_STDLIB, "numpy"] : HEAVY_STDLIB;
       const size: GenProjectSize = quick
@@ -119,6 +177,7 @@ export const SUITES: readonly Suite[] = [
     about: "collection and import of a large project: 1,000 modules in nested packages",
     rounds: 3,
     sampleWorkerMemory: false,
+    ...generatedSuite,
     build(quick, probe) {
       const size: GenProjectSize = quick
         ? { pkgs: 4, mods: 5, tests: 5, cases: 2, heavy: [], seed: 2 }
@@ -131,6 +190,7 @@ export const SUITES: readonly Suite[] = [
     about: "fixture set-up and teardown at every scope, parametrization, item reordering",
     rounds: 3,
     sampleWorkerMemory: false,
+    ...generatedSuite,
     build(quick) {
       const size: FixtureSize = { files: quick ? 2 : 12 };
       return {
@@ -144,6 +204,7 @@ export const SUITES: readonly Suite[] = [
     about: "scheduling and parallelism: sleeping tests in files of unequal length",
     rounds: 5,
     sampleWorkerMemory: true,
+    ...generatedSuite,
     build(quick) {
       const size: SlowSize = quick
         ? { files: 2, testsPerFile: 2, stepMs: 10 }
@@ -156,6 +217,11 @@ export const SUITES: readonly Suite[] = [
   },
 ];
 
+// After the generated suites: selected by name, or all at once as "real".
+export const REAL_SUITES: readonly Suite[] = REAL_SPECS.map(realSuite);
+
+export const ALL_SUITES: readonly Suite[] = [...SUITES, ...REAL_SUITES];
+
 export function findSuite(name: string): Suite | undefined {
-  return SUITES.find((suite) => suite.name === name);
+  return ALL_SUITES.find((suite) => suite.name === name);
 }

@@ -88,14 +88,36 @@ describe("npm run bench -- --quick", () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
   });
 
-  it.each(SUITES.map((suite) => suite.name))("prints a table for the %s suite", (name) => {
+  const quickSuites = SUITES.filter((suite) => suite.inQuick);
+
+  it.each(quickSuites.map((suite) => suite.name))("prints a table for the %s suite", (name) => {
     const text = section(run.stdout, name);
     expect(text, run.stdout).not.toBe("");
     expect(text).toMatch(/^\| command \| median s \| min–max s \|/m);
-    for (const label of ["pytest", "kiln -n 1", "kiln -n 2"]) {
+    const labels = quickSuites.find((suite) => suite.name === name)?.labels ?? [];
+    for (const label of labels.filter((l) => l === "pytest" || l.startsWith("kiln"))) {
       // A timed row starts with a number of seconds, not a failure note.
       expect(text).toMatch(new RegExp(`^\\| \`${label}\` \\| \\d+\\.\\d\\d \\|`, "m"));
     }
+  });
+
+  it("prints Kiln's cold-run profile and in-run figures from its run records", () => {
+    const text = section(run.stdout, "trivial");
+    expect(text).toMatch(/^#### Cold-run profile of trivial/m);
+    // Every phase the record has is a number of ms after the spawn.
+    for (const phase of [
+      "node ready \\(run:started\\)",
+      "collection finished",
+      "first test started",
+      "exit",
+    ]) {
+      expect(text).toMatch(new RegExp(`^\\| ${phase} \\| \\d`, "m"));
+    }
+    expect(text).toMatch(/^#### In-run figures of trivial/m);
+    expect(text).toMatch(
+      /^\| `kiln -n 2` \| 2 \| \d[\d.]* \/ \d[\d.]* \| \d[\d.]* \/ \d[\d.]* \|/m,
+    );
+    expect(run.stdout).toMatch(/^### issue 16 targets: target vs now/m);
   });
 
   it("prints Kiln's start-up and memory tables", () => {
