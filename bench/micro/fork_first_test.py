@@ -199,7 +199,8 @@ def main():
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     default = os.path.join(here, "..", "..", "dist", "cli", "main.js")
-    builds = [k.split("=", 1) for k in args.kiln] or [["this", default]]
+    builds = [[n, os.path.abspath(p)] for n, p in (k.split("=", 1) for k in args.kiln)]
+    builds = builds or [["this", os.path.abspath(default)]]
 
     tmp = tempfile.mkdtemp(prefix="kiln-fork-bench-")
     env = dict(os.environ)

@@ -87,10 +87,14 @@ class WorkerDebugging:
         # A wrapper, so the mark is copied even when the user quits the
         # debugger (pytest raises Exit out of the post-mortem).
         yield
+        if self.chan is None:  # the zygote's dormant copy (worker.WorkerPlugins)
+            return
         if getattr(report, "_pdbshown", False):
             self.sender.mark_last(report, "_pdbshown", True)
 
     def pytest_enter_pdb(self, config, pdb):
+        if self.chan is None:
+            return
         faulthandler.cancel_dump_traceback_later()
         self.chan.send({"type": "debugger:entered"})
 

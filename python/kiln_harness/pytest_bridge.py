@@ -20,6 +20,7 @@ import time
 import pytest
 
 from .cache_order import ordering_hints, settle_stepwise
+from .coverage_fork import measure_worker
 from .debugging import interactive_reason, interrupt_location
 from .forking import fork_worker, reap_children
 from .plugin_compat import timeout_owner
@@ -101,6 +102,7 @@ class KilnZygotePlugin:
         self.stepwise_tracking = False
         self.reported = set()
         self.failed_reports = []
+        self.worker_plugins = None
 
     # -- configuration -----------------------------------------------------
 
@@ -234,6 +236,13 @@ class KilnZygotePlugin:
         if self.serial_reason is not None:
             ready["serial"] = self.serial_reason
         self.chan.send(ready)
+        # While the supervisor plans the run and asks for workers: what every
+        # fork would otherwise do for itself (worker.WorkerPlugins), done once
+        # here so the forks share it. Imported here, not at start-up: a
+        # --collect-only run never forks.
+        from .worker import prepare_plugins
+
+        self.worker_plugins = prepare_plugins(session.config, self.scratch_dir)
         try:
             self._serve()
         except KeyboardInterrupt:
@@ -460,13 +469,13 @@ class KilnZygotePlugin:
         self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
     def _spawn(self, worker_id):
-        from .coverage_fork import measure_worker
-        from .worker import run_worker
+        from .worker import run_worker  # imported before the first fork (pytest_runtestloop)
 
         def child():
             with measure_worker(self.config):  # pytest-cov: save this worker's data
                 return run_worker(
                     self.session,
+                    self.worker_plugins,
                     worker_id=worker_id,
                     socket_path=self.socket_path,
                     timeout=self.timeout,

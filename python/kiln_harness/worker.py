@@ -84,6 +84,9 @@ class _ReportSender:
     interpreter, and marshal is several times faster than JSON here. A report
     whose data marshal can't take (user_properties holding arbitrary objects)
     falls back to JSON with str() for the odd values.
+
+    Registered in the zygote before the first fork (prepare_plugins) with no
+    channel: dormant there, it sends nothing until a worker gives it one.
     """
 
     def __init__(self, chan, config, spill_dir):
@@ -97,6 +100,8 @@ class _ReportSender:
         self.finished_nodeid = None  # the last test sent whole
 
     def pytest_runtest_logreport(self, report):
+        if self.chan is None:  # the zygote's dormant copy
+            return
         data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
         current = list(report.sections)
         kept, added = sections_added(self.sections, current)
@@ -142,6 +147,8 @@ class _ReportSender:
         self.meta.append(meta)
 
     def pytest_runtest_logfinish(self, nodeid, location):
+        if self.chan is None:
+            return
         self._send(nodeid, location, finished=True)
 
     def send_unfinished(self, nodeid, location):
@@ -195,8 +202,9 @@ class _ReportSender:
         # worker replays every warning the zygote recorded before the fork
         # (configuration, and collection, where import-time warnings come
         # from). The zygote has reported those already; sending them back
-        # would count them again once per worker. A worker only runs tests.
-        if when != "runtest":
+        # would count them again once per worker. A worker only runs tests;
+        # the zygote's dormant copy sends nothing.
+        if when != "runtest" or self.chan is None:
             return
         self.chan.queue(
             {
@@ -254,6 +262,8 @@ class _StopBeforeTeardown:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report):
+        if self.inbox is None:  # the zygote's dormant copy
+            return
         if report.when == "teardown" or (report.when == "setup" and report.passed):
             return
         self.inbox.poll(block=False)
@@ -318,7 +328,44 @@ class _Inbox:
             self._apply(header)
 
 
-def run_worker(session, worker_id, socket_path, timeout, scratch_dir):
+class WorkerPlugins:
+    """The plugins every worker registers, registered once in the zygote.
+
+    Registering a plugin walks pluggy's hook callers and pytest's
+    pytest_plugin_registered hooks (FixtureManager.parsefactories among
+    them); done in each fork, that work dirtied copy-on-write pages (refcounts
+    on every hook implementation it visits) and delayed the first test.
+    Done once in the zygote before the first fork, each worker inherits the
+    registered plugins and only hands them its channel (activate). Until
+    then every hook they implement returns at once, so the zygote's own run
+    is unchanged. The order of registration is the one a worker used.
+    """
+
+    def __init__(self, config, scratch_dir):
+        self.sender = _ReportSender(None, config, scratch_dir)
+        self.debugging = WorkerDebugging(None, self.sender)
+        self.stop_watch = _StopBeforeTeardown(None, None)
+
+    def register(self, pluginmanager):
+        pluginmanager.register(self.sender, "kiln-report-sender")
+        pluginmanager.register(self.debugging, "kiln-debugging")
+        pluginmanager.register(self.stop_watch, "kiln-stop-watch")
+
+    def activate(self, chan, inbox, session):
+        self.sender.chan = chan
+        self.debugging.chan = chan
+        self.stop_watch.inbox = inbox
+        self.stop_watch.session = session
+
+
+def prepare_plugins(config, scratch_dir):
+    """In the zygote, before the first fork: see WorkerPlugins."""
+    plugins = WorkerPlugins(config, scratch_dir)
+    plugins.register(config.pluginmanager)
+    return plugins
+
+
+def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir):
     config = session.config
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
@@ -326,15 +373,14 @@ def run_worker(session, worker_id, socket_path, timeout, scratch_dir):
     # pytest's capture does in a plain run (protocol.move_out_of_the_way).
     sock = socket.socket(fileno=move_out_of_the_way(sock.detach()))
     chan = Channel(sock.fileno(), sends="workerToSupervisor", receives="supervisorToWorker")
-    chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
 
     _isolate_capture(config)
     # The zygote prints everything; the worker's copy must stay silent, but
     # stay reachable for the debugger (debugging.py).
     replace_terminal_reporter(config)
-    sender = _ReportSender(chan, config, scratch_dir)
-    config.pluginmanager.register(sender, "kiln-report-sender")
-    config.pluginmanager.register(WorkerDebugging(chan, sender), "kiln-debugging")
+    inbox = _Inbox(chan)
+    plugins.activate(chan, inbox, session)
+    sender = plugins.sender
 
     stack_file = None
     if timeout:
@@ -342,8 +388,11 @@ def run_worker(session, worker_id, socket_path, timeout, scratch_dir):
 
     watchdog = watchdog_for(config, timeout)
     items = session.items
-    inbox = _Inbox(chan)
-    config.pluginmanager.register(_StopBeforeTeardown(inbox, session), "kiln-stop-watch")
+    # Hello once set up, so the supervisor only hands work to a worker that
+    # is ready: one that dies before it is a worker that never ran a test,
+    # not a crash of the test it was given. The first work:wanted goes out
+    # in the same write.
+    chan.queue({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
     last_item = None
     while True:
         inbox.poll(block=False)
