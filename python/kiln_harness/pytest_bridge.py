@@ -372,7 +372,7 @@ class KilnZygotePlugin:
     def _handle(self, header, body):
         kind = header["type"]
         if kind == "worker:spawn":
-            self._spawn(int(header["workerId"]))
+            self._spawn(int(header["workerId"]), header.get("indices") or ())
         elif kind == "test:finished":
             self._replay_test(header, body)
         elif kind == "test:crashed":
@@ -468,7 +468,7 @@ class KilnZygotePlugin:
         self._log_report(report, header.get("workerId"))
         self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
-    def _spawn(self, worker_id):
+    def _spawn(self, worker_id, first):
         from .worker import run_worker  # imported before the first fork (pytest_runtestloop)
 
         def child():
@@ -480,6 +480,7 @@ class KilnZygotePlugin:
                     socket_path=self.socket_path,
                     timeout=self.timeout,
                     scratch_dir=self.scratch_dir,
+                    first=first,
                 )
 
         pid = fork_worker(child, self._close_in_child)

@@ -365,7 +365,8 @@ def prepare_plugins(config, scratch_dir):
     return plugins
 
 
-def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir):
+def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir, first=()):
+    """Run the items the supervisor hands out; `first` came with the fork."""
     config = session.config
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
@@ -388,11 +389,11 @@ def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir):
 
     watchdog = watchdog_for(config, timeout)
     items = session.items
-    # Hello once set up, so the supervisor only hands work to a worker that
-    # is ready: one that dies before it is a worker that never ran a test,
-    # not a crash of the test it was given. The first work:wanted goes out
-    # in the same write.
-    chan.queue({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
+    # Hello once set up: the supervisor counts a worker that dies before it
+    # as one that ran no test (its first group goes back to the queue), and
+    # one that dies after it as a crash of the test it was running.
+    chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
+    inbox.pending.extend(first)
     last_item = None
     while True:
         inbox.poll(block=False)

@@ -108,7 +108,14 @@ export const helloToZygote = message("hello", {
 
 export const supervisorToZygote = z.discriminatedUnion("type", [
   helloToZygote,
-  message("worker:spawn", { workerId: z.number().int() }),
+  message("worker:spawn", {
+    workerId: z.number().int(),
+    /**
+     * The worker's first group, handed over in the fork: it starts running
+     * once set up instead of asking for work and waiting for the answer.
+     */
+    indices: z.array(z.number().int()).optional(),
+  }),
   message("test:finished", {
     workerId: z.number().int(),
     nodeid: z.string(),

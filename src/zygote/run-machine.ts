@@ -108,7 +108,7 @@ export class RunMachine {
     });
     this.queue = new WorkQueue(groups);
     const count = Math.min(Math.max(1, workers), groups.length);
-    for (let i = 0; i < count; i++) this.workers.spawn();
+    for (let i = 0; i < count; i++) this.spawnWorker();
     this.maybeFinish();
   }
 
@@ -263,6 +263,20 @@ export class RunMachine {
     }
   }
 
+  /**
+   * A new worker with its first group: the zygote hands the group over in
+   * the fork, so the worker starts its first test as soon as it is set up
+   * instead of asking for work and waiting (as pytest-xdist's LoadScheduling
+   * sends each node its initial items up front). Until it says hello the
+   * group is not being run: a worker that dies before then ran no test
+   * (runningTest), and the group goes back to the queue.
+   */
+  private spawnWorker(): void {
+    const group = this.queue.next();
+    const worker = this.workers.spawn(group?.items.map((item) => item.index));
+    if (group !== undefined) this.workers.progress(worker);
+  }
+
   private handOut(worker: WorkerState): void {
     const group = this.queue.next();
     if (group === undefined) {
@@ -329,7 +343,7 @@ export class RunMachine {
         this.abandon(unfinished, death);
       } else {
         if (unfinished.length > 0) this.queue.requeueFront(unfinished);
-        if (unfinished.length > 0 || (!clean && this.queue.remaining > 0)) this.workers.spawn();
+        if (unfinished.length > 0 || (!clean && this.queue.remaining > 0)) this.spawnWorker();
       }
     }
     this.maybeFinish();
@@ -345,7 +359,7 @@ export class RunMachine {
     death: WorkerDeath,
   ): { nodeid: string; startedAt: number } | undefined {
     const index = worker.assigned[0];
-    if (index === undefined) return undefined;
+    if (index === undefined || !worker.connected) return undefined;
     if (this.phaseNow === "stopping" && death.exitCode === 0) return undefined;
     // pytest reports nothing for the test Ctrl-C cut short.
     if (this.stopKind === "interrupt") return undefined;

@@ -61,14 +61,14 @@ export class WorkerTable {
     this.workers.delete(worker.id);
   }
 
-  /** A new worker, asked of the zygote (which forks it). */
-  spawn(): WorkerState {
+  /** A new worker, asked of the zygote (which forks it), with its first items if any. */
+  spawn(first: readonly number[] = []): WorkerState {
     const id = this.nextId++;
     const worker: WorkerState = {
       id,
       pid: undefined,
       connected: false,
-      assigned: [],
+      assigned: [...first],
       progressAt: this.ports.now(),
       watchdog: undefined,
       inDebugger: false,
@@ -80,7 +80,11 @@ export class WorkerTable {
     };
     this.workers.set(id, worker);
     this.ports.events.emit({ event: "worker:spawn-requested", at: this.ports.now(), workerId: id });
-    this.ports.toZygote({ type: "worker:spawn", workerId: id });
+    this.ports.toZygote({
+      type: "worker:spawn",
+      workerId: id,
+      ...(first.length > 0 ? { indices: [...first] } : {}),
+    });
     return worker;
   }
 

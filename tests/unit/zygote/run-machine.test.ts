@@ -103,8 +103,18 @@ function setup(settings: Partial<RunSettings> = {}) {
     machine.workerSpawned(id, pid(id));
     machine.workerConnected(id, pid(id));
   };
-  /** The worker asks for work; returns the node ids it was given. */
+  const started = new Set<number>();
+  /**
+   * The worker's next group: first the one its spawn carried (as a real
+   * worker starts with it), then what it asks for. Returns the node ids.
+   */
   const want = (id: number): string[] => {
+    const spawn = world.zygote.find((m) => m.type === "worker:spawn" && m.workerId === id);
+    if (!started.has(id) && spawn?.type === "worker:spawn" && spawn.indices !== undefined) {
+      started.add(id);
+      return spawn.indices.map((i) => names[i] as string);
+    }
+    started.add(id);
     machine.workerMessage(id, { type: "work:wanted" }, Buffer.alloc(0));
     const reply = world.lastTo(id);
     return reply?.type === "work" ? reply.indices.map((i) => names[i] as string) : [];
@@ -155,6 +165,14 @@ describe("a run without trouble", () => {
     expect(machine.phase).toBe("finished");
     expect(machine.result.outcomes.total).toMatchObject({ passed: 4, failed: 0 });
     expect([...machine.result.durations.keys()].sort()).toEqual(items(4));
+  });
+
+  it("hands each worker its first group with its spawn, so it need not ask", () => {
+    const { world, start } = setup({ workers: 2, dist: "module" });
+    start(plan([...items(2, "test_a.py"), ...items(1, "test_b.py")]));
+    const spawns = world.zygote.filter((m) => m.type === "worker:spawn");
+    expect(spawns.map((m) => (m.type === "worker:spawn" ? m.indices : []))).toEqual([[0, 1], [2]]);
+    expect(world.workers).toEqual([]);
   });
 
   it("starts no more workers than groups, and finishes at once with nothing to run", () => {
@@ -218,6 +236,17 @@ describe("a worker that dies", () => {
     expect(world.crashed()[0]?.message).toContain("this test was not run");
     expect(machine.phase).toBe("finished");
     expect(world.finishes()).toBe(1);
+  });
+
+  it("before its hello ran no test: its first group goes to the next worker, no crash", () => {
+    const { world, machine, up, want, exit, start, pid } = setup();
+    start(plan(items(2)));
+    machine.workerSpawned(1, pid(1));
+    exit(1, 1);
+    expect(world.crashed()).toEqual([]);
+    expect(world.spawned()).toEqual([1, 2]);
+    up(2);
+    expect(want(2)).toEqual([items(2)[0]]);
   });
 
   it("before its connection was accepted is settled after the connect grace", () => {
