@@ -20,6 +20,9 @@ in alternating order each round; the figures are medians over rounds.
 
 `--breakdown` prints, for one sampled run per build, which mappings hold a
 worker's private memory (from /proc/<pid>/smaps at its last sample).
+`--pages` runs each build once more with a conftest that makes every worker,
+after its 200th test, charge its private pages to the Python objects on them
+(page_owners.py), and prints the types that own the most.
 """
 
 import argparse
@@ -43,6 +46,40 @@ def generate(root, files, tests_per_file):
         with open(os.path.join(root, "tests", f"test_trivial_{i}.py"), "w") as f:
             for t in range(tests_per_file):
                 f.write(f"def test_{t}(): assert {t} + {i} == {t + i}\n")
+
+
+# A worker (not the zygote, which replays every test too) reports once.
+PAGES_CONFTEST = """
+import os, sys
+_ZYGOTE = os.getpid()
+_done = [0]
+def pytest_runtest_logfinish(nodeid, location):
+    if os.getpid() == _ZYGOTE:
+        return
+    _done[0] += 1
+    if _done[0] == {after}:
+        sys.path.insert(0, {here!r})
+        import page_owners
+        page_owners.report(os.path.join({out!r}, "pages-%d.json" % os.getpid()))
+"""
+
+
+def pages(name, kiln, project, python, workers, env):
+    out = tempfile.mkdtemp(prefix="kiln-pages-")
+    conftest = os.path.join(project, "conftest.py")
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(conftest, "w") as f:
+        f.write(PAGES_CONFTEST.format(after=200, here=here, out=out))
+    try:
+        run_once(kiln, project, python, workers, False, False, env)
+    finally:
+        os.unlink(conftest)
+    for entry in sorted(os.listdir(out)):
+        with open(os.path.join(out, entry)) as f:
+            data = json.load(f)
+        top = ", ".join(f"{t} {n * 4} KiB" for t, n in data["by_type"][:10])
+        print(f"[{name}] worker after 200 tests: {data['private_pages'] * 4} KiB private; {top}")
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def _stat(pid):
@@ -195,6 +232,7 @@ def main():
     ap.add_argument("--files", type=int, default=14)
     ap.add_argument("--tests-per-file", type=int, default=40)
     ap.add_argument("--breakdown", action="store_true")
+    ap.add_argument("--pages", action="store_true")
     ap.add_argument("--json", help="write the raw figures here")
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -234,6 +272,9 @@ def main():
                             if kb:
                                 print(f"    {kb:7d}  {mapping}")
         load_after = _loadavg()
+        if args.pages:
+            for name, kiln in builds:
+                pages(name, kiln, projects[name], args.python, args.workers, env)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
