@@ -55,12 +55,15 @@ export class RunController {
             // already gone
           }
         },
-        toZygote: (message, body) => zygote.send(message, body),
-        toWorker: (workerId, message) => {
-          if (DEBUG && message.type === "work") {
-            const names = message.indices.map((index) => this.items[index]);
-            debug(`kw${workerId} <- work ${names.join(" ")}`);
+        toZygote: (message, body) => {
+          // A worker's first group travels with its spawn (RunMachine.spawnWorker).
+          if (DEBUG && message.type === "worker:spawn" && message.indices !== undefined) {
+            this.traceWork(message.workerId, message.indices);
           }
+          zygote.send(message, body);
+        },
+        toWorker: (workerId, message) => {
+          if (DEBUG && message.type === "work") this.traceWork(workerId, message.indices);
           this.channels.get(workerId)?.send(message);
         },
         readStack: (workerId) => {
@@ -74,6 +77,11 @@ export class RunController {
         events: options.events,
       },
     );
+  }
+
+  private traceWork(workerId: number, indices: readonly number[]): void {
+    const names = indices.map((index) => this.items[index]);
+    debug(`kw${workerId} <- work ${names.join(" ")}`);
   }
 
   get result(): RunSummary {
