@@ -179,6 +179,13 @@ def _jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def worker_pids(project):
+    """The pids the run record names as workers (the sampler also sees, say,
+    the helpers a pyenv shim runs before it execs the interpreter)."""
+    path = os.path.join(project, ".kiln", "runs", "latest", "workers.jsonl")
+    return {e["pid"] for e in _jsonl(path) if e.get("event") == "worker:spawned"}
+
+
 def fork_latencies(project):
     """[ms] per worker: spawn requested -> its first report's start."""
     run_dir = os.path.join(project, ".kiln", "runs", "latest")
@@ -263,9 +270,14 @@ def main():
                 _, sampler = run_once(
                     kiln, project, args.python, args.workers, True, breakdown, env
                 )
-                figures[name]["uss"].extend(v / 1024.0 for v in sampler.uss.values())
+                workers = worker_pids(project)
+                figures[name]["uss"].extend(
+                    v / 1024.0 for pid, v in sampler.uss.items() if pid in workers
+                )
                 if breakdown:
                     for pid, maps in sampler.maps.items():
+                        if pid not in workers:
+                            continue
                         top = sorted(maps.items(), key=lambda kv: -kv[1])[:12]
                         print(f"[{name}] worker {pid}: private kB by mapping")
                         for mapping, kb in top:
