@@ -177,6 +177,18 @@ describe("kiln test behaves like pytest", () => {
     expect(summary(kiln.stdout)).toEqual(summary(pytest.stdout));
   });
 
+  it("counts a worker's warning once when a later test kills that worker", async () => {
+    // The fresh worker that runs the rest must not send the dead one's
+    // warnings again: pluggy replays a historic hook's calls to a plugin
+    // registered later, and the zygote has recorded them by then.
+    const dir = tempProject({
+      "test_w.py":
+        'import os, warnings\n\ndef test_w():\n    warnings.warn("careful")\n\ndef test_dies():\n    os._exit(3)\n\ndef test_after():\n    pass\n',
+    });
+    const kiln = await runKiln(["test", "-q", "-n", "1", "-p", "no:cacheprovider"], { cwd: dir });
+    expect(kiln.stdout).toMatch(/1 failed, 2 passed, 1 warning in/);
+  });
+
   it("kiln doctor names the interpreter, its pytest and platform features", async () => {
     const r = await runKiln(["doctor"], { cwd: copyProject("demo") });
     expect(r.code).toBe(0);
