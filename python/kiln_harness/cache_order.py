@@ -85,6 +85,17 @@ class _StepwiseState:
             self.plugin.lastfailed = nodeid
 
 
+def skipped_failure(config, failed_reports):
+    """The failed test `--sw-skip` let through, from the failed reports in
+    the order they came: StepwisePlugin lets the first failed *report*
+    through, and a second failed report of the same test (setup, then
+    teardown) stops."""
+    if not failed_reports or not config.getoption("stepwise_skip"):
+        return None
+    first = failed_reports[0]
+    return first if failed_reports.count(first) == 1 else None
+
+
 def settle_stepwise(config, items, reported, failed, skipped_failure):
     """After a `--sw` run with several workers, point "last failed" at the
     earliest item, in collection order, that failed or never ran.

@@ -139,6 +139,18 @@ def interrupt_location(tb):
     return where
 
 
+def raise_keyboard_interrupt_at(filename, lineno):
+    """Raise KeyboardInterrupt whose innermost frame is filename:lineno.
+
+    A test raised it in a worker; pytest's wrap_session prints where it came
+    from (the traceback's last entry, "test_x.py:5: KeyboardInterrupt").
+    Compiling the raise at that file and line makes the zygote's traceback
+    end where the worker's did.
+    """
+    code = compile("\n" * (int(lineno) - 1) + "raise KeyboardInterrupt", str(filename), "exec")
+    exec(code, {})
+
+
 def interrupt_run(chan, sender, item, exc):
     """A test raised KeyboardInterrupt: pytest ends the whole session there
     ("!!! KeyboardInterrupt !!!" naming the line that raised it, status 2;

@@ -9,8 +9,6 @@ FAILURES text, `-r`, `--durations`, the cache plugin and the exit code are all
 pytest's own.
 """
 
-import json
-import marshal
 import os
 import selectors
 import signal
@@ -19,54 +17,13 @@ import time
 
 import pytest
 
-from .cache_order import ordering_hints, settle_stepwise
+from .cache_order import ordering_hints, settle_stepwise, skipped_failure
 from .coverage_fork import measure_worker
-from .debugging import interactive_reason, interrupt_location
+from .debugging import interactive_reason, interrupt_location, raise_keyboard_interrupt_at
 from .forking import fork_worker, reap_children
 from .plugin_compat import timeout_owner
+from .replay import WorkerNode, crash_report, serialized_reports
 from .warnings_codec import unserialize_warning
-
-
-class _WorkerNode:
-    """Stands in for xdist's node on reports, so `-v` prints `[kw1] PASSED ...`
-
-    pytest's TerminalReporter reads `report.node.gateway.id` when a report has
-    a `node` attribute (the xdist convention), which keeps interleaved verbose
-    lines readable.
-    """
-
-    class _Gateway:
-        def __init__(self, ident):
-            self.id = ident
-
-    def __init__(self, worker_id):
-        self.gateway = self._Gateway(f"kw{worker_id}")
-        # BaseReport.toterminal prints this above every failure when set
-        # (xdist's "[gw0] linux -- Python ..."); plain pytest prints nothing.
-        self._workerinfocache = ""
-
-
-def _raise_keyboard_interrupt_at(filename, lineno):
-    """Raise KeyboardInterrupt whose innermost frame is filename:lineno.
-
-    A test raised it in a worker; pytest's wrap_session prints where it came
-    from (the traceback's last entry, "test_x.py:5: KeyboardInterrupt").
-    Compiling the raise at that file and line makes the zygote's traceback
-    end where the worker's did.
-    """
-    code = compile("\n" * (int(lineno) - 1) + "raise KeyboardInterrupt", str(filename), "exec")
-    exec(code, {})
-
-
-def rebuild_sections(data, earlier):
-    """Put back the sections a worker left out of a serialized report because
-    the phase before already carried them (worker.sections_added), so the
-    report is the one pytest made. Returns the report's whole sections."""
-    kept = data.pop("kiln_sections_kept", None)
-    if kept is None:
-        return list(data.get("sections", ()))
-    data["sections"] = list(earlier[:kept]) + list(data["sections"])
-    return data["sections"]
 
 
 # How long an interrupted zygote waits for its workers' last reports (the
@@ -252,32 +209,27 @@ class KilnZygotePlugin:
             self._kill_children()
             raise
         if self.stepwise_tracking:
-            self._settle_stepwise()
+            failed = self.failed_reports
+            settle_stepwise(
+                self.config,
+                session.items,
+                self.reported,
+                set(failed),
+                skipped_failure(self.config, failed),
+            )
         if self.exit_request is not None:
             # A worker's session ended with Exit (`q` in the debugger,
             # pytest.exit()); this session ends the same way, so wrap_session
             # prints "!!! Exit: ... !!!" and sets the exit status.
             reason, returncode, interrupt = self.exit_request
             if interrupt is not None:
-                _raise_keyboard_interrupt_at(*interrupt)
+                raise_keyboard_interrupt_at(*interrupt)
             raise pytest.exit.Exception(reason, returncode)
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
             raise session.Interrupted(session.shouldstop)
         return True
-
-    def _settle_stepwise(self):
-        skipped = None
-        if self.failed_reports and self.config.getoption("stepwise_skip"):
-            first = self.failed_reports[0]
-            # StepwisePlugin lets the first failed *report* through; a second
-            # failed report of the same test (setup, then teardown) stops.
-            if self.failed_reports.count(first) == 1:
-                skipped = first
-        settle_stepwise(
-            self.config, self.session.items, self.reported, set(self.failed_reports), skipped
-        )
 
     def _wind_down_interrupted(self):
         """Ctrl-C reached the zygote while workers ran tests.
@@ -304,7 +256,7 @@ class KilnZygotePlugin:
             # called from, as pytest would between two tests, not Kiln's.
             interrupt = interrupt_location(sys.exc_info()[2])
         if interrupt is not None:
-            _raise_keyboard_interrupt_at(*interrupt)
+            raise_keyboard_interrupt_at(*interrupt)
 
     def _serve(self, deadline=None):
         wake_r, wake_w = os.pipe()
@@ -404,17 +356,9 @@ class KilnZygotePlugin:
         hook = self.config.hook
         nodeid = header["nodeid"]
         location = tuple(header["location"])
-        body_file = header.get("bodyFile")
-        if body_file is not None:
-            # A body too large for a frame (worker.SPILL_BODY_AT).
-            with open(body_file, "rb") as f:
-                body = f.read()
-            os.unlink(body_file)
-        datas = marshal.loads(body) if header.get("format") == "marshal" else json.loads(body)
+        datas = serialized_reports(header, body)
         hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
-        earlier = []
         for data in datas:
-            earlier = rebuild_sections(data, earlier)
             report = hook.pytest_report_from_serializable(config=self.config, data=data)
             self._log_report(report, header.get("workerId"))
         if not header.get("unfinished"):
@@ -422,7 +366,7 @@ class KilnZygotePlugin:
 
     def _log_report(self, report, worker_id):
         if self.workers > 1 and worker_id is not None:
-            report.node = self.nodes.setdefault(worker_id, _WorkerNode(worker_id))
+            report.node = self.nodes.setdefault(worker_id, WorkerNode(worker_id))
         self.config.hook.pytest_runtest_logreport(report=report)
         if self.stepwise_tracking:
             self.reported.add(report.nodeid)
@@ -436,37 +380,14 @@ class KilnZygotePlugin:
             )
 
     def _report_crash(self, header):
-        """A worker died (signal, os._exit, timeout) while running an item.
-
-        Like xdist's DSession.handle_crashitem, the item fails with a report
-        built here, since the worker could not send one.
-        """
-        from _pytest.reports import TestReport
-
+        """A worker died (signal, os._exit, timeout) while running an item:
+        it fails with a report built here (replay.crash_report)."""
         if self.items_by_id is None:
             self.items_by_id = {item.nodeid: item for item in self.session.items}
-        nodeid = header["nodeid"]
-        item = self.items_by_id.get(nodeid)
-        if item is not None:
-            location = item.location
-            keywords = {k: 1 for k in item.keywords}
-        else:
-            fspath = nodeid.split("::")[0]
-            location = (fspath, None, fspath)
-            keywords = {}
-        self.config.hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
-        report = TestReport(
-            nodeid,
-            location,
-            keywords,
-            "failed",
-            header["message"],
-            header.get("when", "call"),
-            sections=[],
-            duration=float(header.get("duration", 0.0)),
-        )
+        report = crash_report(self.items_by_id.get(header["nodeid"]), header)
+        self.config.hook.pytest_runtest_logstart(nodeid=report.nodeid, location=report.location)
         self._log_report(report, header.get("workerId"))
-        self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+        self.config.hook.pytest_runtest_logfinish(nodeid=report.nodeid, location=report.location)
 
     def _spawn(self, worker_id, first):
         from .worker import run_worker  # imported before the first fork (pytest_runtestloop)

@@ -108,3 +108,23 @@ def test_settle_leaves_a_run_without_a_stop_alone(pytester):
     items = _items("m.py::t1", "m.py::t2")
     assert settle_stepwise(config, items, {"m.py::t1"}, set(), None) is None
     assert state.get() is None
+
+
+class _Options:
+    def __init__(self, sw_skip):
+        self.sw_skip = sw_skip
+
+    def getoption(self, name):
+        assert name == "stepwise_skip"
+        return self.sw_skip
+
+
+def test_sw_skip_lets_the_first_failed_report_through():
+    from kiln_harness.cache_order import skipped_failure
+
+    assert skipped_failure(_Options(True), ["m.py::t1", "m.py::t3"]) == "m.py::t1"
+    # Failed twice (setup, then teardown): the second report stops, as in
+    # StepwisePlugin, so nothing was let through.
+    assert skipped_failure(_Options(True), ["m.py::t1", "m.py::t1"]) is None
+    assert skipped_failure(_Options(False), ["m.py::t1"]) is None
+    assert skipped_failure(_Options(True), []) is None

@@ -1,7 +1,7 @@
 """Each captured section crosses the wire once, and comes back whole."""
 
-from kiln_harness.pytest_bridge import rebuild_sections
-from kiln_harness.worker import RECORD_TEXT_LIMIT, clip_for_record, sections_added
+from kiln_harness.replay import rebuild_sections
+from kiln_harness.report_sender import RECORD_TEXT_LIMIT, clip_for_record, sections_added
 
 SETUP = ("Captured stdout setup", "s\n")
 CALL = ("Captured stdout call", "c\n")

@@ -49,7 +49,7 @@ export const reportMeta = z.strictObject({
   /**
    * The captured output and log sections this phase added, [title, text]
    * (pytest's report.sections repeat the earlier phases'; the worker sends
-   * each once). Each text is clipped to the worker's RECORD_TEXT_LIMIT: the
+   * each once). Each text is clipped to RECORD_TEXT_LIMIT (python/kiln_harness/report_sender.py): the
    * zygote, which prints, gets it whole in the body.
    */
   sections: z.array(z.tuple([z.string(), z.string()])).optional(),
@@ -223,7 +223,7 @@ export const workerToSupervisor = z.discriminatedUnion("type", [
     format: reportBodyFormat,
     unfinished: z.boolean().optional(),
     /**
-     * A body larger than the worker's SPILL_BODY_AT (a test that printed
+     * A body larger than SPILL_BODY_AT (report_sender.py) (a test that printed
      * hundreds of MB) is written to this file in the run's scratch
      * directory; the zygote reads and deletes it. A frame size is never a
      * test failure.

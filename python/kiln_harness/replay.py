@@ -1,0 +1,80 @@
+"""The zygote's side of a worker's reports: the serialized reports of one
+test as pytest made them, and the report of a test whose worker died.
+"""
+
+import json
+import marshal
+import os
+
+
+class WorkerNode:
+    """Stands in for xdist's node on reports, so `-v` prints `[kw1] PASSED ...`
+
+    pytest's TerminalReporter reads `report.node.gateway.id` when a report has
+    a `node` attribute (the xdist convention), which keeps interleaved verbose
+    lines readable.
+    """
+
+    class _Gateway:
+        def __init__(self, ident):
+            self.id = ident
+
+    def __init__(self, worker_id):
+        self.gateway = self._Gateway(f"kw{worker_id}")
+        # BaseReport.toterminal prints this above every failure when set
+        # (xdist's "[gw0] linux -- Python ..."); plain pytest prints nothing.
+        self._workerinfocache = ""
+
+
+def rebuild_sections(data, earlier):
+    """Put back the sections a worker left out of a serialized report because
+    the phase before already carried them (report_sender.sections_added), so the
+    report is the one pytest made. Returns the report's whole sections."""
+    kept = data.pop("kiln_sections_kept", None)
+    if kept is None:
+        return list(data.get("sections", ()))
+    data["sections"] = list(earlier[:kept]) + list(data["sections"])
+    return data["sections"]
+
+
+def serialized_reports(header, body):
+    """One test's pytest_report_to_serializable dicts, whole again: read
+    from the spill file when the body was too large for a frame
+    (report_sender.SPILL_BODY_AT), with each report's sections rebuilt."""
+    body_file = header.get("bodyFile")
+    if body_file is not None:
+        with open(body_file, "rb") as f:
+            body = f.read()
+        os.unlink(body_file)
+    datas = marshal.loads(body) if header.get("format") == "marshal" else json.loads(body)
+    earlier = []
+    for data in datas:
+        earlier = rebuild_sections(data, earlier)
+    return datas
+
+
+def crash_report(item, header):
+    """The failed report of a test whose worker died under it (`item` is
+    None when the node id is not collected here). Like xdist's
+    DSession.handle_crashitem, built in the zygote, since the worker could
+    not send one."""
+    from _pytest.reports import TestReport
+
+    nodeid = header["nodeid"]
+    if item is not None:
+        location = item.location
+        keywords = {k: 1 for k in item.keywords}
+    else:
+        fspath = nodeid.split("::")[0]
+        location = (fspath, None, fspath)
+        keywords = {}
+    return TestReport(
+        nodeid,
+        location,
+        keywords,
+        "failed",
+        header["message"],
+        header.get("when", "call"),
+        sections=[],
+        duration=float(header.get("duration", 0.0)),
+    )
