@@ -10,4 +10,11 @@ catchSignals();
 // KILN_DEBUG=1 traces Kiln's steps on stderr; this one marks where a signal
 // stops being Node's default action (the signal tests start from here).
 if (process.env.KILN_DEBUG) process.stderr.write("kiln: debug: signals are caught\n");
+// `kiln test` starts Python now, so that pytest's import overlaps the loading
+// of the rest of the CLI (early-zygote.ts). Commander allows only --version
+// and help before a subcommand, so argv[2] names it.
+if (process.argv[2] === "test") {
+  const { startEarlyZygote } = await import("./early-zygote.js");
+  startEarlyZygote(process.argv.slice(3));
+}
 await import("./program.js");

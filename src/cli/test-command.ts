@@ -7,6 +7,7 @@ import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import { parseReportList } from "../reports/registry.js";
 import { runTests } from "../zygote/run-tests.js";
+import { takeEarlyZygote } from "./early-zygote.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
 import { type ReportSelection, renderRunReports, selectReports } from "./report-command.js";
 import { startRecording } from "./run-recording.js";
@@ -107,6 +108,7 @@ async function testAction(
     env: process.env,
     events: recording.events,
     registry: options.registry,
+    zygote: takeEarlyZygote(interpreter.path, cwd),
     takeSignals,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);

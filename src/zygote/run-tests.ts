@@ -14,6 +14,7 @@ import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
 import { WorkerServer } from "./worker-server.js";
 import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
+import type { StartedZygote } from "./zygote-start.js";
 
 export interface TestRunRequest {
   python: string;
@@ -29,6 +30,8 @@ export interface TestRunRequest {
   events: RunEventSink;
   /** null: --no-registry. */
   registry: RegistryOptions | null;
+  /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
+  zygote?: StartedZygote;
   /**
    * Hands SIGINT/SIGTERM to the run, including any that arrived before it
    * started (cli/signals.ts); returns the function that gives them back.
@@ -67,11 +70,12 @@ export async function runTests(request: TestRunRequest): Promise<number> {
   const releaseSignals = request.takeSignals(onSignal);
   try {
     await server.listen();
-    const spawnedAt = Date.now();
+    const spawnedAt = request.zygote?.startedAt ?? Date.now();
     const spawning = spawnZygote({
       python: request.python,
       cwd: request.cwd,
       env: request.env,
+      ...(request.zygote === undefined ? {} : { started: request.zygote }),
       hello: {
         args: request.pytestArgs,
         socketPath: server.socketPath,
