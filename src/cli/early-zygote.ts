@@ -12,7 +12,12 @@
 // runs (a usage error, --kiln-help) ends it when Kiln exits. So a wrong guess
 // costs time, never behaviour. Imports only what zygote-start.ts needs.
 import { defaultProbes, isInterpreterError, resolveInterpreter } from "../config/interpreter.js";
-import { discardZygote, type StartedZygote, startZygote } from "../zygote/zygote-start.js";
+import {
+  discardZygote,
+  holdZygote,
+  type StartedZygote,
+  startZygote,
+} from "../zygote/zygote-start.js";
 
 let early: StartedZygote | undefined;
 
@@ -29,6 +34,7 @@ export function startEarlyZygote(args: readonly string[]): void {
   // An unusable choice is reported by the command, with its own words.
   if (isInterpreterError(chosen)) return;
   const started = startZygote(chosen.path, cwd, process.env);
+  holdZygote(started, false);
   early = started;
   process.on("exit", () => {
     if (early === started) discardZygote(started);
@@ -44,6 +50,7 @@ export function takeEarlyZygote(python: string, cwd: string): StartedZygote | un
   early = undefined;
   if (started === undefined) return undefined;
   if (started.python === python && started.cwd === cwd && started.env === process.env) {
+    holdZygote(started, true);
     return started;
   }
   discardZygote(started);

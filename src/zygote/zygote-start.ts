@@ -70,3 +70,21 @@ export function discardZygote(started: StartedZygote): void {
     // already gone
   }
 }
+
+/**
+ * Whether a started zygote keeps Node running. An early zygote does not
+ * until the run takes it: a command that ends before (a usage error) must
+ * let Node exit, which ends the zygote ("exit" in early-zygote.ts).
+ */
+export function holdZygote(started: StartedZygote, hold: boolean): void {
+  if (!started.child.ok) return;
+  const child = started.child.process;
+  const pipe = child.stdio[3] as { ref?: () => void; unref?: () => void } | null | undefined;
+  if (hold) {
+    child.ref();
+    pipe?.ref?.();
+  } else {
+    child.unref();
+    pipe?.unref?.();
+  }
+}
