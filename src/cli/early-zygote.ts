@@ -36,6 +36,11 @@ export function startEarlyZygote(args: readonly string[]): void {
   const started = startZygote(chosen.path, cwd, process.env);
   holdZygote(started, false);
   early = started;
+  if (process.env.KILN_DEBUG && started.child.ok) {
+    process.stderr.write(
+      `kiln: debug: zygote started early (pid ${started.child.process.pid}, ${chosen.path})\n`,
+    );
+  }
   process.on("exit", () => {
     if (early === started) discardZygote(started);
   });
