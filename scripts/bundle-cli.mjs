@@ -17,7 +17,7 @@
 // Chunks sit next to main.js in dist/cli, so the paths harness.ts and
 // version.ts resolve from import.meta.url (../../python, ../../package.json)
 // stay right.
-import { readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build } from "rolldown";
 
@@ -32,7 +32,7 @@ for (const name of readdirSync(CLI)) {
   }
 }
 
-await build({
+const { output } = await build({
   input: { "program.bundle": join(CLI, "program.js") },
   platform: "node",
   external: (id, importer) =>
@@ -44,5 +44,27 @@ await build({
     format: "esm",
     sourcemap: true,
     chunkFileNames: "bundle-[name]-[hash].js",
+    // JSDoc goes (commander's `@typedef { import("./command.js") }` reads as
+    // a missing module to package-contents.test.ts); licence comments stay.
+    comments: { legal: true, annotation: false, jsdoc: false },
   },
 });
+
+// The bundled packages' licences (MIT: the notice goes with every copy).
+const packages = new Set();
+for (const chunk of output) {
+  for (const id of Object.keys(chunk.modules ?? {})) {
+    const m = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(id);
+    if (m) packages.add(m[1]);
+  }
+}
+const notices = [...packages].sort().map((name) => {
+  const dir = resolve(import.meta.dirname, "../node_modules", name);
+  const file = ["LICENSE", "LICENSE.md", "LICENCE"].map((f) => join(dir, f)).find(existsSync);
+  if (file === undefined) throw new Error(`bundle-cli: no licence file for bundled ${name}`);
+  return `${name}\n\n${readFileSync(file, "utf8").trim()}\n`;
+});
+writeFileSync(
+  join(CLI, "program.bundle.licenses.txt"),
+  `Packages bundled into program.bundle.js and its bundle-*.js chunks:\n\n${notices.join("\n")}`,
+);
