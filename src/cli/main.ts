@@ -20,6 +20,7 @@ if (process.argv[2] === "test") {
 }
 // The rest of the CLI: the bundle `npm run build` makes of program.js
 // (scripts/bundle-cli.mjs: ~45 ms less module loading), or tsc's program.js
-// itself after a tsc-only build.
+// itself when there is no bundle (a bare `tsc` leaves an existing bundle
+// stale: build with `npm run build`, which makes both).
 const bundle = new URL("./program.bundle.js", import.meta.url);
 await import(existsSync(bundle) ? bundle.href : "./program.js");
