@@ -2,11 +2,11 @@
 // Bundles the CLI behind main.ts (tsc's dist/cli/program.js and everything it
 // imports, zod and commander included) into dist/cli/program.bundle.js plus
 // one chunk per dynamic import (each command, the reports, the Redis store).
-// Run by `npm run build` after tsc. Why: Node 20 spends ~45 ms of `kiln
-// test`'s start-up resolving, reading and linking the ~150 ES modules one by
-// one (measured: importing program.js 146 ms median, the bundle 101 ms, at
-// load 3); one file per chunk removes most of it (issue 16: "a bundled
-// entry"). main.ts loads the bundle when it exists, else program.js.
+// Run by `npm run build` after tsc. Why: Node 20 spends ~40 ms of `kiln
+// test`'s start-up resolving, reading and linking its 155 ES modules one by
+// one; bundled, it loads 18 (measured: `kiln --version` 140 -> 101 ms median
+// at load 3.3; BENCHMARKS.md, issue 16: "a bundled entry"). main.ts loads
+// the bundle when it exists, else program.js.
 //
 // Left outside the bundle:
 // - better-sqlite3 (a native addon) and redis (loaded only for a redis://
