@@ -68,6 +68,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
   let zygotePid: number | undefined;
   // Signals from before the run started are handed over here.
   const releaseSignals = request.takeSignals(onSignal);
+  let registry: RegistrySession | null = null;
   try {
     await server.listen();
     const spawnedAt = request.zygote?.startedAt ?? Date.now();
@@ -97,7 +98,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         pytestVersion,
       });
     const guessedRoot = request.registry ? rootdirOf() : null;
-    let registry =
+    registry =
       request.registry && guessedRoot !== null
         ? RegistrySession.begin(guessedRoot, request.registry)
         : null;
@@ -135,8 +136,10 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     let registryRoot = guessedRoot;
     if (request.registry && registry) {
       registryRoot = rootdirOf(zygote.pytestVersion);
-      if (registryRoot !== guessedRoot)
+      if (registryRoot !== guessedRoot) {
+        registry.discard();
         registry = RegistrySession.begin(registryRoot, request.registry);
+      }
     }
     const prepared = registry
       ? await registry.prepare(
@@ -237,6 +240,8 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     }
     throw error;
   } finally {
+    // A store opened early for a run that stopped before preparing it.
+    registry?.discard();
     releaseSignals();
     await server.close();
     rmSync(scratch, { recursive: true, force: true });
