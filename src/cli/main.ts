@@ -15,6 +15,14 @@ if (process.env.KILN_DEBUG) process.stderr.write("kiln: debug: signals are caugh
 // of the rest of the CLI (early-zygote.ts). Commander allows only --version
 // and help before a subcommand, so argv[2] names it.
 if (process.argv[2] === "test") {
+  // Node sets up its stdout and stderr (a pipe's file description may have
+  // O_NONBLOCK set and cleared) the first time they are used. The zygote
+  // shares those descriptions: done after it starts, Node can leave them
+  // non-blocking under it, and a Python write to a full pipe then fails
+  // with EAGAIN (a 20 MB failure text cut at ~220 KB). Set them up first,
+  // as the CLI always did before it spawned the zygote.
+  void process.stdout.fd;
+  void process.stderr.fd;
   const { startEarlyZygote } = await import("./early-zygote.js");
   startEarlyZygote(process.argv.slice(3));
 }
