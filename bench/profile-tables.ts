@@ -49,7 +49,9 @@ export function phaseTable(outcomes: readonly CommandOutcome[]): string | undefi
       const at = median(values);
       const before = previous.get(c.label);
       previous.set(c.label, at);
-      return before === undefined ? ms(at) : `${ms(at)} (+${ms(at - before)})`;
+      if (before === undefined) return ms(at);
+      const step = at - before;
+      return `${ms(at)} (${step < 0 ? "−" : "+"}${ms(Math.abs(step))})`;
     }),
   ]);
   return markdownTable(header, rows);

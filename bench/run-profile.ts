@@ -6,9 +6,12 @@ import type { PhaseRecord, RunRecord } from "./run-record.js";
 
 /** The phases of a cold run, in the order they happen (issue 16, "What to deliver"). */
 export const PHASES = [
+  // `kiln test` spawns the zygote from main.ts, before the rest of the CLI
+  // loads (src/cli/early-zygote.ts; before that change it came ~3 ms after
+  // run:started, and its "+" below is negative for such builds).
+  "zygote spawned",
   // run:started is emitted once the CLI's modules are loaded and the options parsed.
   "node ready (run:started)",
-  "zygote spawned",
   "registry prepared",
   // src/zygote/run-tests.ts emits zygote:ready only after the registry is
   // prepared, when it sends registry:ready: the end of the zygote's own

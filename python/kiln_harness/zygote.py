@@ -8,6 +8,7 @@ once; Kiln's plugin replaces only `pytest_runtestloop` (see pytest_bridge.py).
 Its exit code is pytest's exit code.
 """
 
+import importlib
 import os
 import platform
 import signal
@@ -26,6 +27,22 @@ def _python_info():
         "version": platform.python_version(),
         "implementation": platform.python_implementation(),
     }
+
+
+def _import_pytest():
+    """(pytest, None), or (None, the ImportError) when it is not installed.
+
+    With pytest, the harness modules that import it too, so all of the
+    zygote's own imports are done before it waits for the supervisor.
+    """
+    try:
+        import pytest
+    except ImportError as exc:
+        return None, exc
+    for name in (".plugin_compat", ".pytest_bridge"):
+        importlib.import_module(name, __package__)
+
+    return pytest, None
 
 
 def _note_interrupt(signum, frame):
@@ -47,6 +64,13 @@ def main():
     chan = Channel(
         move_out_of_the_way(CONTROL_FD), sends="zygoteToSupervisor", receives="supervisorToZygote"
     )
+    # pytest is imported before the hello is read: the supervisor may start
+    # this process before it has loaded its own modules (src/cli/main.ts), so
+    # the ~60 ms import overlaps Node's start-up instead of following it.
+    # Importing pytest and this harness imports no project module (the
+    # registry's finder, installed below, serves those), so the order is free;
+    # a missing pytest is still refused only after the hello, as before.
+    pytest, missing = _import_pytest()
     try:
         frame = chan.recv()
     except ProtocolError as exc:
@@ -65,14 +89,12 @@ def main():
         )
         sys.exit(INTERNAL_ERROR)
 
-    try:
-        import pytest
-    except ImportError as exc:
+    if missing is not None:
         chan.send(
             {
                 "type": "hello:refused",
                 "reason": "pytest-missing",
-                "message": str(exc),
+                "message": str(missing),
                 "python": _python_info(),
             }
         )

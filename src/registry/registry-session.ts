@@ -4,11 +4,12 @@
 // (magic number, pytest version) it is. Any failure here costs speed, never
 // the run: the zygote then imports normally, and we say why.
 
-import { ensureKilnDir, kilnDir } from "../config/kiln-dir.js";
+import { existsSync } from "node:fs";
+import { ensureKilnDir, kilnDir, registryPath } from "../config/kiln-dir.js";
 import { FileIndex } from "../discovery/file-index.js";
 import { type ProjectLayout, walkProject } from "../discovery/walk.js";
 import { CompileServer } from "./compile-client.js";
-import { openStore } from "./open-store.js";
+import { type OpenedStore, openStore } from "./open-store.js";
 import { type InterpreterFacts, type PreparedRegistry, prepareRegistry } from "./prepare.js";
 
 export interface RegistryOptions {
@@ -16,7 +17,11 @@ export interface RegistryOptions {
   store: string | undefined;
 }
 
+type Opening = Promise<{ opened: OpenedStore } | { error: unknown }>;
+
 export class RegistrySession {
+  private opening: Opening | undefined;
+
   private constructor(
     private readonly root: string,
     private readonly walk: ProjectLayout,
@@ -25,7 +30,35 @@ export class RegistrySession {
   ) {}
 
   static begin(root: string, options: RegistryOptions): RegistrySession {
-    return new RegistrySession(root, walkProject(root), FileIndex.load(kilnDir(root)), options);
+    const session = new RegistrySession(
+      root,
+      walkProject(root),
+      FileIndex.load(kilnDir(root)),
+      options,
+    );
+    // The local store is opened now too, while the zygote imports pytest,
+    // rather than after its hello (4-10 ms at start-up, issue 16), but only
+    // when it exists: this root is a guess until the zygote names its pytest
+    // version (run-tests.ts), and a guess must not create .kiln/ anywhere.
+    const local = options.store === undefined || options.store === "sqlite";
+    if (local && existsSync(registryPath(root))) session.opening = session.open();
+    return session;
+  }
+
+  private async open(): Opening {
+    try {
+      await ensureKilnDir(this.root);
+      return { opened: await openStore(this.options.store, this.root) };
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  /** Closes a store opened early that prepare() will not use. */
+  discard(): void {
+    const opening = this.opening;
+    this.opening = undefined;
+    void opening?.then((o) => ("opened" in o ? o.opened.store.close() : undefined)).catch(() => {});
   }
 
   async prepare(
@@ -35,14 +68,15 @@ export class RegistrySession {
     scratch: string,
     warn: (line: string) => void,
   ): Promise<PreparedRegistry | null> {
-    let opened: Awaited<ReturnType<typeof openStore>>;
-    try {
-      await ensureKilnDir(this.root);
-      opened = await openStore(this.options.store, this.root);
-    } catch (error) {
-      warn(`the module registry is off for this run: cannot open its store (${String(error)})`);
+    const result = await (this.opening ?? this.open());
+    this.opening = undefined;
+    if ("error" in result) {
+      warn(
+        `the module registry is off for this run: cannot open its store (${String(result.error)})`,
+      );
       return null;
     }
+    const opened = result.opened;
     if (opened.warning) warn(opened.warning.replace(/^kiln: warning: /, ""));
     try {
       return await prepareRegistry({

@@ -14,6 +14,7 @@ import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
 import { WorkerServer } from "./worker-server.js";
 import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
+import type { StartedZygote } from "./zygote-start.js";
 
 export interface TestRunRequest {
   python: string;
@@ -29,6 +30,8 @@ export interface TestRunRequest {
   events: RunEventSink;
   /** null: --no-registry. */
   registry: RegistryOptions | null;
+  /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
+  zygote?: StartedZygote;
   /**
    * Hands SIGINT/SIGTERM to the run, including any that arrived before it
    * started (cli/signals.ts); returns the function that gives them back.
@@ -65,13 +68,15 @@ export async function runTests(request: TestRunRequest): Promise<number> {
   let zygotePid: number | undefined;
   // Signals from before the run started are handed over here.
   const releaseSignals = request.takeSignals(onSignal);
+  let registry: RegistrySession | null = null;
   try {
     await server.listen();
-    const spawnedAt = Date.now();
+    const spawnedAt = request.zygote?.startedAt ?? Date.now();
     const spawning = spawnZygote({
       python: request.python,
       cwd: request.cwd,
       env: request.env,
+      ...(request.zygote === undefined ? {} : { started: request.zygote }),
       hello: {
         args: request.pytestArgs,
         socketPath: server.socketPath,
@@ -93,7 +98,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         pytestVersion,
       });
     const guessedRoot = request.registry ? rootdirOf() : null;
-    let registry =
+    registry =
       request.registry && guessedRoot !== null
         ? RegistrySession.begin(guessedRoot, request.registry)
         : null;
@@ -131,8 +136,10 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     let registryRoot = guessedRoot;
     if (request.registry && registry) {
       registryRoot = rootdirOf(zygote.pytestVersion);
-      if (registryRoot !== guessedRoot)
+      if (registryRoot !== guessedRoot) {
+        registry.discard();
         registry = RegistrySession.begin(registryRoot, request.registry);
+      }
     }
     const prepared = registry
       ? await registry.prepare(
@@ -233,6 +240,8 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     }
     throw error;
   } finally {
+    // A store opened early for a run that stopped before preparing it.
+    registry?.discard();
     releaseSignals();
     await server.close();
     rmSync(scratch, { recursive: true, force: true });

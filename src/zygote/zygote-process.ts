@@ -1,8 +1,7 @@
 // Spawning the zygote: the project's interpreter running kiln_harness.zygote
 // with the protocol on fd 3, and the hello handshake that must come first.
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { harnessArgs } from "../config/harness.js";
+import type { ChildProcess } from "node:child_process";
 import { FrameChannel } from "../protocol/channel.js";
 import { decodeZygoteMessage } from "../protocol/decode.js";
 import { ExitCode } from "../protocol/exit-codes.js";
@@ -13,6 +12,9 @@ import type {
   ZygoteToSupervisor,
 } from "../protocol/messages.js";
 import { DEBUG, traceReceived } from "./debug-trace.js";
+import { type StartedZygote, startZygote, type ZygoteExit } from "./zygote-start.js";
+
+export type { ZygoteExit } from "./zygote-start.js";
 
 export class ZygoteStartError extends Error {
   constructor(
@@ -21,11 +23,6 @@ export class ZygoteStartError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface ZygoteExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
 }
 
 export interface ZygoteHandle {
@@ -46,43 +43,37 @@ export interface ZygoteSpawnOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   hello: Omit<HelloToZygote, "type">;
+  /**
+   * The interpreter, if already started for this python, cwd and env
+   * (cli/early-zygote.ts); otherwise it is started here.
+   */
+  started?: StartedZygote;
 }
 
 export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> {
   return new Promise((resolve, reject) => {
-    let child: ChildProcess;
-    try {
-      child = spawn(options.python, harnessArgs("zygote"), {
-        cwd: options.cwd,
-        env: options.env,
-        stdio: ["inherit", "inherit", "inherit", "pipe"],
-        // Its own process group: a terminal Ctrl-C reaches only the
-        // supervisor, which then interrupts the zygote exactly once.
-        detached: true,
-      });
-    } catch (error) {
+    const started = options.started ?? startZygote(options.python, options.cwd, options.env);
+    if (!started.child.ok) {
       reject(
         new ZygoteStartError(
-          `cannot start ${options.python}: ${String(error)}`,
+          `cannot start ${options.python}: ${String(started.child.error)}`,
           ExitCode.USAGE_ERROR,
         ),
       );
       return;
     }
+    const child: ChildProcess = started.child.process;
     let settled = false;
     let handler: ((message: ZygoteToSupervisor) => void) | undefined;
     const early: ZygoteToSupervisor[] = [];
-    const exited = new Promise<ZygoteExit>((done) => {
-      // "close", not "exit": it fires only after every frame on fd 3 was read.
-      child.on("close", (code, signal) => done({ code, signal }));
-    });
+    const exited: Promise<ZygoteExit> = started.exited;
     const fail = (message: string, exitCode: number) => {
       if (settled) return;
       settled = true;
       child.kill("SIGKILL");
       reject(new ZygoteStartError(message, exitCode));
     };
-    child.on("error", (error: NodeJS.ErrnoException) => {
+    void started.failed.then((error) => {
       const why = error.code === "ENOENT" ? "no such file" : error.message;
       fail(`cannot start the interpreter ${options.python}: ${why}`, ExitCode.USAGE_ERROR);
     });
