@@ -10,6 +10,7 @@ import type { DistMode } from "../scheduler/grouping.js";
 import { DEBUG, debug, traceReceived } from "./debug-trace.js";
 import { RunMachine } from "./run-machine.js";
 import type { RunSummary, Timer } from "./run-ports.js";
+import { tryKill } from "./try-kill.js";
 import type { WorkerChannel, WorkerConnectionHandlers } from "./worker-server.js";
 import type { ZygoteHandle } from "./zygote-process.js";
 
@@ -48,13 +49,7 @@ export class RunController {
       {
         now: () => Date.now(),
         setTimer: realTimer,
-        kill: (pid, signal) => {
-          try {
-            process.kill(pid, signal);
-          } catch {
-            // already gone
-          }
-        },
+        kill: tryKill,
         toZygote: (message, body) => {
           // A worker's first group travels with its spawn (RunMachine.spawnWorker).
           if (DEBUG && message.type === "worker:spawn" && message.indices !== undefined) {

@@ -12,6 +12,7 @@ import { type RegistryOptions, RegistrySession } from "../registry/registry-sess
 import type { DistMode } from "../scheduler/grouping.js";
 import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
+import { tryKill } from "./try-kill.js";
 import { WorkerServer } from "./worker-server.js";
 import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
 import type { StartedZygote } from "./zygote-start.js";
@@ -264,12 +265,4 @@ function describePrepared(p: PreparedRegistry): string {
   const errors = p.errors > 0 ? `, ${p.errors} with syntax errors left to the import system` : "";
   const ms = Math.round(p.ms.hash + p.ms.lookup + p.ms.compile + p.ms.pack);
   return `registry: ${total} modules (${p.hits} cached, ${p.misses} compiled${errors}) in ${ms} ms`;
-}
-
-function tryKill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
 }

@@ -5,22 +5,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { runKiln } from "../helpers/kiln.js";
+import { processAlive } from "../helpers/processes.js";
 import { copyProject } from "../helpers/temp.js";
 
 function earlyPid(stderr: string): number {
   const m = /kiln: debug: zygote started early \(pid (\d+), /.exec(stderr);
   if (m === null) throw new Error(`no early zygote in:\n${stderr}`);
   return Number(m[1]);
-}
-
-/** Running, and not a zombie (an ended child not yet reaped). */
-function processAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 describe("the zygote started before the CLI loads", () => {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { CLI, pythonWithPytest, runKiln } from "../helpers/kiln.js";
+import { processAlive } from "../helpers/processes.js";
 import { pythonFor } from "../helpers/pythons.js";
 import { finalLineCounts } from "../helpers/reports.js";
 
@@ -81,16 +82,6 @@ function runAndSignal(
     child.stderr.resume();
     child.on("close", (code) => done({ pid: child.pid ?? -1, code, stdout }));
   });
-}
-
-/** Running, not merely a zombie waiting for this container's init to reap it. */
-function processAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 describe("a signal early in the run", () => {
