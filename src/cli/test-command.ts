@@ -111,6 +111,7 @@ async function testAction(
     cwd,
     pytestArgs,
     workers: options.workers,
+    workersAuto: options.workersAuto,
     dist: options.dist,
     timeout: options.timeout,
     env: process.env,

@@ -98,7 +98,9 @@ const runExit = {
 export const helloToZygote = message("hello", {
   args: z.array(z.string()),
   socketPath: z.string(),
+  /** With workersAuto, the most workers there may be (run:planned says how many). */
   workers: z.number().int(),
+  workersAuto: z.boolean().optional(),
   dist: z.string(),
   timeout: z.number().nullable(),
   /** The run's scratch directory: stack dumps, spilled report bodies. */
@@ -135,6 +137,8 @@ export const supervisorToZygote = z.discriminatedUnion("type", [
   }),
   message("warning:recorded", warningRecorded),
   message("run:finish", {}),
+  /** `-n auto` chose this many workers (sent before the first worker:spawn). */
+  message("run:planned", { workers: z.number().int(), note: z.string() }),
   message("run:exit", runExit),
   /**
    * The pack the zygote's finder serves project modules from; null: none.

@@ -23,6 +23,8 @@ export interface TestRunRequest {
   cwd: string;
   pytestArgs: string[];
   workers: number;
+  /** `-n auto`: `workers` is the ceiling; the run chooses after collection. */
+  workersAuto: boolean;
   dist: DistMode;
   timeout: number | null;
   env: NodeJS.ProcessEnv;
@@ -82,6 +84,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         args: request.pytestArgs,
         socketPath: server.socketPath,
         workers: request.workers,
+        workersAuto: request.workersAuto,
         dist: request.dist,
         timeout: request.timeout,
         scratchDir: scratch,
@@ -188,6 +191,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     });
     const run = new RunController(zygote, {
       workers: request.workers,
+      workersAuto: request.workersAuto,
       dist: request.dist,
       timeout: request.timeout,
       scratchDir: scratch,
