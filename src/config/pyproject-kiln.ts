@@ -39,7 +39,8 @@ export function isTable(value: unknown): value is TomlTable {
 export function parseKilnTable(text: string, path: string): TomlTable {
   let document: TomlTable;
   try {
-    document = parse(text);
+    // A big integer anywhere is valid TOML to tomllib (a Python int): read it, as a BigInt.
+    document = parse(text, { integersAsBigInt: "asNeeded" });
   } catch (error) {
     if (error instanceof TomlError) {
       throw new KilnConfigError(`${path}: not valid TOML: ${error.message.split("\n")[0]}`);

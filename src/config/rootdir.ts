@@ -278,7 +278,8 @@ class ConfigRules {
   private tomlHasPytest(text: string): boolean {
     let document: Record<string, unknown>;
     try {
-      document = parseToml(text);
+      // Big integers as tomllib reads them (Python ints), not a parse error.
+      document = parseToml(text, { integersAsBigInt: "asNeeded" });
     } catch {
       return false;
     }
