@@ -43,6 +43,7 @@ function records(): RecordsByFile {
       { type: "served", at: 2, served: 1, fallbacks: 2, errors: [] } as never,
     ],
     modules: [],
+    imports: [],
   };
 }
 
