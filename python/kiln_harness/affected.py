@@ -146,6 +146,14 @@ class SelectionFilter:
     def pytest_report_header(self, config):
         return self.note if self.active else None
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session):
+        # -q hides the header; the selection is still worth its one line.
+        config = session.config
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if self.active and reporter is not None and (config.getoption("verbose") or 0) < 0:
+            reporter.write_line(self.note)
+
     def pytest_ignore_collect(self, collection_path, config):
         if self.active and self._rel(collection_path) in self.skipped:
             return True
