@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { loadCheckCache } from "../check/cache.js";
-import { runCheck } from "../check/run-check.js";
+import { CheckSetupError, runCheck } from "../check/run-check.js";
 import { loadWatchRules } from "../config/kiln-table.js";
 import { ImportGraph } from "../discovery/import-graph.js";
 import { importRoots, looksLikeTestFile } from "../discovery/module-names.js";
@@ -128,7 +128,14 @@ export async function gatherInputs(options: {
   const rules = loadWatchRules(rootdir);
   // The static graph: `kiln check`'s analysis, brought up to date (only
   // edited files are recompiled), then read from its cache.
-  await runCheck({ root: rootdir, python: options.python });
+  try {
+    await runCheck({ root: rootdir, python: options.python });
+  } catch (error) {
+    if (!(error instanceof CheckSetupError)) throw error;
+    throw new ChangeSourceError(
+      `cannot analyse the project's imports with ${options.python}: ${error.message}`,
+    );
+  }
   const cache = loadCheckCache(rootdir);
   const layout = walkProject(rootdir);
   const rels = new Set(layout.files.map((f) => f.rel));

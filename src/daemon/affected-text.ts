@@ -11,8 +11,10 @@ export function selectionLine(
   selection: Selection,
   testFiles: number,
 ): string {
-  const ignored = selection.ignored.length;
-  const changes = `${plural(changed, "file")} changed${ignored > 0 ? ` (${ignored} ignored)` : ""}`;
+  // Kiln's own state (.kiln/, caches) is no change of the user's: not counted.
+  const state = selection.ignored.filter((i) => i.rule === "tool state").length;
+  const ignored = selection.ignored.length - state;
+  const changes = `${plural(changed - state, "file")} changed${ignored > 0 ? ` (${ignored} ignored by watch-ignore)` : ""}`;
   if (selection.all !== null) {
     return (
       `kiln: ${label}: ${changes}, all ${plural(testFiles, "test file")} selected ` +

@@ -90,7 +90,7 @@ export interface Selection {
   /** Selected test file → the chain to a changed file (the test file first). */
   selected: Map<string, Link[]>;
   /** Changed files that select nothing by rule, with the rule. */
-  ignored: { file: string; why: string }[];
+  ignored: { file: string; rule: "tool state" | "watch-ignore"; why: string }[];
 }
 
 const CONFIG_FILES = new Set([
@@ -163,12 +163,16 @@ export function selectAffected(input: AffectedInput): Selection {
   const changedRels = new Set<string>();
   for (const file of [...new Set(input.changed)].sort()) {
     if (isToolState(file)) {
-      ignored.push({ file, why: "Kiln's, pytest's or git's own state" });
+      ignored.push({ file, rule: "tool state", why: "Kiln's, pytest's or git's own state" });
       continue;
     }
     const ignoredBy = ignore.match(file);
     if (ignoredBy !== undefined) {
-      ignored.push({ file, why: `watch-ignore ${JSON.stringify(ignoredBy)}` });
+      ignored.push({
+        file,
+        rule: "watch-ignore",
+        why: `watch-ignore ${JSON.stringify(ignoredBy)}`,
+      });
       continue;
     }
     changedRels.add(file);
