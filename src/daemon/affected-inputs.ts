@@ -154,6 +154,12 @@ export async function gatherInputs(options: {
     .filter((rel) => rel.endsWith(".py") && !rel.startsWith("../") && !rels.has(rel))
     .filter((rel) => !existsSync(join(rootdir, rel)))
     .map((rel) => ({ rel, names: namesOf(rel, roots, rootdir, hasInit) }));
+  // A deleted module stays a node of the graph: `from lib import consts`
+  // makes an edge to lib.consts only while lib.consts is a module
+  // (ImportGraph's importTargets), and its importers must still be found.
+  for (const gone of removed) {
+    for (const name of gone.names) if (!imports.has(name)) imports.set(name, []);
+  }
   const recorded = loadRecordedImports(rootdir);
   const testFiles = layout.files
     .filter((f) => looksLikeTestFile(f.rel) && !f.rel.endsWith("conftest.py"))

@@ -59,6 +59,14 @@ describe("kiln test --changed", () => {
     expect(nodeids).toEqual(["tests/test_new.py::test_new", "tests/unit/test_top.py"]);
   });
 
+  it("a deleted submodule selects `from package import submodule` importers", async () => {
+    const dir = project();
+    rmSync(join(dir, "lib/consts.py"));
+    // lib/mid.py: `from lib import consts`, imported by lib/top.py.
+    const { nodeids } = await ran(dir, ["test", "--changed", "--continue-on-collection-errors"]);
+    expect(nodeids).toEqual(["tests/unit/test_consts.py", "tests/unit/test_top.py"]);
+  });
+
   it("compares with the ref given, and rejects a ref that is no commit (exit 4)", async () => {
     const dir = project();
     writeFileSync(join(dir, "lib/plugins/p0.py"), "VALUE = 4\n");
