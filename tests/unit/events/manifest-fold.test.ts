@@ -68,6 +68,7 @@ describe("foldManifest", () => {
       ["workers.jsonl", 2, 0],
       ["cache.jsonl", 4, 0],
       ["modules.jsonl", 0, 0],
+      ["imports.jsonl", 0, 0],
     ]);
   });
 
