@@ -162,6 +162,37 @@ describe("recorded imports", () => {
   });
 });
 
+describe("recorded imports at collection", () => {
+  it("the zygote records a computed import at a test module's top level", async () => {
+    const dir = project();
+    writeFileSync(join(dir, "lib/extra.py"), "X = 1\n");
+    writeFileSync(
+      join(dir, "tests/test_extra.py"),
+      "import importlib\n\nextra = importlib.import_module('lib.' + 'extra')\n\n\n" +
+        "def test_x():\n    assert extra.X == 1\n",
+    );
+    commitAll(dir);
+    await ran(dir, ["test"]);
+    const records = readFileSync(join(dir, ".kiln/runs/latest/imports.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map(
+        (line) => JSON.parse(line) as { test: string; workerId: number | null; files: string[] },
+      );
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        test: "tests/test_extra.py",
+        workerId: null,
+        files: ["lib/extra.py"],
+      }),
+    );
+    writeFileSync(join(dir, "lib/extra.py"), "X = 2\n");
+    const after = await ran(dir, ["test", "--changed"]);
+    expect(after.nodeids).toEqual(["tests/test_extra.py::test_x"]);
+    expect(after.outcomes["tests/test_extra.py::test_x"]).toBe("failed");
+  });
+});
+
 describe("kiln why", () => {
   it("prints the chain that selects a test, or why none does", async () => {
     const dir = project();

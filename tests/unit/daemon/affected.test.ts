@@ -19,7 +19,11 @@ function nameOf(rel: string): string {
     .replaceAll("/", ".");
 }
 
-function input(project: Fake, changed: string[], extra: Partial<AffectedInput> = {}): AffectedInput {
+function input(
+  project: Fake,
+  changed: string[],
+  extra: Partial<AffectedInput> = {},
+): AffectedInput {
   const sources: SourceFile[] = Object.keys(project).map((rel) => ({ rel, names: [nameOf(rel)] }));
   const map = new Map<string, ImportRef[]>();
   for (const [rel, imports] of Object.entries(project)) {
@@ -165,9 +169,9 @@ describe("selectAffected", () => {
   it("a file loaded at start-up outside test modules and conftests runs everything", () => {
     const plugin = { ...PROJECT, "plugins/fixtures.py": [] };
     const recorded = { files: {}, session: ["plugins/fixtures.py", "tests/conftest.py"] };
-    expect(
-      selectAffected(input(plugin, ["plugins/fixtures.py"], { recorded })).all?.why,
-    ).toBe("loaded at start-up, outside any test module");
+    expect(selectAffected(input(plugin, ["plugins/fixtures.py"], { recorded })).all?.why).toBe(
+      "loaded at start-up, outside any test module",
+    );
     // A conftest recorded at start-up still selects only below it.
     const conftest = selectAffected(input(plugin, ["tests/api/conftest.py"], { recorded }));
     expect(conftest.all).toBeNull();
@@ -180,10 +184,7 @@ describe("selectAffected", () => {
 
   it("a test file whose closure imports a computed name runs on any Python change", () => {
     const s = selectAffected(input(PROJECT, ["app/util.py"], { dynamic: new Set(["app.views"]) }));
-    expect(selected(s)).toEqual([
-      "tests/test_models.py",
-      "tests/test_views.py",
-    ]);
+    expect(selected(s)).toEqual(["tests/test_models.py", "tests/test_views.py"]);
   });
 });
 
