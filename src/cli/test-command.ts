@@ -186,7 +186,7 @@ async function selectTests(
     "../daemon/affected-run.js"
   );
   const { ChangeSourceError } = await import("../daemon/affected-inputs.js");
-  const { KilnTableError } = await import("../config/kiln-table.js");
+  const { KilnConfigError } = await import("../config/pyproject-kiln.js");
   try {
     const resolved = resolveSource(raw, pytestArgs, cwd);
     if (resolved === null) return { select: undefined, pytestArgs };
@@ -197,7 +197,7 @@ async function selectTests(
     }
     return { select: helloSelect(prepared), pytestArgs: resolved.pytestArgs };
   } catch (error) {
-    if (error instanceof ChangeSourceError || error instanceof KilnTableError) {
+    if (error instanceof ChangeSourceError || error instanceof KilnConfigError) {
       process.stderr.write(`kiln: error: ${error.message}\n`);
       return ExitCode.USAGE_ERROR;
     }

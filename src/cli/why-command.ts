@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { relative, resolve, sep } from "node:path";
 import type { Command } from "commander";
-import { KilnTableError } from "../config/kiln-table.js";
+import { KilnConfigError } from "../config/pyproject-kiln.js";
 import { ChangeSourceError } from "../daemon/affected-inputs.js";
 import { type PreparedSelection, prepareSelection, resolveSource } from "../daemon/affected-run.js";
 import { chainText } from "../daemon/affected-text.js";
@@ -68,7 +68,7 @@ async function why(nodeid: string, flags: WhyFlags): Promise<number> {
       env: process.env,
     });
   } catch (error) {
-    if (error instanceof ChangeSourceError || error instanceof KilnTableError) {
+    if (error instanceof ChangeSourceError || error instanceof KilnConfigError) {
       process.stderr.write(`kiln: error: ${error.message}\n`);
       return ExitCode.USAGE_ERROR;
     }

@@ -9,13 +9,13 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { loadCheckCache } from "../check/cache.js";
 import { CheckSetupError, runCheck } from "../check/run-check.js";
-import { loadWatchRules } from "../config/kiln-table.js";
 import { ImportGraph } from "../discovery/import-graph.js";
 import { importRoots, looksLikeTestFile } from "../discovery/module-names.js";
 import { walkProject } from "../discovery/walk.js";
 import type { ImportRef } from "../registry/types.js";
 import type { AffectedInput, SourceFile } from "./affected.js";
 import { loadRecordedImports } from "./imports-store.js";
+import { loadWatchRules } from "./watch-rules.js";
 
 /** A bad --changed ref, no git, ...: a usage error (exit 4) with this message. */
 export class ChangeSourceError extends Error {}

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { KilnTableError, parseWatchRules } from "../../../src/config/kiln-table.js";
+import { KilnConfigError, parseKilnTable } from "../../../src/config/pyproject-kiln.js";
 import { namesOf } from "../../../src/daemon/affected-inputs.js";
+import { watchRulesOf } from "../../../src/daemon/watch-rules.js";
 
-describe("parseWatchRules", () => {
-  it("reads watch-ignore (one or several lines) and the watch-trigger table", () => {
-    const rules = parseWatchRules(
+describe("watchRulesOf", () => {
+  it("reads watch-ignore and the watch-trigger table", () => {
+    const table = parseKilnTable(
       [
         "[tool.pytest.ini_options]",
         'watch-ignore = ["not/ours"]',
@@ -16,28 +17,29 @@ describe("parseWatchRules", () => {
         "[tool.kiln.watch-trigger]",
         '"data/**/*.csv" = "tests/test_io.py"  # one glob',
         '\'schemas/*.json\' = ["tests/api/", "tests/test_schema.py"]',
-        "[tool.other]",
-        '"x" = "y"',
       ].join("\n"),
+      "pyproject.toml",
     );
-    expect(rules).toEqual({
+    expect(watchRulesOf(table)).toEqual({
       ignore: ["docs/", "*.md"],
       triggers: [
         { pattern: "data/**/*.csv", tests: ["tests/test_io.py"] },
         { pattern: "schemas/*.json", tests: ["tests/api/", "tests/test_schema.py"] },
       ],
     });
-    expect(parseWatchRules("[project]\nname = 'x'\n")).toEqual({ ignore: [], triggers: [] });
+    expect(watchRulesOf({})).toEqual({ ignore: [], triggers: [] });
   });
 
-  it("names the line of a value it cannot read", () => {
-    expect(() => parseWatchRules("[tool.kiln]\nwatch-ignore = 3\n")).toThrow(
-      new KilnTableError(
-        'pyproject.toml:2: [tool.kiln] "watch-ignore": expected a string or a list of strings, got 3',
+  it("names the key whose value it cannot use", () => {
+    expect(() => watchRulesOf({ "watch-ignore": 3 })).toThrow(
+      new KilnConfigError(
+        "pyproject.toml: [tool.kiln] watch-ignore: expected a glob or a list of globs, got 3",
       ),
     );
-    expect(() => parseWatchRules("[tool.kiln]\nwatch-trigger = {}\n")).toThrow(/as a table/);
-    expect(() => parseWatchRules("[tool.kiln]\nwatch-ignore = ['a',\n")).toThrow(/never closes/);
+    expect(() => watchRulesOf({ "watch-trigger": ["a"] })).toThrow(/must be a table/);
+    expect(() => watchRulesOf({ "watch-trigger": { "a/*": [1] } })).toThrow(
+      /\[tool.kiln.watch-trigger\] "a\/\*": expected a glob/,
+    );
   });
 });
 
