@@ -160,6 +160,12 @@ export async function gatherInputs(options: {
   for (const gone of removed) {
     for (const name of gone.names) if (!imports.has(name)) imports.set(name, []);
   }
+  const dynamic = new Set<string>();
+  for (const source of sources) {
+    if (cache.files[source.rel]?.analysis?.computedImports) {
+      for (const name of source.names) dynamic.add(name);
+    }
+  }
   const recorded = loadRecordedImports(rootdir);
   const testFiles = layout.files
     .filter((f) => looksLikeTestFile(f.rel) && !f.rel.endsWith("conftest.py"))
@@ -176,6 +182,7 @@ export async function gatherInputs(options: {
       testFiles,
       graph: new ImportGraph(imports),
       recorded,
+      dynamic,
       rules,
     },
   };

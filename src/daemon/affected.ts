@@ -297,10 +297,11 @@ export function selectAffected(input: AffectedInput): Selection {
   }
 
   // 6. Modules importing a computed name may import anything: a test file
-  // whose closure holds one runs on any Python change.
+  // whose closure holds one runs on any Python change, until a run has
+  // recorded what it really imported (step 5 then knows).
   if (seeds.length > 0 && input.dynamic !== undefined && input.dynamic.size > 0) {
     for (const test of testFiles) {
-      if (selected.has(test)) continue;
+      if (selected.has(test) || input.recorded?.files[test] !== undefined) continue;
       for (const name of namesOf.get(test) ?? []) {
         const closure = [name, ...input.graph.dependencies(name)];
         const dynamic = closure.find((m) => input.dynamic?.has(m));

@@ -326,6 +326,8 @@ const compileResult = z.union([
     allNames: z.array(z.string()),
     dynamicNames: z.boolean(),
     namesOpaque: z.boolean(),
+    /** import_module(x) / __import__(x) with a non-literal name (module_info.py). */
+    computedImports: z.boolean(),
   }),
   z.strictObject({
     path: z.string(),

@@ -15,9 +15,18 @@ const ALL = [
   "tests/unit/test_top.py::test_value",
 ];
 
-function project(): string {
+/**
+ * The generated project in a git repository. `recorded`: after a first full
+ * run, as a project is after its first `kiln test` (test_plugins imports a
+ * computed name: until a run recorded what, it runs on any Python change).
+ */
+async function project(recorded = true): Promise<string> {
   const dir = tempDir("kiln-affected-");
   gitProject(dir);
+  if (recorded) {
+    const first = await runKiln(["test", "-q"], { cwd: dir });
+    if (first.code !== 0) throw new Error(`the first run failed:\n${first.stdout}`);
+  }
   return dir;
 }
 
@@ -30,7 +39,7 @@ async function ran(dir: string, args: string[]) {
 
 describe("kiln test --changed", () => {
   it("runs only the test files whose imports reach the edit, and says so in the header", async () => {
-    const dir = project();
+    const dir = await project();
     writeFileSync(join(dir, "lib/consts.py"), "A = 1\nB = 3\n");
     const { result, nodeids, outcomes } = await ran(dir, ["test", "--changed"]);
     expect(result.stdout).toContain(
@@ -46,7 +55,7 @@ describe("kiln test --changed", () => {
   });
 
   it("counts untracked and deleted files; a deleted module selects its importers", async () => {
-    const dir = project();
+    const dir = await project();
     rmSync(join(dir, "lib/mid.py"));
     writeFileSync(join(dir, "tests/test_new.py"), "def test_new():\n    pass\n");
     const { result, nodeids } = await ran(dir, [
@@ -60,7 +69,7 @@ describe("kiln test --changed", () => {
   });
 
   it("a deleted submodule selects `from package import submodule` importers", async () => {
-    const dir = project();
+    const dir = await project();
     rmSync(join(dir, "lib/consts.py"));
     // lib/mid.py: `from lib import consts`, imported by lib/top.py.
     const { nodeids } = await ran(dir, ["test", "--changed", "--continue-on-collection-errors"]);
@@ -68,29 +77,35 @@ describe("kiln test --changed", () => {
   });
 
   it("compares with the ref given, and rejects a ref that is no commit (exit 4)", async () => {
-    const dir = project();
+    const dir = await project(false);
     writeFileSync(join(dir, "lib/plugins/p0.py"), "VALUE = 4\n");
     commitAll(dir);
     expect((await runKiln(["test", "--changed"], { cwd: dir })).stdout).toContain("nothing to run");
-    // Without a recorded run, the static graph cannot see importlib.import_module(name):
-    // no test file imports lib.plugins.p0 statically; a recorded run selects
-    // test_plugins (see "recorded imports").
-    const older = await runKiln(["test", "--changed", "HEAD~1"], { cwd: dir });
-    expect(older.stdout).toContain("--changed HEAD~1: 1 file changed, 0 of 5 test files selected");
+    // No test file imports lib.plugins.p0 statically; test_plugins imports a
+    // computed name and has no recorded run yet, so it runs.
+    const older = await ran(dir, ["test", "--changed", "HEAD~1"]);
+    expect(older.result.stdout).toContain(
+      "--changed HEAD~1: 1 file changed, 1 of 5 test files selected",
+    );
+    expect(older.nodeids).toEqual(["tests/test_plugins.py::test_plugin"]);
     writeFileSync(
       join(dir, "lib/top.py"),
       "from lib.mid import a\n\n\ndef value():\n    return 10\n",
     );
     commitAll(dir);
+    // test_plugins ran in the HEAD~1 run, which recorded that it imports p0.
     const { nodeids } = await ran(dir, ["test", "--changed", "HEAD~2"]);
-    expect(nodeids).toEqual(["tests/unit/test_top.py::test_value"]);
+    expect(nodeids).toEqual([
+      "tests/test_plugins.py::test_plugin",
+      "tests/unit/test_top.py::test_value",
+    ]);
     const bad = await runKiln(["test", "--changed", "no-such-ref"], { cwd: dir });
     expect(bad.code).toBe(4);
     expect(bad.stderr).toContain("--changed no-such-ref: not a commit");
   });
 
   it("with nothing affected, says so and exits 0 without running pytest", async () => {
-    const dir = project();
+    const dir = await project();
     const r = await runKiln(["test", "--changed"], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
@@ -99,7 +114,7 @@ describe("kiln test --changed", () => {
   });
 
   it("a non-Python file runs everything; watch-ignore and watch-trigger narrow that", async () => {
-    const dir = project();
+    const dir = await project();
     writeFileSync(join(dir, "notes.txt"), "todo\n");
     const all = await ran(dir, ["test", "--changed"]);
     expect(all.result.stdout).toContain("all 5 test files selected (notes.txt: not a Python file)");
@@ -116,7 +131,7 @@ describe("kiln test --changed", () => {
   });
 
   it("a conftest change selects the test files below it, and a pytest config change all", async () => {
-    const dir = project();
+    const dir = await project();
     const conftest = await ran(dir, ["test", "--affected-by", "tests/unit/conftest.py"]);
     expect(conftest.nodeids).toEqual([
       "tests/unit/test_consts.py::test_b",
@@ -130,7 +145,7 @@ describe("kiln test --changed", () => {
   });
 
   it("keeps pytest's own selection: paths and -k narrow the affected files further", async () => {
-    const dir = project();
+    const dir = await project();
     const r = await ran(dir, ["test", "--affected-by", "lib/consts.py", "tests/unit/test_top.py"]);
     expect(r.nodeids).toEqual(["tests/unit/test_top.py::test_value"]);
     const k = await ran(dir, ["test", "--affected-by", "lib/consts.py", "-k", "test_b"]);
@@ -140,9 +155,14 @@ describe("kiln test --changed", () => {
 
 describe("recorded imports", () => {
   it("a full run records what test files imported under computed names", async () => {
-    const dir = project();
-    const before = await runKiln(["test", "--affected-by", "lib/plugins/p0.py"], { cwd: dir });
-    expect(before.stdout).toContain("0 of 5 test files selected; nothing to run");
+    const dir = await project(false);
+    // Before any run, test_plugins' import_module('lib.plugins.' + ...) could be
+    // anything: it runs on any Python change (when in doubt, select more).
+    const unrelated = await ran(dir, ["test", "--affected-by", "lib/data.py"]);
+    expect(unrelated.nodeids).toEqual([
+      "tests/test_data.py::test_load",
+      "tests/test_plugins.py::test_plugin",
+    ]);
     const full = await ran(dir, ["test"]);
     expect(full.nodeids).toEqual(ALL);
     const store = JSON.parse(readFileSync(join(dir, ".kiln/imports.json"), "utf8")) as {
@@ -152,6 +172,9 @@ describe("recorded imports", () => {
     expect(store.files["tests/test_plugins.py"]).toContain("lib/plugins/p0.py");
     const after = await ran(dir, ["test", "--affected-by", "lib/plugins/p0.py"]);
     expect(after.nodeids).toEqual(["tests/test_plugins.py::test_plugin"]);
+    // Recorded: an unrelated edit no longer selects it.
+    const unrelatedAfter = await ran(dir, ["test", "--affected-by", "lib/data.py"]);
+    expect(unrelatedAfter.nodeids).toEqual(["tests/test_data.py::test_load"]);
     const why = await runKiln(
       ["why", "tests/test_plugins.py::test_plugin", "--affected-by", "lib/plugins/p0.py"],
       { cwd: dir },
@@ -164,7 +187,7 @@ describe("recorded imports", () => {
 
 describe("recorded imports at collection", () => {
   it("the zygote records a computed import at a test module's top level", async () => {
-    const dir = project();
+    const dir = await project();
     writeFileSync(join(dir, "lib/extra.py"), "X = 1\n");
     writeFileSync(
       join(dir, "tests/test_extra.py"),
@@ -195,7 +218,7 @@ describe("recorded imports at collection", () => {
 
 describe("kiln why", () => {
   it("prints the chain that selects a test, or why none does", async () => {
-    const dir = project();
+    const dir = await project();
     writeFileSync(join(dir, "lib/consts.py"), "A = 2\nB = 2\n");
     const selected = await runKiln(["why", "tests/unit/test_top.py::test_value"], { cwd: dir });
     expect(selected.code).toBe(0);
@@ -219,7 +242,7 @@ describe("kiln why", () => {
   });
 
   it("a bad ref or flag combination is a usage error", async () => {
-    const dir = project();
+    const dir = await project();
     const r = await runKiln(["why", "tests/test_base.py", "--changed", "nope"], { cwd: dir });
     expect(r.code).toBe(4);
     const both = await runKiln(

@@ -185,6 +185,20 @@ describe("selectAffected", () => {
   it("a test file whose closure imports a computed name runs on any Python change", () => {
     const s = selectAffected(input(PROJECT, ["app/util.py"], { dynamic: new Set(["app.views"]) }));
     expect(selected(s)).toEqual(["tests/test_models.py", "tests/test_views.py"]);
+    expect(s.selected.get("tests/test_views.py")).toEqual([
+      { file: "tests/test_views.py" },
+      { file: "app/views.py", how: "imports" },
+      { file: "app/util.py", how: "imports dynamically" },
+    ]);
+    // Once a run recorded what it imported, the record decides.
+    const recorded = { files: { "tests/test_views.py": ["app/views.py"] }, session: [] };
+    expect(
+      selected(
+        selectAffected(
+          input(PROJECT, ["app/util.py"], { dynamic: new Set(["app.views"]), recorded }),
+        ),
+      ),
+    ).toEqual(["tests/test_models.py"]);
   });
 });
 
