@@ -77,12 +77,17 @@ class ImportTracker:
         if isinstance(obj, types.ModuleType):
             names = set()
             for value in list(vars(obj).values()):
-                if isinstance(value, types.ModuleType):
-                    names.add(value.__name__)
-                else:
+                try:
+                    if isinstance(value, types.ModuleType):
+                        names.add(value.__name__)
+                        continue
                     owner = getattr(value, "__module__", None)
-                    if isinstance(owner, str):
-                        names.add(owner)
+                except Exception:
+                    # A proxy that raises on any attribute (werkzeug's
+                    # LocalProxy outside a request): it names no module.
+                    continue
+                if isinstance(owner, str):
+                    names.add(owner)
             self._add(test_rel, names)
 
     def pytest_collection_finish(self, session):
