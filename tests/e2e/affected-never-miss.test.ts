@@ -44,6 +44,7 @@ function editsFor(random: () => number): Edit[] {
         const [file, text] = pick([
           ["lib/consts.py", `A = ${value()}\nB = ${value()}\n`],
           ["lib/plugins/p0.py", `VALUE = ${value() + 1}\n`],
+          ["tests/helpers.py", `EXPECTED = ${99 + value()}\n`],
         ] as const);
         writeFileSync(join(dir, file), text);
       },

@@ -216,6 +216,18 @@ describe("recorded imports at collection", () => {
   });
 });
 
+describe("prepend import mode", () => {
+  it("a module imported by its basename from a test directory selects its importers", async () => {
+    // No recorded run: the static graph alone must know `helpers` is tests/helpers.py.
+    const dir = await project(false);
+    writeFileSync(join(dir, "tests/helpers.py"), "EXPECTED = 101\n");
+    const why = await runKiln(["why", "tests/test_base.py::test_base"], { cwd: dir });
+    expect(why.stdout).toContain("  tests/test_base.py -> imports tests/helpers.py (changed)\n");
+    const r = await ran(dir, ["test", "--changed"]);
+    expect(r.outcomes["tests/test_base.py::test_base"]).toBe("failed");
+  });
+});
+
 describe("kiln why", () => {
   it("prints the chain that selects a test, or why none does", async () => {
     const dir = await project();

@@ -36,7 +36,10 @@ export const AFFECTED_PROJECT: Record<string, string> = {
     "    module = importlib.import_module('lib.plugins.' + NAMES[0])\n" +
     "    assert module.VALUE == 3\n",
   "tests/test_data.py": "from lib.data import load\n\n\ndef test_load():\n    assert load() == 5\n",
-  "tests/test_base.py": "def test_base(base):\n    assert base == 100\n",
+  // Imported as `helpers`: pytest's prepend import mode puts tests/ on sys.path.
+  "tests/helpers.py": "EXPECTED = 100\n",
+  "tests/test_base.py":
+    "from helpers import EXPECTED\n\n\ndef test_base(base):\n    assert base == EXPECTED\n",
 };
 
 export function writeFiles(dir: string, files: Record<string, string>): void {
