@@ -63,7 +63,16 @@ export function changedFiles(source: ChangeSource, rootdir: string, cwd: string)
   if (source.kind === "files") {
     return source.files.map((file) => toRel(rootdir, resolve(cwd, file)));
   }
-  const top = git(["rev-parse", "--show-toplevel"], rootdir).trim();
+  let top: string;
+  try {
+    top = git(["rev-parse", "--show-toplevel"], rootdir).trim();
+  } catch (error) {
+    throw new ChangeSourceError(
+      `--changed needs a git repository at ${rootdir} (pytest's rootdir): ` +
+        `${error instanceof Error ? error.message : String(error)}; ` +
+        "name the changed files with --affected-by instead",
+    );
+  }
   if (!isGitRevision(source.ref, rootdir)) {
     throw new ChangeSourceError(
       `--changed ${source.ref}: not a commit in the git repository at ${top}`,
