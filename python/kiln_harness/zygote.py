@@ -39,7 +39,7 @@ def _import_pytest():
         import pytest
     except ImportError as exc:
         return None, exc
-    for name in (".plugin_compat", ".pytest_bridge"):
+    for name in (".plugin_compat", ".pytest_bridge", ".affected"):
         importlib.import_module(name, __package__)
 
     return pytest, None
@@ -141,7 +141,13 @@ def main():
     compat = KilnPluginCompat(hello.get("timeout"))  # pytest-xdist's -n, pytest-timeout
     duration = SessionDuration()
     duration.install()
-    code = pytest.main(args, plugins=[plugin, compat])
+    from . import affected
+
+    affected.TRACKER = affected.ImportTracker(chan)
+    plugins = [plugin, compat, affected.TRACKER]
+    if hello.get("select"):  # --changed / --affected-by
+        plugins.append(affected.SelectionFilter(hello["select"]))
+    code = pytest.main(args, plugins=plugins)
     code = int(code)
     if finder is not None:
         try:

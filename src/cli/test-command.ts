@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { loadDurations, saveDurations } from "../events/durations-store.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import type { HelloToZygote } from "../protocol/messages.js";
 import { runTests } from "../zygote/run-tests.js";
 import { takeEarlyZygote } from "./early-zygote.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
@@ -37,6 +38,17 @@ export function registerTestCommand(program: Command): void {
       [],
     )
     .option("--report-dir <dir>", "where --report writes (default: .kiln/runs/<run-id>/reports)")
+    .option(
+      "--changed [ref]",
+      "run only the test files affected by the files changed against a git ref " +
+        "(default: the working tree against HEAD, untracked files included)",
+    )
+    .option(
+      "--affected-by <files>",
+      "run only the test files affected by these files (repeatable, or comma-separated)",
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .allowUnknownOption()
     .allowExcessArguments()
     .helpOption(
@@ -51,12 +63,12 @@ export function registerTestCommand(program: Command): void {
 interface ReportFlags {
   report: string[];
   reportDir?: string;
+  changed?: string | boolean;
+  affectedBy: string[];
 }
 
-async function testAction(
-  pytestArgs: string[],
-  raw: RawTestOptions & ReportFlags,
-): Promise<number> {
+async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags): Promise<number> {
+  let pytestArgs = givenArgs;
   let options: ReturnType<typeof parseTestOptions>;
   try {
     options = parseTestOptions(raw);
@@ -96,6 +108,13 @@ async function testAction(
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
     return ExitCode.USAGE_ERROR;
   }
+  // --changed / --affected-by: loaded only when asked for (start-up, issue 16).
+  let select: HelloToZygote["select"];
+  if (raw.changed !== undefined || raw.affectedBy.length > 0) {
+    const chosen = await selectTests(raw, pytestArgs, cwd, interpreter.path);
+    if (typeof chosen === "number") return chosen;
+    ({ select, pytestArgs } = chosen);
+  }
   const recording = startRecording({
     argv: process.argv.slice(2),
     cwd,
@@ -118,6 +137,7 @@ async function testAction(
     events: recording.events,
     registry: options.registry,
     zygote: takeEarlyZygote(interpreter.path, cwd),
+    ...(select === undefined ? {} : { select }),
     takeSignals,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);
@@ -133,6 +153,13 @@ async function testAction(
     },
   });
   const runDir = recording.finish(exitCode);
+  if (runDir !== undefined) {
+    // What each test file imported, for the next --changed (after the run:
+    // a plain run's start-up loads none of it).
+    const { foldRunImportsOf } = await import("../daemon/imports-store.js");
+    const warning = foldRunImportsOf(runDir);
+    if (warning) process.stderr.write(`kiln: warning: ${warning}\n`);
+  }
   if (selection !== undefined && reports.length > 0) {
     if (runDir === undefined) {
       process.stderr.write("kiln: warning: no run record (KILN_NO_EVENTS=1?), so no --report\n");
@@ -142,4 +169,38 @@ async function testAction(
     }
   }
   return exitCode;
+}
+
+/**
+ * The selection for --changed / --affected-by, or the exit code when the run
+ * ends here: a usage error (4), or no test file affected (0, with a line
+ * saying so, as jest's --onlyChanged: nothing changed is not a failure).
+ */
+async function selectTests(
+  raw: ReportFlags,
+  pytestArgs: string[],
+  cwd: string,
+  python: string,
+): Promise<{ select: HelloToZygote["select"]; pytestArgs: string[] } | number> {
+  const { resolveSource, prepareSelection, helloSelect } = await import(
+    "../daemon/affected-run.js"
+  );
+  const { ChangeSourceError } = await import("../daemon/affected-inputs.js");
+  const { KilnConfigError } = await import("../config/pyproject-kiln.js");
+  try {
+    const resolved = resolveSource(raw, pytestArgs, cwd);
+    if (resolved === null) return { select: undefined, pytestArgs };
+    const prepared = await prepareSelection({ resolved, cwd, python, env: process.env });
+    if (prepared.selection.all === null && prepared.selection.selected.size === 0) {
+      process.stdout.write(`${prepared.line}; nothing to run\n`);
+      return ExitCode.OK;
+    }
+    return { select: helloSelect(prepared), pytestArgs: resolved.pytestArgs };
+  } catch (error) {
+    if (error instanceof ChangeSourceError || error instanceof KilnConfigError) {
+      process.stderr.write(`kiln: error: ${error.message}\n`);
+      return ExitCode.USAGE_ERROR;
+    }
+    throw error;
+  }
 }

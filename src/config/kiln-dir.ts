@@ -7,6 +7,7 @@
 //   .kiln/files.json          the project's one hash cache (discovery/file-index.ts)
 //   .kiln/check-cache.json    what `kiln check` learned per file
 //   .kiln/runs/<run-id>/      run records; runs/latest names the newest
+//   .kiln/imports.json        what each test file really imported (daemon/imports-store.ts)
 //
 // <rootdir> is pytest's rootdir (config/rootdir.ts), or the working directory
 // for a run that ended before pytest named one.
@@ -32,6 +33,10 @@ export function fileIndexPath(kilnDirectory: string): string {
 
 export function checkCachePath(rootdir: string): string {
   return join(kilnDir(rootdir), "check-cache.json");
+}
+
+export function importsPath(rootdir: string): string {
+  return join(kilnDir(rootdir), "imports.json");
 }
 
 export function runsDir(rootdir: string): string {

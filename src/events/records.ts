@@ -6,7 +6,14 @@ import type { ReportMeta } from "../protocol/messages.js";
 import type { RunEvent } from "./run-events.js";
 
 /** The intermediate files, in the order the manifest lists them. */
-export const RECORD_FILES = ["collect", "results", "workers", "cache", "modules"] as const;
+export const RECORD_FILES = [
+  "collect",
+  "results",
+  "workers",
+  "cache",
+  "modules",
+  "imports",
+] as const;
 export type RecordFile = (typeof RECORD_FILES)[number];
 
 export function recordFileName(file: RecordFile): string {
@@ -95,12 +102,27 @@ export interface ModuleRecord {
   at: number;
 }
 
+/**
+ * imports.jsonl: the project files (relative to the rootdir) a test file
+ * loaded, one line per test file and source; the test file "" is the zygote's
+ * start-up outside any test module (conftests, plugins). The affected-test
+ * selection folds these into `.kiln/imports.json` (daemon/imports-store.ts).
+ */
+export interface ImportRecord {
+  test: string;
+  /** null: the zygote, at collection; else the worker that ran the test file. */
+  workerId: number | null;
+  files: string[];
+  at: number;
+}
+
 export interface RecordsByFile {
   collect: CollectRecord[];
   results: ResultRecord[];
   workers: WorkerRecord[];
   cache: CacheRecord[];
   modules: ModuleRecord[];
+  imports: ImportRecord[];
 }
 
 export type RecordLines = { file: RecordFile; records: object[] };
@@ -173,6 +195,18 @@ export function recordsOf(event: RunEvent): RecordLines | undefined {
         file: "modules",
         records: event.loads.map((l): ModuleRecord => ({ ...l, at: event.at })),
       };
+    case "imports:recorded": {
+      const records: ImportRecord[] = Object.entries(event.files).map(([test, files]) => ({
+        test,
+        workerId: event.workerId,
+        files,
+        at: event.at,
+      }));
+      if (event.session.length > 0) {
+        records.push({ test: "", workerId: event.workerId, files: event.session, at: event.at });
+      }
+      return { file: "imports", records };
+    }
     default:
       return { file: "workers", records: [event] };
   }

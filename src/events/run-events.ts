@@ -84,6 +84,17 @@ export type RunEvent =
   | { event: "registry:rootdir-mismatch"; at: number; prepared: string; rootdir: string }
   /** What the zygote's finder did: modules served from the pack, and fallbacks. */
   | { event: "registry:served"; at: number; served: number; fallbacks: number; errors: string[] }
+  /**
+   * Project files each test file loaded (kiln_harness/affected.py): from the
+   * zygote's collection (workerId null) or a worker's tests.
+   */
+  | {
+      event: "imports:recorded";
+      at: number;
+      workerId: number | null;
+      files: Record<string, string[]>;
+      session: string[];
+    }
   /** Project modules the zygote loaded and where from (no load times: kiln_harness/loader.py). */
   | {
       event: "modules:loaded";

@@ -106,6 +106,29 @@ export const helloToZygote = message("hello", {
   /** The run's scratch directory: stack dumps, spilled report bodies. */
   scratchDir: z.string(),
   interpreterNote: z.string(),
+  /**
+   * `--changed` / `--affected-by` (src/daemon/affected.ts): run only `files`
+   * of the `candidates` test files (paths relative to `rootdir`); `note` is
+   * the header line saying what was selected. Absent: no selection.
+   */
+  select: z
+    .strictObject({
+      rootdir: z.string(),
+      files: z.array(z.string()),
+      candidates: z.array(z.string()),
+      note: z.string(),
+    })
+    .optional(),
+});
+
+/**
+ * Project files (relative to pytest's rootdir) each test file loaded: at
+ * collection (the zygote) or while running (a worker); `session`: loaded in
+ * the zygote outside any test module (kiln_harness/affected.py).
+ */
+const importsRecorded = message("imports:recorded", {
+  files: z.record(z.string(), z.array(z.string())),
+  session: z.array(z.string()),
 });
 
 export const supervisorToZygote = z.discriminatedUnion("type", [
@@ -197,6 +220,7 @@ export const zygoteToSupervisor = z.discriminatedUnion("type", [
     order: runOrder.optional(),
     timeoutOwner: z.enum(["kiln", "pytest-timeout"]).optional(),
   }),
+  importsRecorded,
   /** pytest's rootdir is not the one the registry was prepared for: plain imports from here on. */
   message("registry:rootdir-mismatch", { prepared: z.string(), rootdir: z.string() }),
   message("worker:spawned", { workerId: z.number().int(), pid: z.number().int() }),
@@ -238,6 +262,7 @@ export const workerToSupervisor = z.discriminatedUnion("type", [
   /** The debugger stopped the running test: no timeout applies to it any more. */
   message("debugger:entered", {}),
   message("run:exit", runExit),
+  importsRecorded,
   message("worker:done", {}),
 ]);
 
@@ -301,6 +326,8 @@ const compileResult = z.union([
     allNames: z.array(z.string()),
     dynamicNames: z.boolean(),
     namesOpaque: z.boolean(),
+    /** import_module(x) / __import__(x) with a non-literal name (module_info.py). */
+    computedImports: z.boolean(),
   }),
   z.strictObject({
     path: z.string(),

@@ -43,6 +43,8 @@ export interface CompiledModuleInfo extends CompiledModule {
   allNames: string[];
   /** The module edits its own namespace (globals(), exec, sys.modules): names unknowable. */
   namesOpaque: boolean;
+  /** import_module(x) / __import__(x) with a name that is not a literal. */
+  computedImports: boolean;
 }
 
 export type CompileFailed = CompileFailure & { failed: true };
@@ -330,5 +332,6 @@ function decodeResult(result: CompileResult["results"][number], body: Buffer): C
     allNames: result.allNames,
     dynamicNames: result.dynamicNames,
     namesOpaque: result.namesOpaque,
+    computedImports: result.computedImports,
   };
 }

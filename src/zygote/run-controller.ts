@@ -165,6 +165,15 @@ export class RunController {
           })),
         });
         break;
+      case "imports:recorded":
+        this.options.events.emit({
+          event: "imports:recorded",
+          at,
+          workerId: null,
+          files: message.files,
+          session: message.session,
+        });
+        break;
       case "registry:rootdir-mismatch":
         process.stderr.write(
           `kiln: warning: the module registry was prepared for ${message.prepared}, but pytest's ` +

@@ -264,6 +264,15 @@ export class RunMachine {
         });
         this.stop();
         break;
+      case "imports:recorded":
+        this.ports.events.emit({
+          event: "imports:recorded",
+          at: this.ports.now(),
+          workerId,
+          files: message.files,
+          session: message.session,
+        });
+        break;
       case "worker:hello":
       case "worker:done":
         break;

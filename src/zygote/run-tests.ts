@@ -7,6 +7,7 @@ import { pytestRootdir } from "../config/rootdir.js";
 import { countsLine } from "../events/outcomes.js";
 import type { RunEventSink } from "../events/run-events.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import type { HelloToZygote } from "../protocol/messages.js";
 import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
 import type { DistMode } from "../scheduler/grouping.js";
@@ -33,6 +34,8 @@ export interface TestRunRequest {
   events: RunEventSink;
   /** null: --no-registry. */
   registry: RegistryOptions | null;
+  /** --changed / --affected-by: the test files to run (daemon/affected-run.ts). */
+  select?: HelloToZygote["select"];
   /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
   zygote?: StartedZygote;
   /**
@@ -89,6 +92,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         timeout: request.timeout,
         scratchDir: scratch,
         interpreterNote: request.interpreterNote,
+        ...(request.select === undefined ? {} : { select: request.select }),
       },
     });
     // Walk and stat the project while the zygote starts and imports pytest.
