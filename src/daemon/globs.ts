@@ -1,53 +1,39 @@
-// Glob patterns for `[tool.kiln] watch-ignore` / `watch-trigger` (pure).
-// The dialect is gitignore's and pytest's --ignore-glob's common part, matched
-// against a path relative to pytest's rootdir with forward slashes:
+// Glob patterns for `[tool.kiln] watch-ignore` / `watch-trigger` (pure),
+// matched with picomatch (the matcher chokidar and micromatch use) against a
+// path relative to pytest's rootdir with forward slashes, in gitignore's
+// reading of a pattern:
 //   `*` any run of characters except `/`, `?` one such character,
-//   `**` any number of whole directories (`docs/**`, `**/*.md`),
+//   `**` any number of whole directories (`docs/**`, `**/*.md`), braces and
+//   bracket sets as in picomatch;
 //   a pattern without `/` matches the file name in any directory (gitignore),
 //   a pattern ending in `/` matches everything below that directory.
-// No brace or bracket sets: one small, documented dialect beats a half-copied
-// big one.
+import picomatch from "picomatch";
 
-export function globToRegExp(pattern: string): RegExp {
+/** gitignore's reading of a pattern, in picomatch's terms. */
+function normalize(pattern: string): string {
   let glob = pattern.startsWith("./") ? pattern.slice(2) : pattern;
   if (glob.endsWith("/")) glob = `${glob}**`;
-  // gitignore: a pattern with no slash (other than a trailing one) matches at any depth.
   if (!glob.includes("/")) glob = `**/${glob}`;
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === "*") {
-      if (glob[i + 1] === "*") {
-        const slashAfter = glob[i + 2] === "/";
-        const atSegmentStart = i === 0 || glob[i - 1] === "/";
-        if (atSegmentStart && slashAfter) {
-          source += "(?:[^/]*/)*"; // `**/`: zero or more directories
-          i += 2;
-        } else {
-          source += ".*"; // trailing `**`: everything below
-          i += 1;
-        }
-      } else {
-        source += "[^/]*";
-      }
-    } else if (c === "?") {
-      source += "[^/]";
-    } else {
-      source += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-    }
-  }
-  return new RegExp(`^${source}$`);
+  return glob;
+}
+
+/** Whether `rel` matches `pattern`. */
+export function globMatches(pattern: string, rel: string): boolean {
+  return picomatch(normalize(pattern), { dot: true })(rel);
 }
 
 export class GlobSet {
-  private readonly compiled: { pattern: string; re: RegExp }[];
+  private readonly compiled: { pattern: string; test: (rel: string) => boolean }[];
 
   constructor(patterns: readonly string[]) {
-    this.compiled = patterns.map((pattern) => ({ pattern, re: globToRegExp(pattern) }));
+    this.compiled = patterns.map((pattern) => ({
+      pattern,
+      test: picomatch(normalize(pattern), { dot: true }),
+    }));
   }
 
   /** The first pattern that matches `rel`, or undefined. */
   match(rel: string): string | undefined {
-    return this.compiled.find(({ re }) => re.test(rel))?.pattern;
+    return this.compiled.find(({ test }) => test(rel))?.pattern;
   }
 }

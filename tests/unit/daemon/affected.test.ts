@@ -5,7 +5,7 @@ import {
   type SourceFile,
   selectAffected,
 } from "../../../src/daemon/affected.js";
-import { globToRegExp } from "../../../src/daemon/globs.js";
+import { globMatches } from "../../../src/daemon/globs.js";
 import { ImportGraph } from "../../../src/discovery/import-graph.js";
 import type { ImportRef } from "../../../src/registry/types.js";
 
@@ -202,9 +202,9 @@ describe("selectAffected", () => {
   });
 });
 
-describe("globToRegExp", () => {
+describe("globMatches", () => {
   it("follows the documented dialect", () => {
-    const m = (pattern: string, path: string) => globToRegExp(pattern).test(path);
+    const m = globMatches;
     expect(m("*.md", "docs/a/b.md")).toBe(true);
     expect(m("docs/*.md", "docs/a/b.md")).toBe(false);
     expect(m("docs/**/*.md", "docs/a/b.md")).toBe(true);
@@ -213,5 +213,7 @@ describe("globToRegExp", () => {
     expect(m("data/?.csv", "data/a.csv")).toBe(true);
     expect(m("data/?.csv", "data/ab.csv")).toBe(false);
     expect(m("a.b", "axb")).toBe(false);
+    expect(m("*.{csv,json}", "data/x.json")).toBe(true);
+    expect(m(".env", "conf/.env")).toBe(true);
   });
 });
