@@ -48,11 +48,30 @@ export interface ZygoteSpawnOptions {
    * (cli/early-zygote.ts); otherwise it is started here.
    */
   started?: StartedZygote;
+  /** Pipe pytest's output here (zygote-start.ts's pipeOutput); not with `started`. */
+  output?: TestOutput;
+}
+
+/** Where pytest's output goes when Kiln does not hand it its own terminal. */
+export interface TestOutput {
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
 }
 
 export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> {
   return new Promise((resolve, reject) => {
-    const started = options.started ?? startZygote(options.python, options.cwd, options.env);
+    if (options.started !== undefined && options.output !== undefined) {
+      throw new Error("this is a bug in kiln: an early zygote's output cannot be piped");
+    }
+    const started =
+      options.started ??
+      startZygote(options.python, options.cwd, options.env, options.output !== undefined);
+    if (options.output !== undefined && started.child.ok) {
+      const { stdout, stderr } = started.child.process;
+      const output = options.output;
+      stdout?.on("data", (chunk: Buffer) => output.stdout(chunk));
+      stderr?.on("data", (chunk: Buffer) => output.stderr(chunk));
+    }
     if (!started.child.ok) {
       reject(
         new ZygoteStartError(
