@@ -7,7 +7,7 @@ import type { FileWatcher } from "./watch-files.js";
 import { decodeKeys } from "./watch-keys.js";
 import { describePlan, type Effect, type WatchEvent, WatchMachine } from "./watch-machine.js";
 import type { RunSummary, TestRunner } from "./watch-runner.js";
-import { finishedLine, KEYS_HINT, LiveLine, promptLine, runningLine } from "./watch-status.js";
+import { finishedLine, idleLine, LiveLine, promptLine, runningLine } from "./watch-status.js";
 
 export interface WatchSessionOptions {
   runner: TestRunner;
@@ -81,7 +81,7 @@ export function runWatchSession(options: WatchSessionOptions): Promise<number> {
         live?.set(promptLine(effect.filter, effect.text));
         return;
       case "idle":
-        live?.set(KEYS_HINT);
+        live?.set(idleLine(machine.currentFilters));
         return;
       case "note":
         say(`kiln: watch: ${effect.text}`);

@@ -2,9 +2,19 @@
 // live line it keeps at the bottom of a terminal while pytest's output
 // scrolls above it.
 import { countsLine, type OutcomeCounts } from "../events/outcomes.js";
+import type { Filters } from "./watch-machine.js";
 
-export const KEYS_HINT =
-  "kiln: watch: a all · f failed · p file filter · t name filter · Enter rerun · q quit";
+export const KEYS_HINT = "kiln: watch: keys: a all, f failed, p file, t name, Enter rerun, q quit";
+
+/** The line shown while waiting: the keys, and the filters in force. */
+export function idleLine(filters: Filters): string {
+  const set = [
+    filters.file === null ? "" : `file ~ ${filters.file}`,
+    filters.name === null ? "" : `-k ${filters.name}`,
+  ].filter((f) => f !== "");
+  if (set.length === 0) return KEYS_HINT;
+  return `kiln: watch: filters: ${set.join(", ")}; keys: a f p t Enter q`;
+}
 
 /** `kiln: watch: running (changed: src/x.py) · 3 passed · 0.4s` */
 export function runningLine(what: string, counts: OutcomeCounts, seconds: number): string {
@@ -17,9 +27,9 @@ export function finishedLine(what: string, counts: OutcomeCounts, seconds: numbe
   return `kiln: watch: ${countsLine(counts)} in ${seconds.toFixed(2)}s (${what})`;
 }
 
+/** Enter applies the pattern, an empty one clears the filter, Esc cancels (README). */
 export function promptLine(filter: "file" | "name", text: string): string {
-  const what = filter === "file" ? "test file pattern (regex)" : "test name expression (-k)";
-  return `kiln: watch: ${what}, Enter to apply, empty to clear, Esc to cancel › ${text}`;
+  return `kiln: watch: ${filter === "file" ? "file name regex" : "test name -k"} › ${text}`;
 }
 
 const CLEAR_LINE = "\r\x1b[2K";
@@ -70,7 +80,13 @@ export class LiveLine {
     if (this.status === null || !this.atLineStart) return;
     // Cut to the terminal's width: a wrapped line cannot be cleared with \r.
     const width = Math.max(20, this.columns() - 1);
-    const text = this.status.length > width ? `${this.status.slice(0, width - 1)}…` : this.status;
+    // A prompt keeps its end in view: that is where the typing is.
+    const text =
+      this.status.length <= width
+        ? this.status
+        : this.status.includes(" › ")
+          ? `…${this.status.slice(-(width - 1))}`
+          : `${this.status.slice(0, width - 1)}…`;
     this.write(`${CLEAR_LINE}${text}`);
     this.drawn = true;
   }
