@@ -13,6 +13,12 @@ import type { RunEvent } from "../events/run-events.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import type { HelloToZygote } from "../protocol/messages.js";
 import type { TestOutput } from "../zygote/run-tests.js";
+import {
+  discardZygote,
+  holdZygote,
+  type StartedZygote,
+  startZygote,
+} from "../zygote/zygote-start.js";
 import { ChangeSourceError } from "./affected-inputs.js";
 import { helloSelect, type PreparedSelection, prepareSelection } from "./affected-run.js";
 import { describePlan, filterFiles, type RunPlan } from "./watch-machine.js";
@@ -38,6 +44,8 @@ export interface TestRunner {
   run(plan: RunPlan, listener: RunListener): Promise<RunSummary>;
   /** Stops the current run: pytest's Ctrl-C first; `hard`: every process killed at once. */
   stop(hard: boolean): void;
+  /** Ends whatever the runner keeps for the next run (the watch is quitting). */
+  close(): void;
 }
 
 export interface InProcessRunnerOptions {
@@ -51,8 +59,49 @@ export interface InProcessRunnerOptions {
 
 export class InProcessRunner implements TestRunner {
   private listener: ((signal: NodeJS.Signals) => void) | undefined;
+  /**
+   * The next run's interpreter, started when the last run ended: Python's
+   * start-up and pytest's import (the zygote imports both before it reads
+   * its hello, and no project module) are done before the next edit comes,
+   * as `kiln test` overlaps them with Node's start-up (cli/early-zygote.ts).
+   * Nothing of the project is loaded in it, so it is never stale for an edit
+   * of the project; it goes when the watch quits (or, if Kiln is killed, when
+   * its hello never comes: the zygote exits on end of file).
+   */
+  private spare: StartedZygote | undefined;
 
   constructor(private readonly config: InProcessRunnerOptions) {}
+
+  close(): void {
+    if (this.spare !== undefined) discardZygote(this.spare);
+    this.spare = undefined;
+  }
+
+  private startSpare(): void {
+    if (this.spare !== undefined) return;
+    this.spare = startZygote(this.config.interpreter.path, this.config.cwd, process.env, true);
+    // It must not keep Node running on its own (the watch decides when to end).
+    holdZygote(this.spare, false);
+  }
+
+  /** The spare if it is still alive (else a fresh one), held for a run. */
+  private takeZygote(): StartedZygote {
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare?.child.ok) {
+      const child = spare.child.process;
+      if (child.exitCode === null && child.signalCode === null) {
+        holdZygote(spare, true);
+        // The run record's zygote span starts with this run: the spare's
+        // start-up, maybe minutes ago, was no part of it.
+        return { ...spare, startedAt: Date.now() };
+      }
+    }
+    if (spare !== undefined) discardZygote(spare);
+    const fresh = startZygote(this.config.interpreter.path, this.config.cwd, process.env, true);
+    holdZygote(fresh, true);
+    return fresh;
+  }
 
   stop(hard: boolean): void {
     // run-tests.ts's own signal handling: the first SIGINT interrupts the
@@ -83,14 +132,18 @@ export class InProcessRunner implements TestRunner {
       });
     } catch (error) {
       if (error instanceof ChangeSourceError || error instanceof KilnConfigError) {
+        this.startSpare();
         return nothing(ExitCode.USAGE_ERROR, `kiln: error: ${error.message}`, seconds());
       }
       throw error;
     }
+    const selected = seconds();
     const select = selectFor(plan, prepared);
     if (select !== undefined && select.files.length === 0) {
+      this.startSpare();
       return nothing(null, `${select.note}; nothing to run`, seconds());
     }
+    const zygote = this.takeZygote();
     const pytestArgs = [...this.config.pytestArgs];
     if (plan.filters.name !== null) pytestArgs.push("-k", plan.filters.name);
     const tally = new OutcomeTally();
@@ -121,6 +174,7 @@ export class InProcessRunner implements TestRunner {
       options,
       pytestArgs,
       ...(select === undefined ? {} : { select }),
+      zygote,
       takeSignals: (listener) => {
         this.listener = listener;
         return () => {
@@ -133,6 +187,13 @@ export class InProcessRunner implements TestRunner {
         stderr: (chunk) => listener.stderr(chunk),
       },
     });
+    if (process.env.KILN_DEBUG) {
+      process.stderr.write(
+        `kiln: debug: watch: selection ${(selected * 1000).toFixed(0)} ms, ` +
+          `run ${((seconds() - selected) * 1000).toFixed(0)} ms\n`,
+      );
+    }
+    this.startSpare();
     return {
       ran: true,
       exitCode,

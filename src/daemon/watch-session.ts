@@ -59,12 +59,16 @@ export function runWatchSession(options: WatchSessionOptions): Promise<number> {
       stdin.pause();
     }
     releaseSignals?.();
+    runner.close();
     await watcher?.close();
     finish(code);
   };
 
   const dispatch = (event: WatchEvent) => {
     if (ended) return;
+    if (process.env.KILN_DEBUG && event.type !== "key") {
+      stderr.write(`kiln: debug: watch: ${event.type} at ${performance.now().toFixed(0)} ms\n`);
+    }
     for (const effect of machine.handle(event)) apply(effect);
   };
 
