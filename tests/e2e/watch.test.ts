@@ -100,7 +100,7 @@ describe("kiln watch on a terminal", () => {
     await expectNoProcessIn(dir);
   }, 60_000);
 
-  it("quits on Ctrl-C, and on SIGKILL mid-run leaves no zygote or worker behind", async () => {
+  it("quits on Ctrl-C, and on SIGKILL mid-run or idle leaves no zygote or worker behind", async () => {
     const dir = copyProject("watch");
     const quit = await runOnPty(
       WATCH,
@@ -122,6 +122,17 @@ describe("kiln watch on a terminal", () => {
     );
     expect(killed.signal).toBe(9);
     expect(killed.transcript).not.toContain("test_ok PASSED");
+    await expectNoProcessIn(dir);
+    // Idle, with the next run's zygote already started: it ends too (its
+    // hello never comes).
+    const idle = await runOnPty(
+      WATCH,
+      dir,
+      [{ expect: `${RESULT}all tests\\)`, delaySeconds: 1, signal: 9 }],
+      20,
+      ENV,
+    );
+    expect(idle.signal).toBe(9);
     await expectNoProcessIn(dir);
   }, 60_000);
 });
