@@ -155,6 +155,11 @@ export function runWatchSession(options: WatchSessionOptions): Promise<number> {
     (error) => say(`kiln: watch: warning: the file watcher failed: ${String(error)}`),
   );
   if (keys) {
+    // However Kiln ends (an internal error included), the terminal gets its
+    // line discipline back: a shell left in raw mode echoes nothing.
+    process.once("exit", () => {
+      if (stdin.isRaw) stdin.setRawMode(false);
+    });
     stdin.setRawMode(true);
     stdin.setEncoding("utf8");
     stdin.on("data", onData);
