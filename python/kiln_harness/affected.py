@@ -132,6 +132,9 @@ class SelectionFilter:
         self.selected = set(select["files"])
         self.skipped = set(select["candidates"]) - self.selected
         self.note = select["note"]
+        # `kiln watch`'s "failed only": these items of the selected files.
+        nodeids = select.get("nodeids")
+        self.nodeids = None if nodeids is None else set(nodeids)
         self.active = True
 
     def _rel(self, path):
@@ -170,7 +173,10 @@ class SelectionFilter:
             return
         keep, drop = [], []
         for item in items:
-            (drop if self._rel(item.path) in self.skipped else keep).append(item)
+            dropped = self._rel(item.path) in self.skipped or (
+                self.nodeids is not None and item.nodeid not in self.nodeids
+            )
+            (drop if dropped else keep).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep

@@ -98,3 +98,25 @@ def test_selection_filter_stands_down_for_another_rootdir(project):
     result = project.runpytest_inprocess("-p", "no:cacheprovider", plugins=[SelectionFilter(select)])
     result.assert_outcomes(passed=2)
     result.stderr.fnmatch_lines(["*the test selection was made for /elsewhere*running every test"])
+
+
+def test_selection_filter_runs_only_the_named_items(pytester):
+    # `kiln watch`'s "failed only": the items named, of the files selected.
+    pytester.makepyfile(
+        test_many="def test_a():\n    pass\n\ndef test_b():\n    pass\n\ndef test_c():\n    pass\n",
+        test_other="def test_d():\n    pass\n",
+    )
+    select = {
+        "rootdir": str(pytester.path),
+        "files": ["test_many.py"],
+        "candidates": ["test_many.py", "test_other.py"],
+        "note": "kiln: watch: failed only",
+        "nodeids": ["test_many.py::test_a", "test_many.py::test_c"],
+    }
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-v", plugins=[SelectionFilter(select)]
+    )
+    result.assert_outcomes(passed=2, deselected=1)
+    result.stdout.fnmatch_lines(["*test_many.py::test_a PASSED*", "*test_many.py::test_c PASSED*"])
+    result.stdout.no_fnmatch_line("*test_b*")
+    result.stdout.no_fnmatch_line("*test_d*")

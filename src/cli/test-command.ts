@@ -2,15 +2,13 @@
 // argument reaches pytest unchanged and in order (commander keeps unknown
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
-import { loadDurations, saveDurations } from "../events/durations-store.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import type { HelloToZygote } from "../protocol/messages.js";
-import { runTests } from "../zygote/run-tests.js";
 import { takeEarlyZygote } from "./early-zygote.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
+import { recordedRun } from "./recorded-run.js";
 import type { ReportSelection } from "./report-command.js";
-import { startRecording } from "./run-recording.js";
 import { takeSignals } from "./signals.js";
 import { parseTestOptions, type RawTestOptions, UsageError } from "./test-options.js";
 
@@ -115,51 +113,16 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
     if (typeof chosen === "number") return chosen;
     ({ select, pytestArgs } = chosen);
   }
-  const recording = startRecording({
+  const { exitCode, runDir } = await recordedRun({
     argv: process.argv.slice(2),
     cwd,
-    python: interpreter.path,
-    workers: options.workers,
-    dist: options.dist,
-    timeout: options.timeout,
-    env: process.env,
-  });
-  const exitCode = await runTests({
-    python: interpreter.path,
-    interpreterNote: `interpreter ${interpreter.path} (${interpreter.how})`,
-    cwd,
+    interpreter,
+    options,
     pytestArgs,
-    workers: options.workers,
-    workersAuto: options.workersAuto,
-    dist: options.dist,
-    timeout: options.timeout,
-    env: process.env,
-    events: recording.events,
-    registry: options.registry,
     zygote: takeEarlyZygote(interpreter.path, cwd),
     ...(select === undefined ? {} : { select }),
     takeSignals,
-    loadDurations: async (rootdir) => {
-      const loaded = await loadDurations(rootdir);
-      if (loaded.warning) process.stderr.write(`kiln: warning: ${loaded.warning}\n`);
-      return loaded.durations;
-    },
-    saveDurations: async (rootdir, durations) => {
-      try {
-        await saveDurations(rootdir, durations);
-      } catch (error) {
-        process.stderr.write(`kiln: warning: could not record test durations: ${String(error)}\n`);
-      }
-    },
   });
-  const runDir = recording.finish(exitCode);
-  if (runDir !== undefined) {
-    // What each test file imported, for the next --changed (after the run:
-    // a plain run's start-up loads none of it).
-    const { foldRunImportsOf } = await import("../daemon/imports-store.js");
-    const warning = foldRunImportsOf(runDir);
-    if (warning) process.stderr.write(`kiln: warning: ${warning}\n`);
-  }
   if (selection !== undefined && reports.length > 0) {
     if (runDir === undefined) {
       process.stderr.write("kiln: warning: no run record (KILN_NO_EVENTS=1?), so no --report\n");

@@ -110,6 +110,8 @@ export const helloToZygote = message("hello", {
    * `--changed` / `--affected-by` (src/daemon/affected.ts): run only `files`
    * of the `candidates` test files (paths relative to `rootdir`); `note` is
    * the header line saying what was selected. Absent: no selection.
+   * `nodeids` (`kiln watch`'s "failed only"): of the items collected from
+   * `files`, only these run; the rest are deselected as pytest's --deselect does.
    */
   select: z
     .strictObject({
@@ -117,6 +119,7 @@ export const helloToZygote = message("hello", {
       files: z.array(z.string()),
       candidates: z.array(z.string()),
       note: z.string(),
+      nodeids: z.array(z.string()).optional(),
     })
     .optional(),
 });

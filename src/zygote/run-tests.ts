@@ -15,8 +15,10 @@ import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
 import { tryKill } from "./try-kill.js";
 import { WorkerServer } from "./worker-server.js";
-import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
+import { spawnZygote, type TestOutput, ZygoteStartError } from "./zygote-process.js";
 import type { StartedZygote } from "./zygote-start.js";
+
+export type { TestOutput } from "./zygote-process.js";
 
 export interface TestRunRequest {
   python: string;
@@ -38,6 +40,8 @@ export interface TestRunRequest {
   select?: HelloToZygote["select"];
   /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
   zygote?: StartedZygote;
+  /** pytest's output goes here instead of Kiln's terminal (`kiln watch`). */
+  output?: TestOutput;
   /**
    * Hands SIGINT/SIGTERM to the run, including any that arrived before it
    * started (cli/signals.ts); returns the function that gives them back.
@@ -83,6 +87,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       cwd: request.cwd,
       env: request.env,
       ...(request.zygote === undefined ? {} : { started: request.zygote }),
+      ...(request.output === undefined ? {} : { output: request.output }),
       hello: {
         args: request.pytestArgs,
         socketPath: server.socketPath,

@@ -48,11 +48,32 @@ export interface ZygoteSpawnOptions {
    * (cli/early-zygote.ts); otherwise it is started here.
    */
   started?: StartedZygote;
+  /** Pipe pytest's output here (zygote-start.ts's pipeOutput; `started` must have been started so). */
+  output?: TestOutput;
+}
+
+/** Where pytest's output goes when Kiln does not hand it its own terminal. */
+export interface TestOutput {
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
 }
 
 export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> {
   return new Promise((resolve, reject) => {
-    const started = options.started ?? startZygote(options.python, options.cwd, options.env);
+    const started =
+      options.started ??
+      startZygote(options.python, options.cwd, options.env, options.output !== undefined);
+    if (options.output !== undefined && started.child.ok) {
+      const { stdout, stderr } = started.child.process;
+      if (stdout === null || stderr === null) {
+        throw new Error(
+          "this is a bug in kiln: piping the output of a zygote started without pipes",
+        );
+      }
+      const output = options.output;
+      stdout.on("data", (chunk: Buffer) => output.stdout(chunk));
+      stderr.on("data", (chunk: Buffer) => output.stderr(chunk));
+    }
     if (!started.child.ok) {
       reject(
         new ZygoteStartError(
