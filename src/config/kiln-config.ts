@@ -9,8 +9,8 @@ import {
   type IsolationLimits,
   type IsolationProfile,
   LIMIT_KEYS,
-  parseProfile,
   ProfileError,
+  parseProfile,
 } from "../sandbox/profiles.js";
 
 export interface KilnConfig {
@@ -80,7 +80,9 @@ export function parseKilnToml(
     if (table === "tool.kiln") {
       if (key === "isolate") {
         if (typeof value !== "string") {
-          throw new KilnConfigError(`${where}: isolate must be a string ("none", "hermetic" or "strict")`);
+          throw new KilnConfigError(
+            `${where}: isolate must be a string ("none", "hermetic" or "strict")`,
+          );
         }
         try {
           isolate = parseProfile(value, `${where} isolate`);

@@ -75,7 +75,9 @@ export function resolveIsolation(
 }
 
 /** One `kiln doctor` line per profile: usable here, or why not. */
-export function profileLines(unavailable: Readonly<Record<string, string[]>> | undefined): string[] {
+export function profileLines(
+  unavailable: Readonly<Record<string, string[]>> | undefined,
+): string[] {
   return PROFILES.map((profile) => {
     if (profile === "none") return `  none: yes (${PROFILE_SUMMARY.none})`;
     const reasons = unavailable?.[profile];
