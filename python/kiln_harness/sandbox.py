@@ -208,3 +208,53 @@ def prepare(isolation, scratch_dir, args):
     reads = _existing([*SYSTEM_READ, *project, *arg_paths, harness, *interpreter, *sys.path])
     writes = _existing([*SYSTEM_WRITE, scratch_dir])
     return WorkerSandbox(profile, limits, reads, writes, seccomp, abi)
+
+
+
+def _in_child(fn):
+    """fn() in a forked child: '' if it returned, else what it raised."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        message = b""
+        try:
+            fn()
+        except SandboxError as exc:
+            message = str(exc).encode()
+        except Exception as exc:  # reported as the reason, never a crash of doctor
+            message = ("%s: %s" % (type(exc).__name__, exc)).encode()
+        try:
+            os.write(w, message)
+        finally:
+            os._exit(0)
+    os.close(w)
+    answer = os.read(r, 4096).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    return answer
+
+
+def probe(profile):
+    """Why `profile` does not work here ([] when it does), by trying it: the
+    static checks (unavailable), then a forked child that enters the
+    namespaces as the zygote does, and its own child that does what a
+    worker does (/proc; for strict, Landlock and seccomp). For `kiln doctor`."""
+    reasons = unavailable(profile)
+    if reasons or profile == "none":
+        return reasons
+
+    def worker():
+        sandbox_ns.worker_proc()
+        if profile == "strict":
+            sandbox_landlock.restrict(sandbox_landlock.abi_version(), SYSTEM_READ, [])
+            SeccompFilter(machine()).install()
+
+    def zygote():
+        sandbox_ns.enter([], [])
+        problem = _in_child(worker)
+        if problem:
+            raise SandboxError(problem)
+
+    answer = _in_child(zygote)
+    return [answer] if answer else []
