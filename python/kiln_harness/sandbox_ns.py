@@ -146,9 +146,22 @@ def enter(keep, fresh):
     return _start_init()
 
 
+def _pidfd_open(pid):
+    LIBC.syscall.restype = ctypes.c_long
+    return check(LIBC.syscall(ctypes.c_long(434), ctypes.c_int(pid), ctypes.c_uint(0)), "pidfd_open")
+
+
 def _start_init():
-    pid = os.fork()
+    # A pidfd of the zygote, for the init's check below: the zygote has no
+    # pid inside the namespace, so getppid() there is 0 whatever happens.
+    zygote = _pidfd_open(os.getpid())
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(zygote)
+        raise
     if pid:
+        os.close(zygote)
         return pid
     # PID 1 of the new namespace. It holds no descriptor of the zygote's (the
     # supervisor would otherwise wait on its copy of the control pipe).
@@ -156,6 +169,12 @@ def _start_init():
         from .forking import die_with_parent
 
         die_with_parent()
+        # The zygote may have died before prctl took effect: then no signal
+        # will ever come (prctl(2)). A pidfd is readable once its process exited.
+        import select
+
+        if select.select([zygote], [], [], 0)[0]:
+            os._exit(0)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_IGN)
         fds = [int(n) for n in os.listdir("/proc/self/fd")]
