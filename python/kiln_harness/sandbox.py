@@ -39,8 +39,9 @@ SYSTEM_WRITE = ("/dev/null", "/dev/tty", "/dev/pts")
 class WorkerSandbox:
     """What a worker applies; built in the zygote by prepare()."""
 
-    def __init__(self, profile, limits, read_paths, write_paths, seccomp, landlock_abi):
+    def __init__(self, profile, limits, staging, read_paths, write_paths, seccomp, landlock_abi):
         self.profile = profile
+        self.staging = staging
         self.limits = limits
         self.read_paths = read_paths
         self.write_paths = write_paths
@@ -49,7 +50,7 @@ class WorkerSandbox:
         self.temp_dir = None
 
     def enter(self, worker_id):
-        sandbox_ns.worker_proc()
+        sandbox_ns.worker_mounts(self.staging)
         if self.profile == "strict":
             # Its own temp dir in the private /tmp: tempfile and pytest's
             # basetemp (TempPathFactory.getbasetemp uses tempfile.gettempdir)
@@ -200,14 +201,18 @@ def prepare(isolation, scratch_dir, args):
     harness = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     interpreter = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
     keep = [*project, *_existing(arg_paths), scratch_dir, harness, *interpreter, *sys.path]
-    sandbox_ns.enter(keep, [os.environ.get("TMPDIR")])
+    # In the scratch dir, which the supervisor removes after the run: the
+    # mount itself exists only in the zygote's mount namespace.
+    staging = os.path.join(scratch_dir, "private-tmp")
+    os.mkdir(staging, 0o700)
+    sandbox_ns.enter(staging, keep, [os.environ.get("TMPDIR")])
     seccomp = abi = None
     if profile == "strict":
         seccomp = SeccompFilter(machine())
         abi = sandbox_landlock.abi_version()
     reads = _existing([*SYSTEM_READ, *project, *arg_paths, harness, *interpreter, *sys.path])
     writes = _existing([*SYSTEM_WRITE, scratch_dir])
-    return WorkerSandbox(profile, limits, reads, writes, seccomp, abi)
+    return WorkerSandbox(profile, limits, staging, reads, writes, seccomp, abi)
 
 
 
@@ -244,17 +249,22 @@ def probe(profile):
     if reasons or profile == "none":
         return reasons
 
+    staging = tempfile.mkdtemp(prefix="kiln-probe-")
+
     def worker():
-        sandbox_ns.worker_proc()
+        sandbox_ns.worker_mounts(staging)
         if profile == "strict":
             sandbox_landlock.restrict(sandbox_landlock.abi_version(), SYSTEM_READ, [])
             SeccompFilter(machine()).install()
 
     def zygote():
-        sandbox_ns.enter([], [])
+        sandbox_ns.enter(staging, [], [])
         problem = _in_child(worker)
         if problem:
             raise SandboxError(problem)
 
-    answer = _in_child(zygote)
+    try:
+        answer = _in_child(zygote)
+    finally:
+        os.rmdir(staging)
     return [answer] if answer else []
