@@ -359,7 +359,8 @@ class KilnZygotePlugin:
         hook = self.config.hook
         nodeid = header["nodeid"]
         location = tuple(header["location"])
-        datas = serialized_reports(header, body)
+        spill_dir = self.scratch_dir if self.sandbox is None else self.sandbox.spill_dirs()[1]
+        datas = serialized_reports(header, body, spill_dir)
         hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
         for data in datas:
             report = hook.pytest_report_from_serializable(config=self.config, data=data)

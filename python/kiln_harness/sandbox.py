@@ -24,6 +24,9 @@ from .sandbox_seccomp import SeccompFilter
 from .sandbox_sys import LIBC, SandboxError, machine
 
 PROFILES = ("none", "hermetic", "strict")
+# In the private /tmp: spilled report bodies (report_sender.py), so a strict
+# worker needs no write access to the scratch dir on the host's disk.
+SPILL_DIR = "kiln-spill"
 MB = 1024 * 1024
 
 # Read-only for a strict worker besides the project and the interpreter.
@@ -49,12 +52,17 @@ class WorkerSandbox:
         self.landlock_abi = landlock_abi
         self.temp_dir = None
 
+    def spill_dirs(self):
+        """Where this worker spills report bodies, and that dir as the zygote
+        sees it (the private /tmp is mounted at `staging` there)."""
+        return os.path.join("/tmp", SPILL_DIR), os.path.join(self.staging, SPILL_DIR)
+
     def enter(self, worker_id):
         sandbox_ns.worker_mounts(self.staging)
         if self.profile == "strict":
             # Its own temp dir in the private /tmp: tempfile and pytest's
             # basetemp (TempPathFactory.getbasetemp uses tempfile.gettempdir)
-            # land there, the one place besides the scratch dir it may write.
+            # land there, with the spill dir the only places it may write.
             self.temp_dir = tempfile.mkdtemp(prefix="kiln-worker-%d-" % worker_id, dir="/tmp")
             os.environ["TMPDIR"] = self.temp_dir
             tempfile.tempdir = self.temp_dir
@@ -206,12 +214,13 @@ def prepare(isolation, scratch_dir, args):
     staging = os.path.join(scratch_dir, "private-tmp")
     os.mkdir(staging, 0o700)
     sandbox_ns.enter(staging, keep, [os.environ.get("TMPDIR")])
+    os.mkdir(os.path.join(staging, SPILL_DIR), 0o700)
     seccomp = abi = None
     if profile == "strict":
         seccomp = SeccompFilter(machine())
         abi = sandbox_landlock.abi_version()
     reads = _existing([*SYSTEM_READ, *project, *arg_paths, harness, *interpreter, *sys.path])
-    writes = _existing([*SYSTEM_WRITE, scratch_dir])
+    writes = [*_existing(SYSTEM_WRITE), os.path.join("/tmp", SPILL_DIR)]
     return WorkerSandbox(profile, limits, staging, reads, writes, seccomp, abi)
 
 

@@ -142,6 +142,25 @@ describe.skipIf(!namespaces)("kiln test --isolate", () => {
     });
   }
 
+  it("a report too large for a frame still arrives from a strict worker (spilled in its private /tmp)", async () => {
+    // Over report_sender.SPILL_BODY_AT (16 MiB): the body goes through a file.
+    // A strict worker writes it in the private /tmp, not the host's scratch dir.
+    const cwd = projectWith({
+      "test_big.py": [
+        "import sys",
+        "def test_big():",
+        '    sys.stdout.write("x" * (20 * 1024 * 1024) + "\\nEND-OF-BIG-OUTPUT\\n")',
+        "    assert False",
+        "",
+      ].join("\n"),
+      "pyproject.toml": "[tool.kiln.limits]\nfile_size_mb = 64\n",
+    });
+    const r = await runKiln(["test", "--isolate", "strict", "-n", "1", "-rA"], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("END-OF-BIG-OUTPUT");
+    expect(r.stdout).toMatch(/1 failed in/);
+  });
+
   it("[tool.kiln] isolate picks the profile; the flag wins over it", async () => {
     const files = {
       ...PROBES,
