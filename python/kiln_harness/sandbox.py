@@ -7,11 +7,17 @@ it, never a silent downgrade), enters the namespaces once (sandbox_ns.py)
 and builds the seccomp program (sandbox_seccomp.py). A worker then applies
 only what must be per process, in DESIGN.md's order:
 
-  enter()  right after the fork: its /proc for the PID namespace; strict: its
-           own temp dir, which becomes $TMPDIR (and so pytest's basetemp root);
+  enter()  right after the fork: its own mount namespace with the run's
+           private /tmp and a /proc for the PID namespace; strict: its own
+           temp dir, which becomes $TMPDIR (and so pytest's basetemp root);
   lock()   once its channel is connected and the zygote's inherited capture
            is stopped (strict only): rlimits, close every inherited fd but
-           stdio and the channel, NO_NEW_PRIVS, Landlock, seccomp last.
+           stdio, the channel and the --timeout stack file, NO_NEW_PRIVS,
+           Landlock, seccomp last.
+
+Landlock's read-only system paths include all of /etc (Python reads
+ld.so.cache, localtime, passwd, resolv.conf, ssl... there): a rule covers a
+whole hierarchy and cannot carve files out of it.
 """
 
 import os
