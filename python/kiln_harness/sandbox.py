@@ -207,6 +207,16 @@ def pid_max_for(profile, limits):
     return RESERVED_PIDS + int(limits["processes"])
 
 
+def with_run_overhead(limits, workers):
+    """`processes` is what the tests may start; RLIMIT_NPROC and pid_max
+    count the run's own tasks too (per user, per namespace), so each gets
+    room for the zygote, the namespace's init, and every worker with its
+    --timeout watchdog thread."""
+    if limits.get("processes") is None:
+        return limits
+    return {**limits, "processes": int(limits["processes"]) + 2 * max(1, int(workers)) + 2}
+
+
 def _existing(paths):
     seen = []
     for p in paths:
@@ -215,7 +225,7 @@ def _existing(paths):
     return seen
 
 
-def prepare(isolation, scratch_dir, args):
+def prepare(isolation, scratch_dir, args, workers=1):
     """In the zygote, before any fork: a WorkerSandbox, or None for `none`.
     Raises SandboxError naming the missing feature."""
     profile = (isolation or {}).get("profile", "none")
@@ -223,7 +233,7 @@ def prepare(isolation, scratch_dir, args):
         raise SandboxError("unknown isolation profile %r (one of %s)" % (profile, ", ".join(PROFILES)))
     if profile == "none":
         return None
-    limits = isolation.get("limits") or {}
+    limits = with_run_overhead(isolation.get("limits") or {}, workers)
     reasons = unavailable(profile)
     problem = cgroup_limits_problem(limits) if profile == "strict" else None
     if problem:

@@ -77,6 +77,12 @@ def test_close_inherited_fds_keeps_stdio_its_copies_and_the_channel():
     }
 
 
+def test_processes_leave_room_for_the_runs_own_tasks():
+    # zygote, init, and each worker with its watchdog thread
+    assert sandbox.with_run_overhead({"processes": 60, "openFiles": 9}, 4) == {"processes": 70, "openFiles": 9}
+    assert sandbox.with_run_overhead({"openFiles": 9}, 4) == {"openFiles": 9}
+
+
 def test_unknown_profile_is_refused_by_name():
     with pytest.raises(sandbox.SandboxError, match="unknown isolation profile 'sealed'"):
         sandbox.prepare({"profile": "sealed"}, "/nonexistent", [])
