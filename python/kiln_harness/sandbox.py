@@ -41,8 +41,9 @@ SYSTEM_READ = (
     "/proc", "/sys/devices/system/cpu",
     "/dev/urandom", "/dev/random", "/dev/zero", "/dev/full",
 )  # fmt: skip
-# Read-write: the terminal (pdb at a breakpoint) and the null device.
-SYSTEM_WRITE = ("/dev/null", "/dev/tty", "/dev/pts")
+# Read-write: the terminal (pdb at a breakpoint), the null device, and the
+# run's private /dev/shm (multiprocessing's semaphores; sandbox_ns.enter).
+SYSTEM_WRITE = ("/dev/null", "/dev/tty", "/dev/pts", "/dev/shm")
 
 
 class WorkerSandbox:
