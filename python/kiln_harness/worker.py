@@ -25,7 +25,7 @@ from .report_sender import ReportSender
 # arrives while a test runs instead of after it.
 _REFILL_AT = 2
 
-def _isolate_capture(config):
+def _isolate_capture(config, between=None):
     """Give this worker its own capture files.
 
     The zygote's global capture holds temporary files whose file descriptions
@@ -44,10 +44,17 @@ def _isolate_capture(config):
     """
     capman = config.pluginmanager.getplugin("capturemanager")
     if capman is None or capman._global_capturing is None:
+        if between is not None:
+            between()
         return
     inherited = capman._global_capturing
     capman._global_capturing = None
     inherited.stop_capturing()
+    if between is not None:
+        # The sandbox's lock: after the inherited capture let go of its fds
+        # (so they are not among those it keeps), before the fresh capture
+        # opens its files (which it must not close).
+        between()
     capman.start_global_capturing()
     capman.suspend_global_capture()
 
@@ -173,7 +180,9 @@ def prepare_plugins(config, scratch_dir):
     return plugins
 
 
-def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir, first=()):
+def run_worker(
+    session, plugins, worker_id, socket_path, timeout, scratch_dir, first=(), sandbox=None
+):
     """Run the items the supervisor hands out; `first` came with the fork."""
     config = session.config
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -183,7 +192,20 @@ def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir, f
     sock = socket.socket(fileno=move_out_of_the_way(sock.detach()))
     chan = Channel(sock.fileno(), sends="workerToSupervisor", receives="supervisorToWorker")
 
-    _isolate_capture(config)
+    stack_file = None
+    if timeout:
+        # Opened before the sandbox's lock, which keeps it: a strict worker
+        # may not write the scratch dir.
+        stack_file = open(os.path.join(scratch_dir, f"worker-{worker_id}.stack"), "w")
+    lock = None
+    if sandbox is not None:
+        keep = {sock.fileno()} if stack_file is None else {sock.fileno(), stack_file.fileno()}
+        plugins.sender.spill_dir, plugins.sender.spill_reported = sandbox.spill_dirs()
+
+        def lock():
+            sandbox.lock(keep)
+
+    _isolate_capture(config, lock)
     # The zygote prints everything; the worker's copy must stay silent, but
     # stay reachable for the debugger (debugging.py).
     replace_terminal_reporter(config)
@@ -191,16 +213,16 @@ def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir, f
     plugins.activate(chan, inbox, session)
     sender = plugins.sender
 
-    stack_file = None
-    if timeout:
-        stack_file = open(os.path.join(scratch_dir, f"worker-{worker_id}.stack"), "w")
 
     watchdog = watchdog_for(config, timeout)
     items = session.items
     # Hello once set up: the supervisor counts a worker that dies before it
     # as one that ran no test (its first group goes back to the queue), and
     # one that dies after it as a crash of the test it was running.
-    chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
+    # In a PID namespace (hermetic, strict) getpid() is not the pid the
+    # supervisor can signal: it keeps the one the zygote's fork returned.
+    pid = os.getpid() if sandbox is None else None
+    chan.send({"type": "worker:hello", "workerId": worker_id, "pid": pid})
     inbox.pending.extend(first)
     last_item = None
     tracker = affected.TRACKER

@@ -5,7 +5,7 @@
 import { loadDurations, saveDurations } from "../events/durations-store.js";
 import type { RunEvent } from "../events/run-events.js";
 import type { HelloToZygote } from "../protocol/messages.js";
-import { runTests, type TestOutput } from "../zygote/run-tests.js";
+import { runTests, type TestOutput, type TestRunRequest } from "../zygote/run-tests.js";
 import type { StartedZygote } from "../zygote/zygote-start.js";
 import { startRecording } from "./run-recording.js";
 import type { TestOptions } from "./test-options.js";
@@ -18,6 +18,8 @@ export interface RecordedRunRequest {
   options: TestOptions;
   pytestArgs: string[];
   select?: HelloToZygote["select"];
+  /** The workers' sandbox (DESIGN.md section 4); absent: none. */
+  isolation?: TestRunRequest["isolation"];
   zygote?: StartedZygote;
   takeSignals(listener: (signal: NodeJS.Signals) => void): () => void;
   /** Sees every run event as it is recorded (`kiln watch`'s live counts). */
@@ -63,6 +65,7 @@ export async function recordedRun(
     registry: options.registry,
     ...(request.zygote === undefined ? {} : { zygote: request.zygote }),
     ...(request.select === undefined ? {} : { select: request.select }),
+    ...(request.isolation === undefined ? {} : { isolation: request.isolation }),
     ...(request.output === undefined ? {} : { output: request.output }),
     takeSignals: request.takeSignals,
     loadDurations: async (rootdir) => {

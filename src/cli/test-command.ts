@@ -2,9 +2,11 @@
 // argument reaches pytest unchanged and in order (commander keeps unknown
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
+import { KilnConfigError, loadKilnConfig } from "../config/kiln-config.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import type { HelloToZygote } from "../protocol/messages.js";
+import { resolveIsolation } from "../sandbox/profiles.js";
 import { takeEarlyZygote } from "./early-zygote.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
 import { recordedRun } from "./recorded-run.js";
@@ -25,6 +27,10 @@ export function registerTestCommand(program: Command): void {
     .option("--timeout <seconds>", "fail a test that runs longer, with its Python stack")
     .option("--python <path>", "the interpreter to run pytest with")
     .option("--no-registry", "import project modules normally (no compiled-code registry)")
+    .option(
+      "--isolate <profile>",
+      "sandbox the workers: none (default), hermetic or strict ([tool.kiln] isolate)",
+    )
     .option(
       "--store <url>",
       "where compiled modules live: sqlite (default, .kiln/) or redis://host:port",
@@ -101,6 +107,17 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
     selection = selected;
   }
   const cwd = process.cwd();
+  let isolation: ReturnType<typeof resolveIsolation>;
+  try {
+    const config = loadKilnConfig(cwd);
+    isolation = resolveIsolation(options.isolate, config.isolate, config.limits);
+  } catch (error) {
+    if (error instanceof KilnConfigError) {
+      process.stderr.write(`kiln: error: ${error.message}\n`);
+      return ExitCode.USAGE_ERROR;
+    }
+    throw error;
+  }
   const interpreter = chooseInterpreter(options.python, cwd);
   if (!interpreter.ok) {
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
@@ -119,6 +136,7 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
     interpreter,
     options,
     pytestArgs,
+    isolation,
     zygote: takeEarlyZygote(interpreter.path, cwd),
     ...(select === undefined ? {} : { select }),
     takeSignals,

@@ -10,6 +10,7 @@ import { ExitCode } from "../protocol/exit-codes.js";
 import type { HelloToZygote } from "../protocol/messages.js";
 import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
+import type { IsolationLimits, IsolationProfile } from "../sandbox/profiles.js";
 import type { DistMode } from "../scheduler/grouping.js";
 import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
@@ -38,6 +39,8 @@ export interface TestRunRequest {
   registry: RegistryOptions | null;
   /** --changed / --affected-by: the test files to run (daemon/affected-run.ts). */
   select?: HelloToZygote["select"];
+  /** The workers' sandbox (DESIGN.md section 4); absent: none. */
+  isolation?: { profile: IsolationProfile; limits: IsolationLimits };
   /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
   zygote?: StartedZygote;
   /** pytest's output goes here instead of Kiln's terminal (`kiln watch`). */
@@ -98,6 +101,20 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         scratchDir: scratch,
         interpreterNote: request.interpreterNote,
         ...(request.select === undefined ? {} : { select: request.select }),
+        ...(request.isolation === undefined || request.isolation.profile === "none"
+          ? {}
+          : {
+              isolation: {
+                ...request.isolation,
+                // Kept visible under the private /tmp and readable under strict.
+                projectPaths: [
+                  ...new Set([
+                    request.cwd,
+                    pytestRootdir({ cwd: request.cwd, args: request.pytestArgs, env: request.env }),
+                  ]),
+                ],
+              },
+            }),
       },
     });
     // Walk and stat the project while the zygote starts and imports pytest.
