@@ -64,8 +64,15 @@ class WorkspaceFinder(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader)
         entry = self.modules[module.__spec__.name]
         if entry.path is None:
             return  # a namespace package: nothing to run
-        code = marshal.loads(entry.code)
-        exec(code, module.__dict__)
+        exec(self._code(entry), module.__dict__)
+
+    def _code(self, entry):
+        try:
+            return marshal.loads(entry.code)
+        except (ValueError, EOFError, TypeError):
+            # Pushed with another Python (marshal's format is per version):
+            # compile the source, as importlib does for a stale .pyc.
+            return compile(entry.source, self.root + entry.path, "exec", dont_inherit=True)
 
     def is_package(self, fullname):
         entry = self.modules.get(fullname)
@@ -85,7 +92,7 @@ class WorkspaceFinder(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader)
         entry = self.modules.get(fullname)
         if entry is None or entry.path is None:
             return None
-        return marshal.loads(entry.code)
+        return self._code(entry)
 
     def get_filename(self, fullname):
         entry = self.modules.get(fullname)

@@ -39,6 +39,9 @@ const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   check: async () => (await import("./check-command.js")).registerCheckCommand,
   cache: async () => (await import("./cache-command.js")).registerCacheCommand,
   report: async () => (await import("./report-command.js")).registerReportCommand,
+  serve: async () => (await import("./serve-command.js")).registerServeCommand,
+  exec: async () => (await import("./exec-command.js")).registerExecCommand,
+  workspace: async () => (await import("./workspace-command.js")).registerWorkspaceCommand,
 };
 const named = process.argv[2];
 const load = named !== undefined && Object.hasOwn(COMMANDS, named) ? COMMANDS[named] : undefined;

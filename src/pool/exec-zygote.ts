@@ -70,7 +70,9 @@ export class ExecZygote {
     const exited = new Promise<void>((resolve) => {
       child.on("close", (code, signal) => {
         const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-        refused?.(new ExecZygoteError(`the exec zygote (${options.python}) ${how} before it was ready`));
+        refused?.(
+          new ExecZygoteError(`the exec zygote (${options.python}) ${how} before it was ready`),
+        );
         if (zygote && !zygote.stopping) events.died(how);
         resolve();
       });

@@ -150,7 +150,8 @@ export class Pool {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new PoolError("the pool is stopped"));
+    for (const waiter of this.waiters.splice(0))
+      waiter.reject(new PoolError("the pool is stopped"));
     await this.zygote.stop();
     for (const worker of this.workers.values()) worker.close();
     await this.attach.close();
@@ -168,7 +169,12 @@ export class Pool {
     const wanted = Math.max(refillCount(held, decision.target), atLeast - this.starting);
     const room = this.sizing.ceiling - this.workers.size;
     for (let i = 0; i < Math.min(wanted, room); i++) this.spawn();
-    this.options.observer?.sized(this.profile, this.idle.length + this.starting, decision.target, psi);
+    this.options.observer?.sized(
+      this.profile,
+      this.idle.length + this.starting,
+      decision.target,
+      psi,
+    );
   }
 
   private spawn(): void {
