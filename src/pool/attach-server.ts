@@ -5,7 +5,9 @@
 // expected worker, the wrong nonce, or a stream already attached is closed
 // at once: untrusted code in one worker can reach this socket, so it must
 // not be able to pose as another worker's output or control channel.
+import { chmodSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
 import { decodeExecWorkerMessage } from "../protocol/decode.js";
 import { ProtocolError } from "../protocol/frame-codec.js";
 
@@ -35,12 +37,17 @@ export class AttachServer {
     this.server = createServer((socket) => this.accept(socket));
   }
 
-  static async listen(path: string): Promise<AttachServer> {
+  /** `user`: the workers run as another uid, which must be able to connect (the nonce still guards). */
+  static async listen(path: string, user?: { uid: number; gid: number }): Promise<AttachServer> {
     const attach = new AttachServer(path);
     await new Promise<void>((resolve, reject) => {
       attach.server.once("error", reject);
       attach.server.listen(path, () => resolve());
     });
+    if (user) {
+      chmodSync(dirname(path), 0o711);
+      chmodSync(path, 0o777);
+    }
     return attach;
   }
 

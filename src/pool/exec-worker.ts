@@ -19,6 +19,8 @@ export type OutputSink = (stream: "stdout" | "stderr", chunk: Buffer) => void;
 
 export class ExecWorker {
   pid: number | undefined;
+  /** Handed to a request (its output is that request's to close). */
+  taken = false;
   readonly forkedAt = performance.now();
   private control: Socket | undefined;
   private readonly outputs = new Map<"stdout" | "stderr", Socket>();
@@ -33,6 +35,11 @@ export class ExecWorker {
   /** Resolves when the zygote reaped it. */
   readonly exited: Promise<WorkerExit>;
   private readonly outputsClosed: Promise<void>[] = [];
+  private markControlClosed: () => void = () => {};
+  /** The control connection ended: every frame the worker sent has been read. */
+  private readonly controlClosed = new Promise<void>((resolve) => {
+    this.markControlClosed = resolve;
+  });
 
   constructor(
     readonly id: number,
@@ -55,6 +62,7 @@ export class ExecWorker {
     if (stream === "control") {
       this.control = socket;
       socket.on("data", (chunk: Buffer) => this.onControl(chunk));
+      socket.on("close", () => this.markControlClosed());
       if (rest.length) this.onControl(rest);
     } else {
       this.outputs.set(stream, socket);
@@ -68,7 +76,6 @@ export class ExecWorker {
   exitedWith(exit: WorkerExit): void {
     this.exitInfo = exit;
     this.markExited(exit);
-    this.control?.destroy();
   }
 
   /**
@@ -81,7 +88,13 @@ export class ExecWorker {
       this.doneHandler = resolve;
     });
     this.control?.write(encodeFrame(request as unknown as FrameHeader, body));
-    return Promise.race([done, this.exited.then(() => null)]);
+    // The zygote may report the exit before this side has read the frames
+    // the worker sent just before it: wait for the control connection's end
+    // (bounded: a child of the code may hold it open) before saying "none".
+    const gone = this.exited
+      .then(() => Promise.race([this.controlClosed, delay(1_000)]))
+      .then(() => null);
+    return Promise.race([done, gone]);
   }
 
   /** Every byte the worker wrote has been delivered (bounded: a child may hold the fds). */
@@ -115,4 +128,8 @@ export class ExecWorker {
       this.control?.destroy();
     }
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

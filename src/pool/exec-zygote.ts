@@ -23,6 +23,19 @@ export interface ExecZygoteOptions {
   processes?: number;
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
+  /** Run the zygote (and so its workers) as this uid/gid. */
+  user?: { uid: number; gid: number };
+}
+
+/**
+ * Who a sandboxed pool runs as. Root is exempt from RLIMIT_NPROC whatever
+ * the user namespace (kernel/fork.c copy_process skips the check for
+ * INIT_USER, and uid 0 mapped to itself is INIT_USER), so a fork bomb would
+ * be bounded by nothing: as root, sandboxed pools run as nobody (65534).
+ */
+export function poolUser(profile: Profile): { uid: number; gid: number } | undefined {
+  if (profile === "none" || process.getuid?.() !== 0) return undefined;
+  return { uid: 65534, gid: 65534 };
 }
 
 export interface ExecZygoteEvents {
@@ -59,6 +72,7 @@ export class ExecZygote {
       // Its own process group: a terminal's Ctrl-C reaches the server,
       // which then drains and stops the pools itself.
       detached: true,
+      ...(options.user ?? {}),
     });
     let ready: ((pid: number) => void) | undefined;
     let refused: ((error: Error) => void) | undefined;

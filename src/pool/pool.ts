@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { AttachServer } from "./attach-server.js";
 import { ExecWorker, type WorkerExit } from "./exec-worker.js";
-import { ExecZygote, type Profile } from "./exec-zygote.js";
+import { ExecZygote, type Profile, poolUser } from "./exec-zygote.js";
 import { readCpuPressure } from "./psi.js";
 import {
   DEFAULT_SIZING,
@@ -71,7 +71,8 @@ export class Pool {
 
   static async start(options: PoolOptions): Promise<Pool> {
     const socketPath = join(options.scratchDir, `exec-${options.profile}.sock`);
-    const attach = await AttachServer.listen(socketPath);
+    const user = poolUser(options.profile);
+    const attach = await AttachServer.listen(socketPath, user);
     let pool: Pool | undefined;
     try {
       const zygote = await ExecZygote.start(
@@ -82,6 +83,7 @@ export class Pool {
           socketPath,
           scratchDir: options.scratchDir,
           processes: options.processes,
+          user,
         },
         {
           forked: (id, pid) => {
@@ -122,6 +124,7 @@ export class Pool {
     this.demand = recordArrival(this.demand, performance.now(), this.sizing);
     const worker = this.idle.shift();
     if (worker) {
+      worker.taken = true;
       this.refill();
       return Promise.resolve(worker);
     }
@@ -191,8 +194,10 @@ export class Pool {
       this.failures = 0;
       this.options.observer?.spawned(this.profile, (performance.now() - worker.forkedAt) / 1000);
       const waiter = this.waiters.shift();
-      if (waiter) waiter.resolve(worker);
-      else this.idle.push(worker);
+      if (waiter) {
+        worker.taken = true;
+        waiter.resolve(worker);
+      } else this.idle.push(worker);
     });
     worker.exited.then(() => {
       if (!counted) return;
@@ -217,7 +222,7 @@ export class Pool {
     if (at >= 0) this.idle.splice(at, 1);
     worker.exitedWith(exit);
     // A busy worker's output may still be in flight: its request closes it.
-    if (at >= 0) worker.close();
+    if (!worker.taken) worker.close();
     if (!this.stopped) this.refill();
   }
 
