@@ -53,7 +53,7 @@ export function registerServeCommand(program: Command): void {
     .action(async (raw: Record<string, string | undefined>) => {
       try {
         const ceiling = int("--pool-ceiling", 1)(raw.poolCeiling ?? "32");
-        process.exitCode = await serve(
+        const code = await serve(
           {
             host: raw.host,
             port: int("--port", 0)(raw.port ?? "8737"),
@@ -75,6 +75,9 @@ export function registerServeCommand(program: Command): void {
           },
           (line) => process.stdout.write(`${line}\n`),
         );
+        // Drained and stopped: whatever handle is still open (a client that
+        // keeps its connection) must not keep the process alive.
+        process.exit(code);
       } catch (error) {
         process.stderr.write(
           `kiln: error: ${error instanceof Error ? error.message : String(error)}\n`,

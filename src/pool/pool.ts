@@ -156,7 +156,11 @@ export class Pool {
     for (const waiter of this.waiters.splice(0))
       waiter.reject(new PoolError("the pool is stopped"));
     await this.zygote.stop();
-    for (const worker of this.workers.values()) worker.close();
+    // The zygote killed them all; requests still waiting on one get their answer now.
+    for (const worker of this.workers.values()) {
+      if (!worker.hasExited) worker.exitedWith({ code: null, signal: 9 });
+      worker.close();
+    }
     await this.attach.close();
   }
 
