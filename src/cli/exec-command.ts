@@ -80,7 +80,9 @@ async function remote(server: string, body: Record<string, unknown>): Promise<nu
   const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
   if (!response.ok || !response.body) {
     const text = await response.text();
-    throw new Error(`${url.origin} answered ${response.status}: ${text}`);
+    const why = `${url.origin} answered ${response.status}: ${text}`;
+    // 4xx: the request (or its token) was refused; 5xx: the service failed.
+    throw response.status < 500 ? new ExecUsageError(why) : new Error(why);
   }
   let pending = "";
   let exit = ExitCode.INTERNAL_ERROR as number;
