@@ -147,7 +147,7 @@ try {
     "--store",
     "sqlite",
     "--pool-floor",
-    "4",
+    FLOOR,
     "--concurrency",
     "16",
   ]);
