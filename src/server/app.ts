@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { ExecRun } from "../pool/exec-worker.js";
 import type { Profile } from "../pool/exec-zygote.js";
 import { type ExecResponse, execute } from "../pool/execute.js";
-import type { Pool } from "../pool/pool.js";
+import { type Pool, PoolError } from "../pool/pool.js";
 import { WorkspaceError, type WorkspaceLoader } from "../workspace/loader.js";
 import type { Admission } from "./admission.js";
 import type { TokenCheck } from "./auth.js";
@@ -54,6 +54,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         message: "a valid bearer token is required (Authorization: Bearer TOKEN)",
       });
     }
+  });
+
+  // A pool that can't serve (its zygote died, its workers die before they
+  // are ready) is the service's fault, but a temporary one: 503, not 500.
+  app.setErrorHandler(async (error, _request, reply) => {
+    if (error instanceof PoolError) {
+      return reply.code(503).send({ error: "unavailable", message: error.message });
+    }
+    const { statusCode, code, message } = error as {
+      statusCode?: number;
+      code?: string;
+      message: string;
+    };
+    const status = statusCode ?? 500;
+    return reply
+      .code(status)
+      .send({ error: code ?? (status >= 500 ? "internal error" : "bad request"), message });
   });
 
   app.get("/healthz", async () => ({ ok: true }));
