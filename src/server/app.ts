@@ -56,6 +56,24 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   });
 
+  // A body declared larger than the cap gets its 413 before it is read. Not
+  // fastify's own 413, which closes the connection at once: the bytes the
+  // client is still sending then make the kernel reset the connection, and
+  // the reset discards the 413 before the client reads it (RFC 9112 section
+  // 9.6 asks a server to keep reading before it closes). Kept alive, Node's
+  // server reads and drops the rest of the body (bounded by its
+  // requestTimeout) and the client gets its answer.
+  app.addHook("onRequest", async (request, reply) => {
+    if (reply.sent) return;
+    const declared = Number(request.headers["content-length"] ?? 0);
+    if (declared > deps.bodyLimit) {
+      await reply.code(413).send({
+        error: "too large",
+        message: `the request body is ${declared} bytes; this server takes at most ${deps.bodyLimit} (kiln serve --body-limit)`,
+      });
+    }
+  });
+
   // A pool that can't serve (its zygote died, its workers die before they
   // are ready) is the service's fault, but a temporary one: 503, not 500.
   app.setErrorHandler(async (error, _request, reply) => {

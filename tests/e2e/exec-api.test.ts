@@ -2,7 +2,7 @@
 // request gets back (stdout, result, error with source lines, exit codes),
 // the NDJSON stream, and the service's own refusals (400, 401, 413).
 import { writeFileSync } from "node:fs";
-import { request } from "node:http";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExecServer, postExec, startExecServer } from "../helpers/exec-server.js";
@@ -126,23 +126,40 @@ describe("refusals", () => {
   });
 
   it("413 for a 50 MB body, and still answers the next request", async () => {
-    const big = Buffer.from(JSON.stringify({ code: `x = '${"a".repeat(50 * 1024 * 1024)}'` }));
-    // node:http, not fetch: the server answers 413 from the Content-Length
-    // and closes while the client is still writing, and fetch turns the
-    // resulting EPIPE into a failure even though the answer came.
+    // A raw socket, not fetch or node:http: the server answers 413 from the
+    // Content-Length and closes, and an HTTP client that hits EPIPE while
+    // still writing drops the connection before it reads the answer. Here
+    // the answer is read whatever happens to the writes.
+    const total = 50 * 1024 * 1024;
+    const { hostname, port } = new URL(server.url);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${server.url}/v1/exec`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "Content-Length": big.length, ...auth },
+      const socket = connect(Number(port), hostname);
+      let answer = "";
+      socket.on("data", (data: Buffer) => {
+        answer += data.toString("latin1");
+        const match = /^HTTP\/1\.1 (\d{3})/.exec(answer);
+        if (match?.[1]) {
+          resolve(Number(match[1]));
+          socket.destroy();
+        }
       });
-      req.on("response", (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on("error", (error: NodeJS.ErrnoException) => {
+      socket.on("error", (error: NodeJS.ErrnoException) => {
         if (error.code !== "EPIPE" && error.code !== "ECONNRESET") reject(error);
       });
-      req.end(big);
+      socket.on("close", () => resolve(answer ? -1 : 0));
+      socket.write(
+        `POST /v1/exec HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+          `Authorization: Bearer ${TOKEN}\r\nContent-Length: ${total}\r\n\r\n`,
+      );
+      const chunk = Buffer.alloc(1024 * 1024, "a");
+      let sent = 0;
+      const pump = () => {
+        while (sent < total && !socket.destroyed) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) return void socket.once("drain", pump);
+        }
+      };
+      pump();
     });
     expect(status).toBe(413);
     expect((await postExec(server.url, { code: "print(2)" }, auth)).json.stdout).toBe("2\n");
