@@ -45,6 +45,23 @@ export interface ExecZygoteEvents {
   died(how: string): void;
 }
 
+/**
+ * The environment the zygote, and so every worker's code, starts with: not
+ * the server's, which may hold secrets (KILN_SERVE_TOKENS, cloud keys). Only
+ * what running Python needs; a request adds its own `env`.
+ */
+export function workerEnvironment(from: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    LANG: from.LANG ?? "C.UTF-8",
+    PYTHONDONTWRITEBYTECODE: "1",
+  };
+  for (const name of ["TMPDIR", "KILN_PROTOCOL_CHECK", "PYTHONHASHSEED"]) {
+    if (from[name] !== undefined) env[name] = from[name];
+  }
+  return env;
+}
+
 /** The profile can't be had here, or the zygote failed to start: the pool must not start. */
 export class ExecZygoteError extends Error {
   override name = "ExecZygoteError";
@@ -67,7 +84,7 @@ export class ExecZygote {
 
   static async start(options: ExecZygoteOptions, events: ExecZygoteEvents): Promise<ExecZygote> {
     const child = spawn(options.python, harnessArgs("exec-zygote"), {
-      env: options.env ?? process.env,
+      env: options.env ?? workerEnvironment(process.env),
       stdio: ["ignore", "inherit", "inherit", "pipe"],
       // Its own process group: a terminal's Ctrl-C reaches the server,
       // which then drains and stops the pools itself.

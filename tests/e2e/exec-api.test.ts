@@ -16,7 +16,10 @@ beforeAll(async () => {
   const dir = tempDir("kiln-exec-api-");
   const tokenFile = join(dir, "tokens");
   writeFileSync(tokenFile, `# tokens\nother-token\n${TOKEN}\n`);
-  server = await startExecServer(["--profile", "strict", "--token-file", tokenFile], { cwd: dir });
+  server = await startExecServer(["--profile", "strict", "--token-file", tokenFile], {
+    cwd: dir,
+    env: { KILN_SERVE_TOKENS: "env-token", SERVER_SECRET: "do-not-leak" },
+  });
 });
 
 afterAll(async () => {
@@ -67,6 +70,14 @@ describe("POST /v1/exec", () => {
   it("calls module + function with args", async () => {
     const r = await postExec(server.url, { module: "math", function: "hypot", args: [3, 4] }, auth);
     expect(r.json.result).toBe(5);
+  });
+
+  it("gives the code none of the server's environment (its tokens, its secrets)", async () => {
+    const r = await postExec(server.url, { code: "import os\nsorted(os.environ)" }, auth);
+    expect(r.json.result).not.toContain("KILN_SERVE_TOKENS");
+    expect(r.json.result).not.toContain("SERVER_SECRET");
+    const env = await postExec(server.url, { code: "1" }, { Authorization: "Bearer env-token" });
+    expect(env.status).toBe(200);
   });
 
   it("passes stdin and env", async () => {
