@@ -36,9 +36,9 @@ def _register_source(filename, source):
     linecache.cache[filename] = (len(source), None, lines, filename)
 
 
-def _split_last_expression(source):
+def _split_last_expression(source, filename):
     """(module body without its last statement, the last expression) or (tree, None)."""
-    tree = ast.parse(source, FILENAME, "exec")
+    tree = ast.parse(source, filename, "exec")
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = tree.body.pop()
         return tree, ast.Expression(last.value)
@@ -85,16 +85,20 @@ def _system_exit_code(exc):
     return 1
 
 
-def run_code(source, outcome):
-    _register_source(FILENAME, source)
+def run_code(source, outcome, filename=None):
+    """`filename`: run as `python FILE` (its __file__, its name in tracebacks)."""
+    name = filename or FILENAME
+    _register_source(name, source)
     main = types.ModuleType("__main__")
     main.__builtins__ = __builtins__
+    if filename:
+        main.__file__ = filename
     sys.modules["__main__"] = main
     try:
-        tree, last = _split_last_expression(source)
-        exec(compile(tree, FILENAME, "exec"), main.__dict__)
+        tree, last = _split_last_expression(source, name)
+        exec(compile(tree, name, "exec"), main.__dict__)
         if last is not None:
-            value = eval(compile(last, FILENAME, "eval"), main.__dict__)
+            value = eval(compile(last, name, "eval"), main.__dict__)
             if value is not None:
                 outcome.result = value
                 outcome.has_result = True

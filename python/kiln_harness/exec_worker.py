@@ -91,7 +91,7 @@ def serve(request, body):
         exec_workspace.install(request["workspace"], body)
     exec_sandbox.limit_memory(request.get("memoryMb"))
     if request.get("code") is not None:
-        exec_run.run_code(request["code"], outcome)
+        exec_run.run_code(request["code"], outcome, request.get("filename"))
     else:
         exec_run.run_function(request["module"], request["function"], request.get("args"), outcome)
     return outcome

@@ -3,6 +3,7 @@
 // without, one-shot in a local pool of the same profile. stdout and stderr
 // are printed as they come; the exit status is the code's.
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExecZygoteError, type Profile } from "../pool/exec-zygote.js";
 import { type ExecError, execute } from "../pool/execute.js";
@@ -64,10 +65,13 @@ async function runExec(file: string | undefined, flags: ExecFlags): Promise<numb
   }
   const profile = parseProfiles(flags.profile ?? "strict")[0] as Profile;
   const timeoutMs = Number(flags.timeoutMs ?? LIMITS.defaultTimeoutMs);
+  const filename = file === undefined ? undefined : resolve(file);
   const server = flags.server ?? process.env.KILN_SERVER;
-  if (server)
-    return remote(server, { code, profile, timeout_ms: timeoutMs, workspace: flags.workspace });
-  return local(code, profile, timeoutMs, flags);
+  if (server) {
+    const body = { code, filename, profile, timeout_ms: timeoutMs, workspace: flags.workspace };
+    return remote(server, body);
+  }
+  return local(code, filename, profile, timeoutMs, flags);
 }
 
 async function remote(server: string, body: Record<string, unknown>): Promise<number> {
@@ -116,6 +120,7 @@ async function remote(server: string, body: Record<string, unknown>): Promise<nu
 
 async function local(
   code: string,
+  filename: string | undefined,
   profile: Profile,
   timeoutMs: number,
   flags: ExecFlags,
@@ -145,6 +150,7 @@ async function local(
       {
         type: "exec:run",
         code,
+        ...(filename === undefined ? {} : { filename }),
         memoryMb: LIMITS.defaultMemoryMb,
         ...(workspace
           ? {

@@ -436,6 +436,8 @@ export const execWorkspaceModule = z.strictObject({
 export const supervisorToExecWorker = z.discriminatedUnion("type", [
   message("exec:run", {
     code: z.string().optional(),
+    /** The code's file name (co_filename, __file__): `kiln exec FILE` runs it as python FILE would. */
+    filename: z.string().optional(),
     module: z.string().optional(),
     function: z.string().optional(),
     args: z.array(z.unknown()).optional(),

@@ -158,6 +158,7 @@ async function toRun(
 ): Promise<Prepared> {
   const request: ExecRun = { type: "exec:run", memoryMb: body.memory_mb ?? LIMITS.defaultMemoryMb };
   if (body.code !== undefined) request.code = body.code;
+  if (body.filename !== undefined) request.filename = body.filename;
   if (body.module !== undefined) request.module = body.module;
   if (body.function !== undefined) request.function = body.function;
   if (body.args !== undefined) request.args = body.args;

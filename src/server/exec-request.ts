@@ -15,6 +15,8 @@ export const LIMITS = {
 export const execRequest = z
   .strictObject({
     code: z.string().optional(),
+    /** The code's file name, as `python FILE` would have it (tracebacks, __file__). */
+    filename: z.string().min(1).optional(),
     module: z.string().min(1).optional(),
     function: z.string().min(1).optional(),
     args: z.array(z.unknown()).optional(),
@@ -33,6 +35,9 @@ export const execRequest = z
   })
   .refine((r) => (r.module === undefined) === (r.function === undefined), {
     message: "`module` and `function` go together",
+  })
+  .refine((r) => r.filename === undefined || r.code !== undefined, {
+    message: "`filename` goes with `code`",
   })
   .refine((r) => r.args === undefined || r.module !== undefined, {
     message: "`args` goes with `module` + `function`",

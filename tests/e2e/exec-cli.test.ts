@@ -40,7 +40,8 @@ describe("kiln exec", () => {
     writeFileSync(file, "x = 1\nraise ValueError('nope')\n");
     const r = await runKiln(["exec", file], { cwd });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('File "<string>", line 2, in <module>');
+    expect(r.stderr).toContain(`File "${file}", line 2, in <module>`);
+    expect(r.stderr).toContain("raise ValueError('nope')");
     expect(r.stderr).toContain("ValueError: nope");
   });
 
