@@ -39,6 +39,8 @@ export interface PoolOptions {
   psi?: () => number | null;
 }
 
+/** How long after a zygote died a new one is started. */
+const RESTART_DELAY_MS = 1_000;
 /** Workers die before they are ready this many times in a row: the pool is broken. */
 const MAX_STARTUP_FAILURES = 5;
 
@@ -59,11 +61,15 @@ export class Pool {
   private lastTarget: number;
   readonly sizing: SizingConfig;
 
+  private zygoteHandle: ExecZygote | undefined;
+  private restartDelayMs = RESTART_DELAY_MS;
+
   private constructor(
     readonly profile: Profile,
-    private readonly zygote: ExecZygote,
     private readonly attach: AttachServer,
     private readonly options: PoolOptions,
+    private readonly socketPath: string,
+    private readonly user: { uid: number; gid: number } | undefined,
   ) {
     this.sizing = { ...DEFAULT_SIZING, ...options.sizing };
     this.lastTarget = this.sizing.floor;
@@ -73,34 +79,89 @@ export class Pool {
     const socketPath = join(options.scratchDir, `exec-${options.profile}.sock`);
     const user = poolUser(options.profile);
     const attach = await AttachServer.listen(socketPath, user);
-    let pool: Pool | undefined;
+    const pool = new Pool(options.profile, attach, options, socketPath, user);
     try {
-      const zygote = await ExecZygote.start(
-        {
-          python: options.python,
-          profile: options.profile,
-          preload: options.preload ?? [],
-          socketPath,
-          scratchDir: options.scratchDir,
-          processes: options.processes,
-          user,
-        },
-        {
-          forked: (id, pid) => {
-            const worker = pool?.workers.get(id);
-            if (worker) worker.pid = pid;
-          },
-          exited: (id, _pid, code, signal) => pool?.onExit(id, { code, signal }),
-          died: (how) => pool?.fail(new PoolError(`the ${options.profile} exec zygote ${how}`)),
-        },
-      );
-      pool = new Pool(options.profile, zygote, attach, options);
-      pool.refill();
-      return pool;
+      pool.zygoteHandle = await pool.startZygote();
     } catch (error) {
       await attach.close();
       throw error;
     }
+    pool.refill();
+    return pool;
+  }
+
+  private get zygote(): ExecZygote {
+    if (!this.zygoteHandle) throw new Error("this is a bug in kiln: a pool without its zygote");
+    return this.zygoteHandle;
+  }
+
+  private startZygote(): Promise<ExecZygote> {
+    const { options } = this;
+    return ExecZygote.start(
+      {
+        python: options.python,
+        profile: options.profile,
+        preload: options.preload ?? [],
+        socketPath: this.socketPath,
+        scratchDir: options.scratchDir,
+        processes: options.processes,
+        user: this.user,
+      },
+      {
+        forked: (id, pid) => {
+          const worker = this.workers.get(id);
+          if (worker) worker.pid = pid;
+        },
+        exited: (id, _pid, code, signal) => this.onExit(id, { code, signal }),
+        died: (how) => this.zygoteDied(how),
+      },
+    );
+  }
+
+  /**
+   * The zygote died (killed, crashed): its workers died with it (each has
+   * PR_SET_PDEATHSIG), so the requests on them are answered now, and a new
+   * zygote is started after a pause (doubling up to 30 s while it fails).
+   * Meanwhile the pool is unhealthy: /readyz says why, requests get 503.
+   */
+  private zygoteDied(how: string): void {
+    this.fail(new PoolError(`the ${this.profile} exec zygote ${how}; restarting it`));
+    for (const worker of this.workers.values()) {
+      worker.exitedWith({ code: null, signal: 9 });
+      if (!worker.taken) worker.close();
+      this.attach.forget(worker.id);
+    }
+    this.workers.clear();
+    this.idle.length = 0;
+    this.starting = 0;
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    if (this.stopped) return;
+    setTimeout(() => void this.restart(), this.restartDelayMs);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.zygoteHandle = await this.startZygote();
+    } catch (error) {
+      this.broken = new PoolError(
+        `the ${this.profile} exec zygote could not be restarted: ${(error as Error).message}`,
+      );
+      this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
+      this.scheduleRestart();
+      return;
+    }
+    if (this.stopped) {
+      await this.zygote.stop();
+      return;
+    }
+    this.restartDelayMs = RESTART_DELAY_MS;
+    this.broken = undefined;
+    this.failures = 0;
+    this.refill();
   }
 
   /** Idle workers, workers starting, and the current target. */
@@ -155,7 +216,7 @@ export class Pool {
     this.stopped = true;
     for (const waiter of this.waiters.splice(0))
       waiter.reject(new PoolError("the pool is stopped"));
-    await this.zygote.stop();
+    await this.zygoteHandle?.stop();
     // The zygote killed them all; requests still waiting on one get their answer now.
     for (const worker of this.workers.values()) {
       if (!worker.hasExited) worker.exitedWith({ code: null, signal: 9 });

@@ -1,5 +1,6 @@
 // The exec service's health: a pool whose zygote dies makes /readyz say so
-// (503) and requests get 503, not a hang or a 500; a profile or preload that
+// (503) and requests get 503, not a hang or a 500, until a new zygote is
+// up; a request in flight on the dead zygote's worker is answered; a profile or preload that
 // can't be had stops `kiln serve` at start with the reason (never a silent
 // downgrade to a weaker sandbox).
 import { readFileSync } from "node:fs";
@@ -17,7 +18,7 @@ function cmdline(pid: number): string {
 }
 
 describe("exec service health", () => {
-  it("reports a dead pool in /readyz and answers 503", async () => {
+  it("reports a dead pool in /readyz, answers 503, and restarts its zygote", async () => {
     const server = await startExecServer(["--profile", "none"], {
       cwd: tempDir("kiln-exec-health-"),
     });
@@ -25,7 +26,15 @@ describe("exec service health", () => {
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       const zygote = server.descendants().find((pid) => cmdline(pid).includes("exec-zygote"));
       expect(zygote).toBeDefined();
+      const inFlight = postExec(server.url, {
+        code: "import time\ntime.sleep(30)",
+        timeout_ms: 60_000,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
       process.kill(zygote as number, "SIGKILL");
+      const answered = await inFlight;
+      expect(answered.status).toBe(200);
+      expect(answered.json.error).toMatchObject({ type: "WorkerDied" });
       let ready = await fetch(`${server.url}/readyz`);
       const deadline = Date.now() + 5_000;
       while (ready.status === 200 && Date.now() < deadline) {
@@ -37,6 +46,14 @@ describe("exec service health", () => {
       const r = await postExec(server.url, { code: "print(1)" });
       expect(r.status).toBe(503);
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const back = Date.now() + 15_000;
+      while (ready.status !== 200 && Date.now() < back) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ready = await fetch(`${server.url}/readyz`);
+      }
+      expect(ready.status).toBe(200);
+      expect((await postExec(server.url, { code: "print(5)" })).json.stdout).toBe("5\n");
+      expect(server.descendants()).not.toContain(zygote);
     } finally {
       await server.stop();
     }
