@@ -7,11 +7,17 @@ it, never a silent downgrade), enters the namespaces once (sandbox_ns.py)
 and builds the seccomp program (sandbox_seccomp.py). A worker then applies
 only what must be per process, in DESIGN.md's order:
 
-  enter()  right after the fork: its /proc for the PID namespace; strict: its
-           own temp dir, which becomes $TMPDIR (and so pytest's basetemp root);
+  enter()  right after the fork: its own mount namespace with the run's
+           private /tmp and a /proc for the PID namespace; strict: its own
+           temp dir, which becomes $TMPDIR (and so pytest's basetemp root);
   lock()   once its channel is connected and the zygote's inherited capture
            is stopped (strict only): rlimits, close every inherited fd but
-           stdio and the channel, NO_NEW_PRIVS, Landlock, seccomp last.
+           stdio, the channel and the --timeout stack file, NO_NEW_PRIVS,
+           Landlock, seccomp last.
+
+Landlock's read-only system paths include all of /etc (Python reads
+ld.so.cache, localtime, passwd, resolv.conf, ssl... there): a rule covers a
+whole hierarchy and cannot carve files out of it.
 """
 
 import os
@@ -24,6 +30,9 @@ from .sandbox_seccomp import SeccompFilter
 from .sandbox_sys import LIBC, SandboxError, machine
 
 PROFILES = ("none", "hermetic", "strict")
+# In the private /tmp: spilled report bodies (report_sender.py), so a strict
+# worker needs no write access to the scratch dir on the host's disk.
+SPILL_DIR = "kiln-spill"
 MB = 1024 * 1024
 
 # Read-only for a strict worker besides the project and the interpreter.
@@ -39,8 +48,9 @@ SYSTEM_WRITE = ("/dev/null", "/dev/tty", "/dev/pts")
 class WorkerSandbox:
     """What a worker applies; built in the zygote by prepare()."""
 
-    def __init__(self, profile, limits, read_paths, write_paths, seccomp, landlock_abi):
+    def __init__(self, profile, limits, staging, read_paths, write_paths, seccomp, landlock_abi):
         self.profile = profile
+        self.staging = staging
         self.limits = limits
         self.read_paths = read_paths
         self.write_paths = write_paths
@@ -48,13 +58,21 @@ class WorkerSandbox:
         self.landlock_abi = landlock_abi
         self.temp_dir = None
 
+    def spill_dirs(self):
+        """Where this worker spills report bodies, and that dir as the zygote
+        sees it (the private /tmp is mounted at `staging` there)."""
+        return os.path.join("/tmp", SPILL_DIR), os.path.join(self.staging, SPILL_DIR)
+
     def enter(self, worker_id):
-        sandbox_ns.worker_proc()
+        sandbox_ns.worker_mounts(self.staging)
         if self.profile == "strict":
             # Its own temp dir in the private /tmp: tempfile and pytest's
             # basetemp (TempPathFactory.getbasetemp uses tempfile.gettempdir)
-            # land there, the one place besides the scratch dir it may write.
-            self.temp_dir = tempfile.mkdtemp(prefix="kiln-worker-%d-" % worker_id, dir="/tmp")
+            # land there, with the spill dir the only places it may write.
+            # Named by worker id and pid, unique in the run's private /tmp
+            # (mkdtemp's random name would cost ~0.2 ms of a fork's budget).
+            self.temp_dir = "/tmp/kiln-worker-%d-%d" % (worker_id, os.getpid())
+            os.mkdir(self.temp_dir, 0o700)
             os.environ["TMPDIR"] = self.temp_dir
             tempfile.tempdir = self.temp_dir
 
@@ -172,6 +190,33 @@ def cgroup_limits_problem(limits):
     )
 
 
+# The kernel's RESERVED_PIDS (kernel/pid.c): once pid numbers wrap, they
+# start again above it, so a namespace with pid_max = RESERVED_PIDS + n can
+# hold at least n tasks (and at most n + 299, before the first wrap).
+RESERVED_PIDS = 300
+
+
+def pid_max_for(profile, limits):
+    """strict: the PID namespace's pid_max, from `processes` (None: no limit).
+    RLIMIT_NPROC does not bind root (the kernel exempts uid 0), so this is
+    what bounds a fork bomb there; for other users it is a second bound.
+    Needs Linux >= 6.14 (per-namespace pid_max); as root on an older kernel
+    the processes limit cannot be applied, and strict is refused."""
+    if profile != "strict" or limits.get("processes") is None:
+        return None
+    return RESERVED_PIDS + int(limits["processes"])
+
+
+def with_run_overhead(limits, workers):
+    """`processes` is what the tests may start; RLIMIT_NPROC and pid_max
+    count the run's own tasks too (per user, per namespace), so each gets
+    room for the zygote, the namespace's init, and every worker with its
+    --timeout watchdog thread."""
+    if limits.get("processes") is None:
+        return limits
+    return {**limits, "processes": int(limits["processes"]) + 2 * max(1, int(workers)) + 2}
+
+
 def _existing(paths):
     seen = []
     for p in paths:
@@ -180,7 +225,7 @@ def _existing(paths):
     return seen
 
 
-def prepare(isolation, scratch_dir, args):
+def prepare(isolation, scratch_dir, args, workers=1):
     """In the zygote, before any fork: a WorkerSandbox, or None for `none`.
     Raises SandboxError naming the missing feature."""
     profile = (isolation or {}).get("profile", "none")
@@ -188,7 +233,7 @@ def prepare(isolation, scratch_dir, args):
         raise SandboxError("unknown isolation profile %r (one of %s)" % (profile, ", ".join(PROFILES)))
     if profile == "none":
         return None
-    limits = isolation.get("limits") or {}
+    limits = with_run_overhead(isolation.get("limits") or {}, workers)
     reasons = unavailable(profile)
     problem = cgroup_limits_problem(limits) if profile == "strict" else None
     if problem:
@@ -200,11 +245,85 @@ def prepare(isolation, scratch_dir, args):
     harness = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     interpreter = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
     keep = [*project, *_existing(arg_paths), scratch_dir, harness, *interpreter, *sys.path]
-    sandbox_ns.enter(keep, [os.environ.get("TMPDIR")])
+    # In the scratch dir, which the supervisor removes after the run: the
+    # mount itself exists only in the zygote's mount namespace.
+    staging = os.path.join(scratch_dir, "private-tmp")
+    os.mkdir(staging, 0o700)
+    # Required for root only: RLIMIT_NPROC binds every other user.
+    sandbox_ns.enter(
+        staging,
+        keep,
+        [os.environ.get("TMPDIR")],
+        pid_max_for(profile, limits),
+        pid_max_required=os.getuid() == 0,
+    )
+    os.mkdir(os.path.join(staging, SPILL_DIR), 0o700)
     seccomp = abi = None
     if profile == "strict":
         seccomp = SeccompFilter(machine())
         abi = sandbox_landlock.abi_version()
     reads = _existing([*SYSTEM_READ, *project, *arg_paths, harness, *interpreter, *sys.path])
-    writes = _existing([*SYSTEM_WRITE, scratch_dir])
-    return WorkerSandbox(profile, limits, reads, writes, seccomp, abi)
+    if profile == "strict" and "/" in [os.path.realpath(p) for p in reads]:
+        # Landlock rules cover whole hierarchies: "/" would make every file
+        # readable, the secrets the profile exists to hide among them.
+        raise SandboxError(
+            "strict: a project path, an argument or a sys.path entry is / itself, which would "
+            "make the whole filesystem readable; run kiln from the project's directory"
+        )
+    writes = [*_existing(SYSTEM_WRITE), os.path.join("/tmp", SPILL_DIR)]
+    return WorkerSandbox(profile, limits, staging, reads, writes, seccomp, abi)
+
+
+
+def _in_child(fn):
+    """fn() in a forked child: '' if it returned, else what it raised."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        message = b""
+        try:
+            fn()
+        except SandboxError as exc:
+            message = str(exc).encode()
+        except Exception as exc:  # reported as the reason, never a crash of doctor
+            message = ("%s: %s" % (type(exc).__name__, exc)).encode()
+        try:
+            os.write(w, message)
+        finally:
+            os._exit(0)
+    os.close(w)
+    answer = os.read(r, 4096).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    return answer
+
+
+def probe(profile):
+    """Why `profile` does not work here ([] when it does), by trying it: the
+    static checks (unavailable), then a forked child that enters the
+    namespaces as the zygote does, and its own child that does what a
+    worker does (/proc; for strict, Landlock and seccomp). For `kiln doctor`."""
+    reasons = unavailable(profile)
+    if reasons or profile == "none":
+        return reasons
+
+    staging = tempfile.mkdtemp(prefix="kiln-probe-")
+
+    def worker():
+        sandbox_ns.worker_mounts(staging)
+        if profile == "strict":
+            sandbox_landlock.restrict(sandbox_landlock.abi_version(), SYSTEM_READ, [])
+            SeccompFilter(machine()).install()
+
+    def zygote():
+        sandbox_ns.enter(staging, [], [])
+        problem = _in_child(worker)
+        if problem:
+            raise SandboxError(problem)
+
+    try:
+        answer = _in_child(zygote)
+    finally:
+        os.rmdir(staging)
+    return [answer] if answer else []

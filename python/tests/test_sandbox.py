@@ -1,4 +1,5 @@
 import errno
+import json
 import os
 import resource
 import socket
@@ -76,6 +77,12 @@ def test_close_inherited_fds_keeps_stdio_its_copies_and_the_channel():
     }
 
 
+def test_processes_leave_room_for_the_runs_own_tasks():
+    # zygote, init, and each worker with its watchdog thread
+    assert sandbox.with_run_overhead({"processes": 60, "openFiles": 9}, 4) == {"processes": 70, "openFiles": 9}
+    assert sandbox.with_run_overhead({"openFiles": 9}, 4) == {"openFiles": 9}
+
+
 def test_unknown_profile_is_refused_by_name():
     with pytest.raises(sandbox.SandboxError, match="unknown isolation profile 'sealed'"):
         sandbox.prepare({"profile": "sealed"}, "/nonexistent", [])
@@ -108,26 +115,32 @@ def test_namespaces_hide_tmp_network_and_processes(tmp_path):
     port = server.getsockname()[1]
     uid = os.getuid()
 
+    staging = tmp_path / "staging"
+    staging.mkdir()
+
     def child():
-        sandbox_ns.enter([str(kept)], [str(fresh)])
+        sandbox_ns.enter(str(staging), [str(kept)], [str(fresh)])
         r, w = os.pipe()
         worker = os.fork()
         if worker == 0:  # a "worker": the first child after the init
-            sandbox_ns.worker_proc()
+            sandbox_ns.worker_mounts(str(staging))
             pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
-            os.write(w, ("%d %s" % (os.getpid(), pids)).encode())
+            view = {
+                "kept": (kept / "data.txt").read_text(),
+                "hidden": os.path.exists(hidden),
+                "fresh": os.listdir(fresh),
+            }
+            os.write(w, json.dumps([os.getpid(), pids, view]).encode())
             os._exit(0)
         os.close(w)
-        seen = os.read(r, 1000).decode()
+        seen = json.loads(os.read(r, 10000).decode())
         os.waitpid(worker, 0)
         loop = socket.socket()
         loop.bind(("127.0.0.1", 0))
         loop.listen(1)
         return {
             "uid": os.getuid(),
-            "kept": (kept / "data.txt").read_text(),
-            "hidden": os.path.exists(hidden),
-            "fresh": os.listdir(fresh),
+            "zygote_sees_host_tmp": os.path.exists(hidden),
             "outside_server": errno_of(lambda: socket.create_connection(("127.0.0.1", port), timeout=2)),
             "loopback": errno_of(lambda: socket.create_connection(loop.getsockname(), timeout=2)),
             "worker": seen,
@@ -138,12 +151,56 @@ def test_namespaces_hide_tmp_network_and_processes(tmp_path):
     finally:
         server.close()
     assert out["uid"] == uid
-    assert out["kept"] == "kept"
-    assert out["hidden"] is False
-    assert out["fresh"] == []
+    assert out["zygote_sees_host_tmp"] is True
     assert out["outside_server"] == errno.ECONNREFUSED  # another network namespace's loopback
     assert out["loopback"] == 0
-    pid, pids = out["worker"].split(" ", 1)
-    assert pid == "2"  # PID 1 is the namespace's init
-    assert pids == "[1, 2]"
+    pid, pids, view = out["worker"]
+    assert pid == 2  # PID 1 is the namespace's init
+    assert pids == [1, 2]
+    assert view == {"kept": "kept", "hidden": False, "fresh": []}
     assert os.path.exists(hidden)  # the host's /tmp is untouched
+
+
+def _kernel_at_least(major, minor):
+    release = os.uname().release.split("-")[0].split(".")
+    return (int(release[0]), int(release[1])) >= (major, minor)
+
+
+@needs_userns
+@pytest.mark.skipif(not _kernel_at_least(6, 14), reason="per-namespace pid_max needs Linux 6.14")
+def test_the_pid_namespace_gets_its_own_pid_max(tmp_path):
+    """strict's bound on processes that holds for root too (RLIMIT_NPROC does not)."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    host = open("/proc/sys/kernel/pid_max").read()
+
+    def child():
+        sandbox_ns.enter(str(staging), [], [], pid_max=sandbox.pid_max_for("strict", {"processes": 20}))
+        r, w = os.pipe()
+        worker = os.fork()
+        if worker == 0:
+            sandbox_ns.worker_mounts(str(staging))
+            forked = []
+            try:
+                for _ in range(400):
+                    pid = os.fork()
+                    if pid == 0:
+                        os.close(w)
+                        os.read(r, 1)  # EOF once the worker is done forking
+                        os._exit(0)
+                    forked.append(pid)
+            except OSError:
+                pass
+            os.close(w)
+            for pid in forked:
+                os.waitpid(pid, 0)
+            os._exit(len(forked) - 200)  # an exit status holds 0..255
+        os.close(r)
+        os.close(w)
+        _, status = os.waitpid(worker, 0)
+        return os.WEXITSTATUS(status) + 200
+
+    forked = in_child(child)
+    # pid_max = 300 + 20: pids 2..319 before the numbers wrap (init has 1, the worker 2).
+    assert 300 <= forked < 320
+    assert open("/proc/sys/kernel/pid_max").read() == host
