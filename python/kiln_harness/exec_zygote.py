@@ -11,10 +11,12 @@ reports every exit (exec:exited). Single-threaded: SIGCHLD wakes the loop
 through signal.set_wakeup_fd.
 """
 
+import glob
 import importlib
 import os
 import platform
 import selectors
+import shutil
 import signal
 import sys
 import time
@@ -90,8 +92,32 @@ class ExecZygote:
                 os.killpg(pid, signal.SIGKILL)  # what its code left running in its group
             except OSError:
                 pass
+            self.remove_temp(worker_id)
             self.chan.queue({"type": "exec:exited", "workerId": worker_id, "pid": pid, "exitCode": code, "signal": sig})
         self.chan.flush()
+
+    def remove_temp(self, worker_id):
+        """strict: the worker's own temp dir in the private /tmp (a tmpfs, so
+        in memory) goes with the worker, so nothing its code wrote there
+        stays for a later request or piles up. The zygote sees that /tmp at
+        the sandbox's staging dir (sandbox_ns.private_tmp). The shared spill
+        dir, which exec workers never use (it is for kiln test's report
+        bodies), is emptied too: it must not carry anything between requests."""
+        staging = getattr(self.box, "staging", None)
+        if staging is None:
+            return
+        for path in glob.glob(os.path.join(staging, "kiln-worker-%d-*" % worker_id)):
+            shutil.rmtree(path, ignore_errors=True)
+        _, spill = self.box.spill_dirs()
+        for name in os.listdir(spill) if os.path.isdir(spill) else ():
+            path = os.path.join(spill, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     def stop(self):
         for worker_id in list(self.pids):

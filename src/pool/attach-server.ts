@@ -5,9 +5,8 @@
 // expected worker, the wrong nonce, or a stream already attached is closed
 // at once: untrusted code in one worker can reach this socket, so it must
 // not be able to pose as another worker's output or control channel.
-import { chmodSync } from "node:fs";
+import { chownSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { dirname } from "node:path";
 import { decodeExecWorkerMessage } from "../protocol/decode.js";
 import { ProtocolError } from "../protocol/frame-codec.js";
 
@@ -44,10 +43,7 @@ export class AttachServer {
       attach.server.once("error", reject);
       attach.server.listen(path, () => resolve());
     });
-    if (user) {
-      chmodSync(dirname(path), 0o711);
-      chmodSync(path, 0o777);
-    }
+    if (user) chownSync(path, user.uid, user.gid);
     return attach;
   }
 

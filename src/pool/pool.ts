@@ -4,6 +4,7 @@
 // is counted and the request waits for a fork); each serves one request
 // and exits. Sizing is pure (sizing.ts); this file is the bookkeeping.
 import { randomBytes } from "node:crypto";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AttachServer } from "./attach-server.js";
 import { ExecWorker, type WorkerExit } from "./exec-worker.js";
@@ -76,10 +77,24 @@ export class Pool {
   }
 
   static async start(options: PoolOptions): Promise<Pool> {
-    const socketPath = join(options.scratchDir, `exec-${options.profile}.sock`);
     const user = poolUser(options.profile);
+    // A directory per pool: the sandbox stages its private /tmp in it, and
+    // a pool that runs as another user must own it.
+    const dir = join(options.scratchDir, options.profile);
+    mkdirSync(dir, { mode: 0o700 });
+    if (user) {
+      chmodSync(options.scratchDir, 0o711);
+      chownSync(dir, user.uid, user.gid);
+    }
+    const socketPath = join(dir, "attach.sock");
     const attach = await AttachServer.listen(socketPath, user);
-    const pool = new Pool(options.profile, attach, options, socketPath, user);
+    const pool = new Pool(
+      options.profile,
+      attach,
+      { ...options, scratchDir: dir },
+      socketPath,
+      user,
+    );
     try {
       pool.zygoteHandle = await pool.startZygote();
     } catch (error) {

@@ -84,6 +84,22 @@ describe("limits", () => {
   });
 });
 
+describe("no state crosses requests", () => {
+  it("removes a worker's temp dir, and what its code wrote there, when it exits", async () => {
+    const first = await postExec(server.url, {
+      code: "import tempfile, os\npath = os.path.join(tempfile.gettempdir(), 'left.bin')\nopen(path, 'wb').write(b'x' * 1000)\npath",
+    });
+    const path = first.json.result as string;
+    expect(path).toMatch(/^\/tmp\/kiln-worker-/);
+    // The zygote removes it when it reaps the worker, just after the answer.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await postExec(server.url, {
+      code: `import os\nos.path.exists(${JSON.stringify(path)})`,
+    });
+    expect(second.json.result).toBe(false);
+  });
+});
+
 describe("escapes through the API are refused", () => {
   const attempts: [string, string][] = [
     ["write outside the sandbox", "open('/root/kiln-escape', 'w').write('x')"],
