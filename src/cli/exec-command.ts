@@ -22,6 +22,7 @@ interface ExecFlags {
   store?: string;
   python?: string;
   timeoutMs?: string;
+  stdinFile?: string;
 }
 
 class ExecUsageError extends Error {}
@@ -38,6 +39,10 @@ export function registerExecCommand(program: Command): void {
     .option("--store <store>", "locally: the workspace store (sqlite or redis://host:port)")
     .option("--python <path>", "locally: the interpreter (default: KILN_PYTHON, else python3)")
     .option("--timeout-ms <ms>", "time limit", String(LIMITS.defaultTimeoutMs))
+    .option(
+      "--stdin-file <path>",
+      "what the code reads on stdin (- for kiln's own stdin; default: nothing)",
+    )
     .action(async (file: string | undefined, flags: ExecFlags) => {
       try {
         process.exitCode = await runExec(file, flags);
@@ -66,12 +71,28 @@ async function runExec(file: string | undefined, flags: ExecFlags): Promise<numb
   const profile = parseProfiles(flags.profile ?? "strict")[0] as Profile;
   const timeoutMs = Number(flags.timeoutMs ?? LIMITS.defaultTimeoutMs);
   const filename = file === undefined ? undefined : resolve(file);
+  let stdin: string | undefined;
+  if (flags.stdinFile !== undefined) {
+    try {
+      // The API takes stdin whole, with the request (as Judge0's does).
+      stdin = readFileSync(flags.stdinFile === "-" ? 0 : flags.stdinFile, "utf8");
+    } catch (error) {
+      throw new ExecUsageError(`--stdin-file ${flags.stdinFile}: ${(error as Error).message}`);
+    }
+  }
   const server = flags.server ?? process.env.KILN_SERVER;
   if (server) {
-    const body = { code, filename, profile, timeout_ms: timeoutMs, workspace: flags.workspace };
+    const body = {
+      code,
+      filename,
+      stdin,
+      profile,
+      timeout_ms: timeoutMs,
+      workspace: flags.workspace,
+    };
     return remote(server, body);
   }
-  return local(code, filename, profile, timeoutMs, flags);
+  return local({ code, filename, stdin }, profile, timeoutMs, flags);
 }
 
 async function remote(server: string, body: Record<string, unknown>): Promise<number> {
@@ -119,8 +140,7 @@ async function remote(server: string, body: Record<string, unknown>): Promise<nu
 }
 
 async function local(
-  code: string,
-  filename: string | undefined,
+  job: { code: string; filename: string | undefined; stdin: string | undefined },
   profile: Profile,
   timeoutMs: number,
   flags: ExecFlags,
@@ -149,8 +169,9 @@ async function local(
       pool,
       {
         type: "exec:run",
-        code,
-        ...(filename === undefined ? {} : { filename }),
+        code: job.code,
+        ...(job.filename === undefined ? {} : { filename: job.filename }),
+        ...(job.stdin === undefined ? {} : { stdin: job.stdin }),
         memoryMb: LIMITS.defaultMemoryMb,
         ...(workspace
           ? {

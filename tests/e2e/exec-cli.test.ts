@@ -82,6 +82,22 @@ describe("kiln exec", () => {
     expect(firstAt - started).toBeLessThan(endedAt - started);
   });
 
+  it("gives the code what --stdin-file holds, locally and on a server", async () => {
+    const input = join(cwd, "input.txt");
+    writeFileSync(input, "line one\nline two\n");
+    const code = "import sys\nprint(sys.stdin.read().upper(), end='')";
+    const local = await runKiln(["exec", "--stdin-file", input, "-c", code], { cwd });
+    expect(local.stdout).toBe("LINE ONE\nLINE TWO\n");
+    const remote = await runKiln(
+      ["exec", "--server", server.url, "--stdin-file", input, "-c", code],
+      {
+        cwd,
+        env: { KILN_TOKEN: TOKEN },
+      },
+    );
+    expect(remote.stdout).toBe("LINE ONE\nLINE TWO\n");
+  });
+
   it("refuses neither or both of FILE and -c with exit 4", async () => {
     const r = await runKiln(["exec"], { cwd });
     expect(r.code).toBe(4);
