@@ -120,6 +120,8 @@ def compile_file(spec, optimize, rewriter):
     module = spec.get("module") or os.path.splitext(os.path.basename(path))[0]
     is_package = bool(spec.get("isPackage", False))
     rewrite = bool(spec.get("rewrite", False))
+    # co_filename: the path, or the virtual one a workspace module gets.
+    filename = spec.get("filename") or path
     try:
         with open(path, "rb") as handle:
             source = handle.read()
@@ -148,7 +150,7 @@ def compile_file(spec, optimize, rewriter):
             _, code = rewriter.code(source, path, optimize)
         else:
             # importlib._bootstrap_external.SourceLoader.source_to_code
-            code = compile(source, path, "exec", dont_inherit=True, optimize=optimize)
+            code = compile(source, filename, "exec", dont_inherit=True, optimize=optimize)
     except (SyntaxError, ValueError) as exc:
         return _syntax_failure(path, exc), None
     except (RecursionError, MemoryError) as exc:

@@ -42,6 +42,9 @@ const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   report: async () => (await import("./report-command.js")).registerReportCommand,
   why: async () => (await import("./why-command.js")).registerWhyCommand,
   watch: async () => (await import("./watch-command.js")).registerWatchCommand,
+  serve: async () => (await import("./serve-command.js")).registerServeCommand,
+  exec: async () => (await import("./exec-command.js")).registerExecCommand,
+  workspace: async () => (await import("./workspace-command.js")).registerWorkspaceCommand,
 };
 const named = process.argv[2];
 const load = named !== undefined && Object.hasOwn(COMMANDS, named) ? COMMANDS[named] : undefined;

@@ -6,10 +6,18 @@ import type { FrameHeader } from "./frame-codec.js";
 import { ProtocolError } from "./frame-codec.js";
 import type {
   CompileServerToSupervisor,
+  ExecWorkerToSupervisor,
+  ExecZygoteToSupervisor,
   WorkerToSupervisor,
   ZygoteToSupervisor,
 } from "./messages.js";
-import { compileServerToSupervisor, workerToSupervisor, zygoteToSupervisor } from "./schema.js";
+import {
+  compileServerToSupervisor,
+  execWorkerToSupervisor,
+  execZygoteToSupervisor,
+  workerToSupervisor,
+  zygoteToSupervisor,
+} from "./schema.js";
 
 function decodeWith<T>(schema: z.ZodType<T>, header: FrameHeader, peer: string): T {
   const parsed = schema.safeParse(header);
@@ -34,4 +42,12 @@ export function decodeWorkerMessage(header: FrameHeader): WorkerToSupervisor {
 
 export function decodeCompileServerMessage(header: FrameHeader): CompileServerToSupervisor {
   return decodeWith(compileServerToSupervisor, header, "the compile server");
+}
+
+export function decodeExecZygoteMessage(header: FrameHeader): ExecZygoteToSupervisor {
+  return decodeWith(execZygoteToSupervisor, header, "the exec zygote");
+}
+
+export function decodeExecWorkerMessage(header: FrameHeader): ExecWorkerToSupervisor {
+  return decodeWith(execWorkerToSupervisor, header, "an exec worker");
 }

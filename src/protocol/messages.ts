@@ -5,12 +5,17 @@
 import type { z } from "zod";
 import type {
   compileServerToSupervisor,
+  execWorkerToSupervisor,
+  execWorkspaceModule,
+  execZygoteToSupervisor,
   helloToZygote,
   pythonInfo,
   reportBodyFormat,
   reportMeta,
   runOrder,
   supervisorToCompileServer,
+  supervisorToExecWorker,
+  supervisorToExecZygote,
   supervisorToWorker,
   supervisorToZygote,
   workerToSupervisor,
@@ -28,3 +33,8 @@ export type WorkerToSupervisor = z.infer<typeof workerToSupervisor>;
 export type SupervisorToWorker = z.infer<typeof supervisorToWorker>;
 export type SupervisorToCompileServer = z.infer<typeof supervisorToCompileServer>;
 export type CompileServerToSupervisor = z.infer<typeof compileServerToSupervisor>;
+export type SupervisorToExecZygote = z.infer<typeof supervisorToExecZygote>;
+export type ExecZygoteToSupervisor = z.infer<typeof execZygoteToSupervisor>;
+export type ExecWorkerToSupervisor = z.infer<typeof execWorkerToSupervisor>;
+export type SupervisorToExecWorker = z.infer<typeof supervisorToExecWorker>;
+export type ExecWorkspaceModule = z.infer<typeof execWorkspaceModule>;

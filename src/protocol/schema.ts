@@ -313,6 +313,8 @@ const compileFile = z.strictObject({
   isPackage: z.boolean(),
   /** Apply pytest's assertion rewriting (test modules and conftests). */
   rewrite: z.boolean(),
+  /** co_filename when it is not `path`: a workspace module's virtual path (issue 13). */
+  filename: z.string().optional(),
 });
 
 export const supervisorToCompileServer = z.discriminatedUnion("type", [
@@ -382,6 +384,106 @@ export const compileServerToSupervisor = z.discriminatedUnion("type", [
   message("compile:error", { id: z.number().int().nullable(), message: z.string() }),
 ]);
 
+// ---- Exec service (issue 13): src/pool/ ↔ python/kiln_harness/exec_zygote.py
+// (fd 3) and each exec worker (a Unix socket). A worker connects three times
+// (control, stdout, stderr); each connection opens with exec:attach, and the
+// output connections carry raw bytes after it (the worker's fds 1 and 2).
+
+export const execLimits = z.strictObject({
+  /** RLIMIT_NPROC for the whole pool (strict only: it counts in the pool's user namespace). */
+  processes: z.number().int().optional(),
+  openFiles: z.number().int().optional(),
+});
+
+export const supervisorToExecZygote = z.discriminatedUnion("type", [
+  message("exec:hello", {
+    profile: z.enum(["none", "hermetic", "strict"]),
+    /** Modules the profile imports once in its zygote (numpy, ...). */
+    preload: z.array(z.string()),
+    /** Where workers connect (a Unix socket in scratchDir). */
+    socketPath: z.string(),
+    scratchDir: z.string(),
+    limits: execLimits,
+  }),
+  /** Fork one worker; `nonce` lets only it attach as `workerId`. */
+  message("exec:fork", { workerId: z.number().int(), nonce: z.string() }),
+  /** SIGKILL the worker's process group (time limit, drain). */
+  message("exec:kill", { workerId: z.number().int() }),
+  message("shutdown", {}),
+]);
+
+export const execZygoteToSupervisor = z.discriminatedUnion("type", [
+  message("exec:zygote-ready", {
+    python: pythonInfo,
+    pid: z.number().int(),
+    profile: z.string(),
+    /** Seconds spent importing the preload modules and preparing the sandbox. */
+    warmSeconds: z.number(),
+  }),
+  /** The profile can't be applied, or a preload module failed to import. */
+  message("exec:zygote-refused", { message: z.string() }),
+  message("exec:forked", { workerId: z.number().int(), pid: z.number().int() }),
+  message("exec:exited", {
+    workerId: z.number().int(),
+    pid: z.number().int(),
+    exitCode: z.number().int().nullable(),
+    signal: z.number().int().nullable(),
+  }),
+]);
+
+export const execWorkerToSupervisor = z.discriminatedUnion("type", [
+  message("exec:attach", {
+    workerId: z.number().int(),
+    nonce: z.string(),
+    stream: z.enum(["control", "stdout", "stderr"]),
+  }),
+  /** Attached and sandboxed: the worker waits for its one request. */
+  message("exec:ready", { workerId: z.number().int() }),
+  message("exec:done", {
+    exitCode: z.number().int(),
+    /** The last expression's (or the function's) value: JSON, else its repr. */
+    result: z.unknown().optional(),
+    resultKind: z.enum(["json", "repr"]).optional(),
+    error: z
+      .strictObject({ type: z.string(), message: z.string(), traceback: z.string() })
+      .optional(),
+    limitsHit: z.array(z.enum(["time", "memory", "output"])),
+  }),
+]);
+
+/** One workspace module inside exec:run's body (source, then marshalled code). */
+export const execWorkspaceModule = z.strictObject({
+  name: z.string(),
+  isPackage: z.boolean(),
+  /** Relative path inside the workspace ("pkg/mod.py"); null for a namespace package. */
+  path: z.string().nullable(),
+  sourceOffset: z.number().int().nonnegative(),
+  sourceLength: z.number().int().nonnegative(),
+  codeOffset: z.number().int().nonnegative(),
+  codeLength: z.number().int().nonnegative(),
+});
+
+export const supervisorToExecWorker = z.discriminatedUnion("type", [
+  message("exec:run", {
+    code: z.string().optional(),
+    /** The code's file name (co_filename, __file__): `kiln exec FILE` runs it as python FILE would. */
+    filename: z.string().optional(),
+    module: z.string().optional(),
+    function: z.string().optional(),
+    args: z.array(z.unknown()).optional(),
+    stdin: z.string().optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    memoryMb: z.number().int().optional(),
+    workspace: z
+      .strictObject({
+        name: z.string(),
+        version: z.number().int(),
+        modules: z.array(execWorkspaceModule),
+      })
+      .optional(),
+  }),
+]);
+
 /** Each channel direction, by the name the Python table uses. */
 export const DIRECTIONS = {
   supervisorToZygote,
@@ -390,6 +492,10 @@ export const DIRECTIONS = {
   supervisorToWorker,
   supervisorToCompileServer,
   compileServerToSupervisor,
+  supervisorToExecZygote,
+  execZygoteToSupervisor,
+  execWorkerToSupervisor,
+  supervisorToExecWorker,
 } as const;
 
 export type Direction = keyof typeof DIRECTIONS;

@@ -28,6 +28,8 @@ export interface CompileRequestFile {
   isPackage: boolean;
   /** Apply pytest's assertion rewriting (test modules and conftests). */
   rewrite: boolean;
+  /** co_filename when it is not `path`: a workspace module's virtual path. */
+  filename?: string;
 }
 
 /** An import as the compile server reports it. */
@@ -245,6 +247,7 @@ export class CompileServer {
           module: f.module,
           isPackage: f.isPackage,
           rewrite: f.rewrite,
+          ...(f.filename === undefined ? {} : { filename: f.filename }),
         })),
       });
     });
