@@ -47,6 +47,9 @@ PROGRAMS = {
     # What the zygote would import, so the working directory first too; doctor
     # reports an old Python rather than refusing it.
     "doctor-probe": ("doctor_probe", False, True),
+    # The daemon's level 0 becomes each run's zygote (a fork): the same
+    # start as the zygote's.
+    "daemon": ("daemon", True, True),
 }
 
 

@@ -39,6 +39,7 @@ const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   check: async () => (await import("./check-command.js")).registerCheckCommand,
   cache: async () => (await import("./cache-command.js")).registerCacheCommand,
   report: async () => (await import("./report-command.js")).registerReportCommand,
+  daemon: async () => (await import("./daemon-command.js")).registerDaemonCommand,
 };
 const named = process.argv[2];
 const load = named !== undefined && Object.hasOwn(COMMANDS, named) ? COMMANDS[named] : undefined;

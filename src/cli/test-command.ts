@@ -2,6 +2,7 @@
 // argument reaches pytest unchanged and in order (commander keeps unknown
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
+import { findDaemon } from "../daemon/find-daemon.js";
 import { loadDurations, saveDurations } from "../events/durations-store.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { ExitCode } from "../protocol/exit-codes.js";
@@ -26,6 +27,7 @@ export function registerTestCommand(program: Command): void {
     .option("--timeout <seconds>", "fail a test that runs longer, with its Python stack")
     .option("--python <path>", "the interpreter to run pytest with")
     .option("--no-registry", "import project modules normally (no compiled-code registry)")
+    .option("--no-daemon", "start a cold zygote even when `kiln daemon` runs for this project")
     .option(
       "--store <url>",
       "where compiled modules live: sqlite (default, .kiln/) or redis://host:port",
@@ -118,6 +120,7 @@ async function testAction(
     events: recording.events,
     registry: options.registry,
     zygote: takeEarlyZygote(interpreter.path, cwd),
+    ...(options.daemon ? { daemon: findDaemon(cwd, pytestArgs, process.env) } : {}),
     takeSignals,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);

@@ -15,6 +15,8 @@ export interface RawTestOptions {
   /** commander's --no-registry sets this to false. */
   registry?: boolean;
   store?: string;
+  /** commander's --no-daemon sets this to false. */
+  daemon?: boolean;
 }
 
 export interface TestOptions {
@@ -27,6 +29,8 @@ export interface TestOptions {
   python: string | undefined;
   /** null when --no-registry; else where compiled modules are stored. */
   registry: { store: string | undefined } | null;
+  /** Ask the project's daemon for the zygote (false: --no-daemon). */
+  daemon: boolean;
 }
 
 const DIST_MODES: readonly DistMode[] = ["module", "class", "test"];
@@ -79,5 +83,6 @@ export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptio
     timeout,
     python: raw.python,
     registry: raw.registry === false ? null : { store: raw.store },
+    daemon: raw.daemon !== false,
   };
 }

@@ -6,10 +6,16 @@ import type { FrameHeader } from "./frame-codec.js";
 import { ProtocolError } from "./frame-codec.js";
 import type {
   CompileServerToSupervisor,
+  DaemonToClient,
   WorkerToSupervisor,
   ZygoteToSupervisor,
 } from "./messages.js";
-import { compileServerToSupervisor, workerToSupervisor, zygoteToSupervisor } from "./schema.js";
+import {
+  compileServerToSupervisor,
+  daemonToClient,
+  workerToSupervisor,
+  zygoteToSupervisor,
+} from "./schema.js";
 
 function decodeWith<T>(schema: z.ZodType<T>, header: FrameHeader, peer: string): T {
   const parsed = schema.safeParse(header);
@@ -34,4 +40,8 @@ export function decodeWorkerMessage(header: FrameHeader): WorkerToSupervisor {
 
 export function decodeCompileServerMessage(header: FrameHeader): CompileServerToSupervisor {
   return decodeWith(compileServerToSupervisor, header, "the compile server");
+}
+
+export function decodeDaemonMessage(header: FrameHeader): DaemonToClient {
+  return decodeWith(daemonToClient, header, "the daemon");
 }

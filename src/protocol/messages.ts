@@ -4,7 +4,9 @@
 // commands.
 import type { z } from "zod";
 import type {
+  clientToDaemon,
   compileServerToSupervisor,
+  daemonToClient,
   helloToZygote,
   pythonInfo,
   reportBodyFormat,
@@ -28,3 +30,5 @@ export type WorkerToSupervisor = z.infer<typeof workerToSupervisor>;
 export type SupervisorToWorker = z.infer<typeof supervisorToWorker>;
 export type SupervisorToCompileServer = z.infer<typeof supervisorToCompileServer>;
 export type CompileServerToSupervisor = z.infer<typeof compileServerToSupervisor>;
+export type ClientToDaemon = z.infer<typeof clientToDaemon>;
+export type DaemonToClient = z.infer<typeof daemonToClient>;

@@ -4,6 +4,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { HARNESS_DIR } from "../config/harness.js";
 import { pytestRootdir } from "../config/rootdir.js";
+import { type DaemonLookup, forkFromDaemon } from "../daemon/daemon-zygote.js";
 import { countsLine } from "../events/outcomes.js";
 import type { RunEventSink } from "../events/run-events.js";
 import { ExitCode } from "../protocol/exit-codes.js";
@@ -14,8 +15,8 @@ import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
 import { tryKill } from "./try-kill.js";
 import { WorkerServer } from "./worker-server.js";
-import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
-import type { StartedZygote } from "./zygote-start.js";
+import { spawnZygote, type ZygoteLink, ZygoteStartError } from "./zygote-process.js";
+import { discardZygote, type StartedZygote } from "./zygote-start.js";
 
 export interface TestRunRequest {
   python: string;
@@ -35,6 +36,8 @@ export interface TestRunRequest {
   registry: RegistryOptions | null;
   /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
   zygote?: StartedZygote;
+  /** The project's daemon (daemon/find-daemon.ts); absent with --no-daemon. */
+  daemon?: DaemonLookup;
   /**
    * Hands SIGINT/SIGTERM to the run, including any that arrived before it
    * started (cli/signals.ts); returns the function that gives them back.
@@ -74,13 +77,16 @@ export async function runTests(request: TestRunRequest): Promise<number> {
   let registry: RegistrySession | null = null;
   try {
     await server.listen();
-    const spawnedAt = request.zygote?.startedAt ?? Date.now();
+    const warm = await daemonZygote(request, scratch);
+    if (warm !== undefined && request.zygote !== undefined) discardZygote(request.zygote);
+    const spawnedAt = warm ? Date.now() : (request.zygote?.startedAt ?? Date.now());
     const spawning = spawnZygote({
       python: request.python,
       cwd: request.cwd,
       env: request.env,
-      ...(request.zygote === undefined ? {} : { started: request.zygote }),
+      ...(warm ? { link: warm.link } : request.zygote ? { started: request.zygote } : {}),
       hello: {
+        ...(warm ? { zygoteNote: warm.note } : {}),
         args: request.pytestArgs,
         socketPath: server.socketPath,
         workers: request.workers,
@@ -107,7 +113,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         ? RegistrySession.begin(guessedRoot, request.registry)
         : null;
     const zygote = await spawning;
-    zygotePid = zygote.process.pid;
+    zygotePid = zygote.pid;
     // An interrupt before the zygote runs pytest: pytest itself would stop
     // with "!!! KeyboardInterrupt !!!", nothing run, status 2. The zygote is
     // still in its handshake, waiting for the registry: end it rather than
@@ -185,7 +191,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     request.events.emit({
       event: "zygote:ready",
       at: Date.now(),
-      pid: zygote.process.pid ?? -1,
+      pid: zygote.pid ?? -1,
       python: zygote.python,
       pytest: zygote.pytestVersion,
     });
@@ -251,6 +257,36 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     await server.close();
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The zygote the project's daemon forks for this run, or undefined for a cold
+ * start, saying why on stderr when a daemon was there: the daemon never fails
+ * a run.
+ */
+async function daemonZygote(
+  request: TestRunRequest,
+  scratchDir: string,
+): Promise<{ link: ZygoteLink; note: string } | undefined> {
+  const lookup = request.daemon;
+  if (lookup === undefined) return undefined;
+  const why = (reason: string) =>
+    process.stderr.write(`kiln: daemon not used: ${reason}; starting a cold zygote\n`);
+  if (!lookup.found) {
+    if (lookup.note !== undefined) why(lookup.note);
+    return undefined;
+  }
+  const forked = await forkFromDaemon({
+    info: lookup.info,
+    rootdir: lookup.rootdir,
+    python: request.python,
+    cwd: request.cwd,
+    env: request.env,
+    scratchDir,
+  });
+  if (forked.ok) return forked.zygote;
+  why(forked.reason);
+  return undefined;
 }
 
 /**
