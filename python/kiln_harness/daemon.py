@@ -16,7 +16,6 @@ the project directory disappears, or when another daemon took its place.
 import json
 import os
 import sys
-import time
 
 READY_FD = 3
 # Learned modules left out before preloading gives up on the rest.
