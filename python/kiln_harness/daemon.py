@@ -44,7 +44,7 @@ def main():
     if len(excluded) >= MAX_REBUILDS:
         names = []
     try:
-        preloaded = preload(names, excluded, project_dirs)
+        preload(names, excluded, project_dirs)
     except Rebuild as rebuild:
         # The module is half-imported, or left a warning or thread behind:
         # nothing can be taken out of a process, so start again without it.
@@ -53,6 +53,8 @@ def main():
         _reexec(config, excluded)
     import gc
 
+    # What level 0 holds beyond what a cold zygote holds at its hello.
+    preloaded = len(set(sys.modules) - base)
     level = Level0(config["python"], project_dirs, base, preloaded)
     # Every object level 0 holds goes to the permanent generation, so no
     # collection in a run's zygote touches (and copies) those pages.

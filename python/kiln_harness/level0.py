@@ -28,6 +28,13 @@ import warnings
 VOLATILE_ENV = frozenset(("PWD", "OLDPWD", "SHLVL", "_"))
 
 
+# Learned modules level 0 never imports, with the reason. GNU readline
+# initializes itself from the process's stdin and terminal when the module is
+# imported (CPython Modules/readline.c setup_readline); level 0's stdin is
+# /dev/null, a run's may be a terminal, where pdb then uses it.
+NEVER_PRELOADED = {"readline": "binds to the terminal it is imported under"}
+
+
 class Rebuild(Exception):
     """A learned module must stay out of level 0; start again without it."""
 
@@ -58,7 +65,8 @@ def learned_modules(path):
 
 
 def _under(path, dirs):
-    real = os.path.realpath(path)
+    """Whether path is one of dirs or inside one."""
+    real = os.path.join(os.path.realpath(path), "")
     return any(real.startswith(os.path.join(os.path.realpath(d), "")) for d in dirs)
 
 
@@ -67,11 +75,10 @@ def preload(names, excluded, project_dirs):
     one that cannot be held warm the way a cold run would import it: it fails
     to import, warns at import (pytest would have shown that warning in the
     run's summary), or starts a thread (level 0 must stay single-threaded to
-    fork, forking.py). Returns how many were imported."""
-    count = 0
+    fork, forking.py)."""
     for name in names:
         top = name.partition(".")[0]
-        if name in sys.modules or name in excluded or top in excluded:
+        if name in sys.modules or name in excluded or top in excluded or top in NEVER_PRELOADED:
             continue
         spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
         origin = getattr(spec, "origin", None) if spec is not None else None
@@ -88,8 +95,6 @@ def preload(names, excluded, project_dirs):
             raise Rebuild(name, f"warns when imported ({caught[0].category.__name__})")
         if threading.active_count() > 1:
             raise Rebuild(name, "starts a thread when imported")
-        count += 1
-    return count
 
 
 def module_files(project_dirs):
@@ -108,20 +113,18 @@ def module_files(project_dirs):
     return files
 
 
-def installed_fingerprint(project_dirs):
-    """A hash of the interpreter and of what is installed on sys.path: each
-    directory's entries (a new or removed distribution, .pth file or
+def installed_state(project_dirs):
+    """{what: hash} of the interpreter and of what is installed on sys.path:
+    each directory's entries (a new or removed distribution, .pth file or
     module), with the mtime of each distribution's metadata (a reinstall).
     Plugins load through entry points in that metadata, so a changed plugin
     list changes it too."""
-    h = hashlib.sha256()
     exe = os.path.realpath(sys.executable)
-    st = os.stat(exe)
-    h.update(f"{sys.executable}\0{exe}\0{st.st_mtime_ns}\0".encode())
+    state = {"interpreter": f"{sys.executable}\0{exe}\0{os.stat(exe).st_mtime_ns}"}
     for entry in sys.path:
         if not entry or not os.path.isdir(entry) or _under(entry, project_dirs):
             continue
-        h.update(f"dir\0{entry}\0".encode())
+        h = hashlib.sha256()
         try:
             names = sorted(os.listdir(entry))
         except OSError:
@@ -133,6 +136,14 @@ def installed_fingerprint(project_dirs):
                     h.update(str(os.stat(os.path.join(entry, name)).st_mtime_ns).encode())
                 except OSError:
                     pass
+        state[entry] = h.hexdigest()
+    return state
+
+
+def fingerprint_of(state):
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(f"{key}\0{state[key]}\0".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:16]
 
 
@@ -146,7 +157,8 @@ class Level0:
         self.preloaded = preloaded
         self.env = dict(os.environ)
         self.cwd = os.getcwd()
-        self.fingerprint = installed_fingerprint(project_dirs)
+        self.installed = installed_state(project_dirs)
+        self.fingerprint = fingerprint_of(self.installed)
         self.files = module_files(project_dirs)
         self.tops = sorted({n.partition(".")[0] for n in sys.modules if n not in base_modules})
 
@@ -165,8 +177,10 @@ class Level0:
                 "shell with `kiln daemon start`",
                 False,
             )
-        if installed_fingerprint(self.project_dirs) != self.fingerprint:
-            return "the installed packages changed since it started; it restarts", True
+        installed = installed_state(self.project_dirs)
+        if installed != self.installed:
+            changed = sorted(k for k in set(installed) | set(self.installed) if installed.get(k) != self.installed.get(k))
+            return f"{changed[0]} changed since it started; it restarts", True
         for file, seen in self.files.items():
             try:
                 st = os.stat(file)

@@ -128,7 +128,14 @@ export async function forkFromDaemon(
 async function waitStatus(daemon: DaemonConnection, pid: number): Promise<ZygoteExit> {
   for (;;) {
     const message = await daemon.next();
-    if (message === null) return { code: null, signal: null };
+    if (message === null) {
+      // Killed (its run zygote lives on until its run ends, then exits):
+      // nobody reaped the zygote for this client, so its status is unknown.
+      process.stderr.write(
+        `kiln: the daemon exited during the run; the zygote's (pid ${pid}) exit status is unknown\n`,
+      );
+      return { code: null, signal: null };
+    }
     if (message.type === "daemon:exited" && message.pid === pid) {
       return { code: message.exitCode, signal: signalName(message.signal) };
     }
