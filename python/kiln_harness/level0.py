@@ -98,7 +98,9 @@ def preload(names, excluded, project_dirs):
 
 
 def module_files(project_dirs):
-    """{file: (mtime_ns, size)} of every loaded module outside the project."""
+    """{file: (mtime_ns, size, inode)} of every loaded module outside the project
+    (an editor that saves by rename makes a new inode, whatever the mtime
+    granularity)."""
     files = {}
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
@@ -109,7 +111,7 @@ def module_files(project_dirs):
         except OSError:
             files[file] = None
             continue
-        files[file] = (st.st_mtime_ns, st.st_size)
+        files[file] = (st.st_mtime_ns, st.st_size, st.st_ino)
     return files
 
 
@@ -184,7 +186,7 @@ class Level0:
         for file, seen in self.files.items():
             try:
                 st = os.stat(file)
-                now = (st.st_mtime_ns, st.st_size)
+                now = (st.st_mtime_ns, st.st_size, st.st_ino)
             except OSError:
                 now = None
             if now != seen:

@@ -186,6 +186,56 @@ describe("kiln daemon", () => {
     await kiln(["daemon", "stop"], dir);
   });
 
+  it("never forks from a stale level 0: an installed module edited on disk rebuilds it", async () => {
+    // An "installed" package outside the project (on PYTHONPATH, as an
+    // editable install elsewhere would be), and one pytest must rewrite.
+    const lib = tempDir("kiln-daemon-lib-");
+    writeFileSync(join(lib, "extlib.py"), "VALUE = 1\n");
+    writeFileSync(join(lib, "extassert.py"), "def check(x):\n    assert x == 1\n");
+    const dir = tempDir("kiln-daemon-stale-");
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    writeFileSync(
+      join(dir, "conftest.py"),
+      'import pytest\npytest.register_assert_rewrite("extassert")\n',
+    );
+    writeFileSync(
+      join(dir, "test_lib.py"),
+      "import extlib, extassert\n\ndef test_value():\n    assert extlib.VALUE == 1\n\n" +
+        "def test_rewritten():\n    extassert.check(2)\n",
+    );
+    const env = { ...ENV, PYTHONPATH: lib };
+    const run = () => runKiln(["test", "-n", "1", "-rA"], { cwd: dir, env });
+    const cold = await run();
+    expect(cold.code).toBe(1);
+    const learned = readFileSync(join(dir, ".kiln/runs/latest/modules.jsonl"), "utf8");
+    expect(learned).toContain('"module":"extlib"');
+    // pytest's hook loaded it: preloading it would cost its assert rewriting.
+    expect(learned).not.toContain('"module":"extassert"');
+    const started = await runKiln(["daemon", "start"], { cwd: dir, env });
+    daemons.add(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    const warm = await run();
+    expect(warm.stderr).not.toContain("daemon not used");
+    expect(warm.stdout).toContain("zygote from the daemon");
+    expect(normalized(warm.stdout)).toBe(normalized(cold.stdout));
+    expect(warm.stdout).not.toContain("cannot be rewritten");
+    // The rewritten assert's explanation, as in the cold run.
+    expect(warm.stdout).toContain("assert 2 == 1");
+    writeFileSync(join(lib, "extlib.py"), "VALUE = 2\n");
+    const edited = await run();
+    expect(edited.stderr).toContain(
+      `kiln: daemon not used: ${join(lib, "extlib.py")} changed since it was imported; it restarts`,
+    );
+    expect(edited.stdout).toContain("assert 2 == 1");
+    expect(edited.stdout).toMatch(/2 failed/);
+    // Rebuilt with the edited module: warm again, with the new value.
+    let rebuilt = await run();
+    for (let i = 0; i < 20 && rebuilt.stderr.includes("daemon not used"); i++)
+      rebuilt = await run();
+    expect(rebuilt.stdout).toContain("zygote from the daemon");
+    expect(rebuilt.stdout).toMatch(/2 failed/);
+    await runKiln(["daemon", "stop"], { cwd: dir, env });
+  });
+
   it("--no-daemon runs cold, and a run with another environment says why it ran cold", async () => {
     const dir = copyProject("basic");
     await startDaemon(dir);
