@@ -28,6 +28,8 @@ export interface DaemonForkRequest {
   cwd: string;
   env: NodeJS.ProcessEnv;
   scratchDir: string;
+  /** Work to do while level 0 forks (the registry's walk), once the request is sent. */
+  meanwhile?: () => void;
 }
 
 /** How long a fork may take to connect back before the run starts cold. */
@@ -67,7 +69,9 @@ export async function forkFromDaemon(
     pid: process.pid,
     channelPath,
   });
-  const answer = await daemon.next();
+  const answering = daemon.next();
+  request.meanwhile?.();
+  const answer = await answering;
   if (answer?.type !== "daemon:forked") {
     daemon.close();
     server.close();

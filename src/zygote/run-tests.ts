@@ -74,10 +74,33 @@ export async function runTests(request: TestRunRequest): Promise<number> {
   let zygotePid: number | undefined;
   // Signals from before the run started are handed over here.
   const releaseSignals = request.takeSignals(onSignal);
-  let registry: RegistrySession | null = null;
+  // Assigned in beginRegistry (a closure): typed so that TypeScript does not narrow it to null.
+  let registry = null as RegistrySession | null;
   try {
     await server.listen();
-    const warm = await daemonZygote(request, scratch);
+    // Walk and stat the project while the zygote starts and imports pytest
+    // (or while the daemon forks one). The registry's scope is pytest's
+    // rootdir, wherever kiln runs from; its rules depend on the pytest
+    // version, known once the zygote said hello.
+    const rootdirOf = (pytestVersion?: string) =>
+      pytestRootdir({
+        cwd: request.cwd,
+        args: request.pytestArgs,
+        env: request.env,
+        pytestVersion,
+      });
+    let guessedRoot = null as string | null;
+    let begun = false;
+    const beginRegistry = () => {
+      if (begun) return;
+      begun = true;
+      guessedRoot = request.registry ? rootdirOf() : null;
+      registry =
+        request.registry && guessedRoot !== null
+          ? RegistrySession.begin(guessedRoot, request.registry)
+          : null;
+    };
+    const warm = await daemonZygote(request, scratch, beginRegistry);
     if (warm !== undefined && request.zygote !== undefined) discardZygote(request.zygote);
     const spawnedAt = warm ? Date.now() : (request.zygote?.startedAt ?? Date.now());
     const spawning = spawnZygote({
@@ -97,21 +120,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         interpreterNote: request.interpreterNote,
       },
     });
-    // Walk and stat the project while the zygote starts and imports pytest.
-    // The registry's scope is pytest's rootdir, wherever kiln runs from; its
-    // rules depend on the pytest version, known once the zygote said hello.
-    const rootdirOf = (pytestVersion?: string) =>
-      pytestRootdir({
-        cwd: request.cwd,
-        args: request.pytestArgs,
-        env: request.env,
-        pytestVersion,
-      });
-    const guessedRoot = request.registry ? rootdirOf() : null;
-    registry =
-      request.registry && guessedRoot !== null
-        ? RegistrySession.begin(guessedRoot, request.registry)
-        : null;
+    beginRegistry();
     const zygote = await spawning;
     zygotePid = zygote.pid;
     // An interrupt before the zygote runs pytest: pytest itself would stop
@@ -267,6 +276,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
 async function daemonZygote(
   request: TestRunRequest,
   scratchDir: string,
+  meanwhile: () => void,
 ): Promise<{ link: ZygoteLink; note: string } | undefined> {
   const lookup = request.daemon;
   if (lookup === undefined) return undefined;
@@ -283,6 +293,7 @@ async function daemonZygote(
     cwd: request.cwd,
     env: request.env,
     scratchDir,
+    meanwhile,
   });
   if (forked.ok) return forked.zygote;
   why(forked.reason);
