@@ -27,6 +27,7 @@ def main():
     from .exit_codes import USAGE_ERROR
     from .zygote import _import_pytest
 
+    start_env = dict(os.environ)
     pytest, missing = _import_pytest()
     # What a cold zygote holds before its hello: modules:imported leaves them out.
     base = set(sys.modules)
@@ -55,7 +56,7 @@ def main():
 
     # What level 0 holds beyond what a cold zygote holds at its hello.
     preloaded = len(set(sys.modules) - base)
-    level = Level0(config["python"], project_dirs, base, preloaded)
+    level = Level0(config["python"], project_dirs, base, preloaded, start_env)
     # Every object level 0 holds goes to the permanent generation, so no
     # collection in a run's zygote touches (and copies) those pages.
     gc.collect()

@@ -152,13 +152,19 @@ def fingerprint_of(state):
 class Level0:
     """The warm state and the checks made before each fork."""
 
-    def __init__(self, python, project_dirs, base_modules, preloaded):
+    def __init__(self, python, project_dirs, base_modules, preloaded, start_env):
         self.python = python
         self.project_dirs = project_dirs
         self.base_modules = base_modules
         self.preloaded = preloaded
-        self.env = dict(os.environ)
+        # The environment level 0 started with, before any preloaded module
+        # could change os.environ at import (a cold run's imports do too, so
+        # those changes stay in the fork).
+        self.env = start_env
         self.cwd = os.getcwd()
+        # The signal handlers before the daemon's own (daemon_server.py):
+        # what the fork restores.
+        self.handlers = {}
         self.installed = installed_state(project_dirs)
         self.fingerprint = fingerprint_of(self.installed)
         self.files = module_files(project_dirs)
@@ -282,10 +288,11 @@ def _become_run_zygote(level, request, stdio, close_fds):
             os.close(fd)
         except OSError:
             pass
-    # What a fresh interpreter has: the daemon's handlers and wake-up fd go.
+    # The handlers level 0 had before the daemon installed its own (a
+    # preloaded module may have set one at import, as it would in a cold run).
     signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
+    for signum, handler in level.handlers.items():
+        signal.signal(signum, handler)
     zygote.INTERRUPT["pending"] = False
     signal.signal(signal.SIGINT, zygote._note_interrupt)
     for target, fd in zip((0, 1, 2), stdio):
@@ -295,10 +302,15 @@ def _become_run_zygote(level, request, stdio, close_fds):
     # always, 3.9+); level 0's stdout was the daemon's log file.
     sys.stdout.reconfigure(line_buffering=os.isatty(1))
     os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    # boot.py's "working directory first", for this run's directory.
-    sys.path[0] = request["cwd"]
+    # The rest of the environment is level 0's (refusal() checked it).
+    for name in VOLATILE_ENV:
+        if name in request["env"]:
+            os.environ[name] = request["env"][name]
+        else:
+            os.environ.pop(name, None)
+    # boot.py put the working directory first on sys.path: this run's instead.
+    if request["cwd"] != level.cwd and level.cwd in sys.path:
+        sys.path[sys.path.index(level.cwd)] = request["cwd"]
 
 
 def _serve_run(request, pytest, base_modules):

@@ -268,12 +268,13 @@ describe("kiln daemon", () => {
     expect(existsSync(join(dir, ".kiln", "daemon.json"))).toBe(false);
   });
 
-  it("a client killed with SIGKILL mid-run leaves no zygote or worker", async () => {
+  /** A project whose one test prints "started" and sleeps; kiln running it through the daemon. */
+  async function sleepyRunThroughDaemon() {
     const dir = tempDir("kiln-daemon-sleepy-");
     writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
     writeFileSync(
       join(dir, "test_sleep.py"),
-      "import sys, time\n\ndef test_sleep():\n    print('started', flush=True)\n    time.sleep(60)\n",
+      "import time\n\ndef test_sleep():\n    print('started', flush=True)\n    time.sleep(60)\n",
     );
     await startDaemon(dir);
     const child = spawn(process.execPath, [CLI, "test", "-s", "-n", "1"], {
@@ -282,6 +283,7 @@ describe("kiln daemon", () => {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
+    const closed = new Promise<number | null>((done) => child.on("close", (code) => done(code)));
     const zygote = await new Promise<number>((done, fail) => {
       const timer = setTimeout(() => fail(new Error(`no test started:\n${stdout}`)), 30_000);
       child.stdout.on("data", (chunk: Buffer) => {
@@ -293,11 +295,40 @@ describe("kiln daemon", () => {
         }
       });
     });
+    return { dir, child, zygote, closed, stdout: () => stdout };
+  }
+
+  it("a client killed with SIGKILL mid-run leaves no zygote or worker", async () => {
+    const { dir, child, zygote } = await sleepyRunThroughDaemon();
     const workers = childrenOf(zygote);
     expect(workers.length).toBe(1);
     child.kill("SIGKILL");
     for (const pid of [zygote, ...workers])
       expect(await waitGone(pid, 10_000), `pid ${pid}`).toBe(true);
+    await kiln(["daemon", "stop"], dir);
+  });
+
+  it("Ctrl-C (SIGINT to kiln) stops a run through the daemon as it stops a cold one", async () => {
+    const { dir, child, zygote, closed, stdout } = await sleepyRunThroughDaemon();
+    const workers = childrenOf(zygote);
+    child.kill("SIGINT");
+    expect(await closed).toBe(2);
+    expect(stdout()).toContain("KeyboardInterrupt");
+    expect(stdout()).toMatch(/no tests ran|1 failed|interrupted/);
+    for (const pid of [zygote, ...workers])
+      expect(await waitGone(pid, 10_000), `pid ${pid}`).toBe(true);
+    await kiln(["daemon", "stop"], dir);
+  });
+
+  it("a run from a subdirectory of the project gets the same results as cold", async () => {
+    const dir = copyProject("basic");
+    const sub = join(dir, "sub");
+    const cold = await kiln(["test", "--no-daemon", "-n", "1"], sub);
+    await startDaemon(dir);
+    const warm = await kiln(["test", "-n", "1"], sub);
+    expect(warm.stdout).toContain("zygote from the daemon");
+    expect(warm.code).toBe(cold.code);
+    expect(normalized(warm.stdout)).toBe(normalized(cold.stdout));
     await kiln(["daemon", "stop"], dir);
   });
 
