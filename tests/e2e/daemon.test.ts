@@ -236,6 +236,36 @@ describe("kiln daemon", () => {
     await runKiln(["daemon", "stop"], { cwd: dir, env });
   });
 
+  it("leaves out of level 0 a module that warns when imported, so the run's warnings are a cold run's", async () => {
+    const lib = tempDir("kiln-daemon-lib-");
+    writeFileSync(
+      join(lib, "extwarn.py"),
+      "import warnings\nwarnings.warn('extwarn is deprecated', DeprecationWarning)\nVALUE = 1\n",
+    );
+    const dir = tempDir("kiln-daemon-warn-");
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    writeFileSync(
+      join(dir, "test_warn.py"),
+      "import extwarn\n\ndef test_value():\n    assert extwarn.VALUE == 1\n",
+    );
+    const env = { ...ENV, PYTHONPATH: lib };
+    const cold = await runKiln(["test", "-n", "1"], { cwd: dir, env });
+    expect(cold.stdout).toContain("extwarn is deprecated");
+    const started = await runKiln(["daemon", "start"], { cwd: dir, env });
+    daemons.add(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    expect(started.stdout).toContain(
+      "left out of level 0: extwarn: warns when imported (DeprecationWarning)",
+    );
+    const warm = await runKiln(["test", "-n", "1"], { cwd: dir, env });
+    expect(warm.stdout).toContain("zygote from the daemon");
+    expect(normalized(warm.stdout)).toBe(normalized(cold.stdout));
+    const status = await runKiln(["daemon", "status"], { cwd: dir, env });
+    expect(status.stdout).toContain(
+      "left out    extwarn: warns when imported (DeprecationWarning)",
+    );
+    await runKiln(["daemon", "stop"], { cwd: dir, env });
+  });
+
   it("--no-daemon runs cold, and a run with another environment says why it ran cold", async () => {
     const dir = copyProject("basic");
     await startDaemon(dir);
