@@ -113,7 +113,9 @@ async function stopRunning(info: DaemonInfo): Promise<void> {
   try {
     const connection = await DaemonConnection.open(info.socket);
     connection.send({ type: "daemon:stop" });
+    const timer = setTimeout(() => connection.close(), 5_000);
     await connection.next();
+    clearTimeout(timer);
     connection.close();
   } catch {
     // Unreachable: ended by signal below.
@@ -169,8 +171,11 @@ async function ask(
   try {
     const connection = await DaemonConnection.open(info.socket);
     connection.send({ type });
+    const timer = setTimeout(() => connection.close(), 5_000);
     const answer = await connection.next();
+    clearTimeout(timer);
     connection.close();
+    if (answer === null) return { info, error: "it did not answer in 5 s" };
     return { info, answer };
   } catch (error) {
     removeStaleInfo(rootdir, info);

@@ -32,6 +32,8 @@ export interface DaemonForkRequest {
   meanwhile?: () => void;
 }
 
+/** How long level 0 may take to check a request and fork (milliseconds, normally). */
+const ANSWER_TIMEOUT_MS = 5_000;
 /** How long a fork may take to connect back before the run starts cold. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -71,7 +73,17 @@ export async function forkFromDaemon(
   });
   const answering = daemon.next();
   request.meanwhile?.();
-  const answer = await answering;
+  // A hung daemon must not hang the run: closing the connection makes it
+  // kill a fork it makes after all (daemon_server.py _drop).
+  const answer = await Promise.race([
+    answering,
+    delay(ANSWER_TIMEOUT_MS).then(() => "late" as const),
+  ]);
+  if (answer === "late") {
+    daemon.close();
+    server.close();
+    return { ok: false, reason: `the daemon did not answer in ${ANSWER_TIMEOUT_MS / 1000} s` };
+  }
   if (answer?.type !== "daemon:forked") {
     daemon.close();
     server.close();

@@ -328,6 +328,24 @@ describe("kiln daemon", () => {
     return { dir, child, zygote, closed, stdout: () => stdout };
   }
 
+  it("a daemon that does not answer (stopped) costs a run 5 s, never the run", async () => {
+    const dir = copyProject("basic");
+    const pid = await startDaemon(dir);
+    const cold = await kiln(["test", "--no-daemon"], dir);
+    process.kill(pid, "SIGSTOP");
+    try {
+      const late = await kiln(["test"], dir);
+      expect(late.stderr).toContain("kiln: daemon not used: the daemon did not answer in 5 s");
+      expect(late.code).toBe(cold.code);
+      expect(normalized(late.stdout)).toBe(normalized(cold.stdout));
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    // It forked nothing for the run that gave up, or killed what it forked.
+    await kiln(["daemon", "stop"], dir);
+    expect(await waitGone(pid, 5000)).toBe(true);
+  });
+
   it("a client killed with SIGKILL mid-run leaves no zygote or worker", async () => {
     const { dir, child, zygote } = await sleepyRunThroughDaemon();
     const workers = childrenOf(zygote);
