@@ -4,10 +4,24 @@
 // behind after stop, SIGKILL (of the daemon or of a client), the idle timeout
 // or the project directory's removal. Real processes throughout.
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { CLI, pythonWithPytest, type RecordedOutcomes, runKiln } from "../helpers/kiln.js";
+import {
+  CLI,
+  PROJECTS,
+  pythonWithPytest,
+  type RecordedOutcomes,
+  runKiln,
+} from "../helpers/kiln.js";
 import { processAlive } from "../helpers/processes.js";
 import { copyProject, tempDir } from "../helpers/temp.js";
 
@@ -327,6 +341,21 @@ describe("kiln daemon", () => {
     });
     return { dir, child, zygote, closed, stdout: () => stdout };
   }
+
+  it("serves a project whose .kiln/daemon.sock would be too long for a Unix socket address", async () => {
+    const deep = join(tempDir("kiln-daemon-deep-"), "d".repeat(60), "e".repeat(60));
+    mkdirSync(deep, { recursive: true });
+    cpSync(join(PROJECTS, "basic"), deep, { recursive: true });
+    await startDaemon(deep);
+    const status = await kiln(["daemon", "status"], deep);
+    const socket = /socket +(\S+)/.exec(status.stdout)?.[1] ?? "";
+    expect(socket.startsWith(deep)).toBe(false);
+    expect(Buffer.byteLength(socket)).toBeLessThanOrEqual(107);
+    const warm = await kiln(["test", "-n", "1"], deep);
+    expect(warm.stdout).toContain("zygote from the daemon");
+    await kiln(["daemon", "stop"], deep);
+    expect(existsSync(socket)).toBe(false);
+  });
 
   it("a daemon that does not answer (stopped) costs a run 5 s, never the run", async () => {
     const dir = copyProject("basic");
