@@ -37,11 +37,12 @@ def main():
             {"ok": False, "error": f"pytest is not importable by {sys.executable}: {missing}"},
         )
         sys.exit(USAGE_ERROR)
-    from .level0 import Level0, Rebuild, learned_modules, preload
+    from .level0 import Level0, Rebuild, latest_record, learned_modules, preload, record_stamp
 
     project_dirs = [config["rootdir"], os.getcwd()]
     excluded = dict(config.get("excluded") or {})
-    names = learned_modules(config["learnFrom"]) if config.get("learnFrom") else []
+    record = latest_record(config["runsDir"])
+    names = learned_modules(record) if record else []
     if len(excluded) >= MAX_REBUILDS:
         names = []
     try:
@@ -63,7 +64,7 @@ def main():
     gc.freeze()
     from .daemon_server import DaemonServer
 
-    server = DaemonServer(config, level, pytest, excluded)
+    server = DaemonServer(config, level, pytest, excluded, record_stamp(record))
     server.listen()
     _ready(
         config,
@@ -76,7 +77,11 @@ def main():
     )
     rebuild = server.serve()
     if rebuild:
-        _reexec(dict(config, announced=True), excluded)
+        # The listening socket stays open across the exec: a `kiln test`
+        # arriving meanwhile waits in its backlog instead of being refused.
+        fd = server.listener.fileno()
+        os.set_inheritable(fd, True)
+        _reexec(dict(config, announced=True, listenFd=fd, runsServed=server.runs), excluded)
     sys.exit(0)
 
 

@@ -30,7 +30,7 @@ class _Client:
 
 
 class DaemonServer:
-    def __init__(self, config, level, pytest, excluded):
+    def __init__(self, config, level, pytest, excluded, learned_from):
         self.config = config
         self.level = level
         self.pytest = pytest
@@ -39,14 +39,24 @@ class DaemonServer:
         self.warm_since = time.time() * 1000
         self.last_used = time.monotonic()
         self.last_used_wall = time.time() * 1000
-        self.runs = 0
+        self.runs = config.get("runsServed", 0)
         self.clients = {}
         self.children = {}  # run zygote pid -> _Client
         self.stop_reason = None
         self.rebuild = False
         self.root_id = _identity(config["rootdir"])
+        # The run record level 0 learned from (path, mtime): a newer one may
+        # name modules it does not hold yet.
+        self.learned_from = learned_from
 
     def listen(self):
+        inherited = self.config.pop("listenFd", None)
+        if inherited is not None:
+            # A rebuild (daemon.py): the socket kept listening across the exec.
+            self.listener = socket.socket(fileno=inherited)
+            os.set_inheritable(inherited, False)
+            self._write_info()
+            return
         path = self.config["socket"]
         try:
             os.unlink(path)  # the starter checked that no daemon answers on it
@@ -114,7 +124,9 @@ class DaemonServer:
                 if now >= next_poll:
                     next_poll = now + POLL_SECONDS
                     self._check_lifetime(now)
-                if self.rebuild and not self.children:
+                # Not while a connection is open: its request would be lost in
+                # the exec (a new one waits in the listener's backlog).
+                if self.rebuild and not self.children and not self.clients:
                     self.stop_reason = "rebuild"
         finally:
             self._shutdown(sel)
@@ -137,9 +149,27 @@ class DaemonServer:
         if owner != os.getpid():
             self.stop_reason = "its info file was removed or another daemon took its place"
             return
+        if not self.children and not self.rebuild:
+            self._check_learning()
         idle = self.config["idleSeconds"]
         if not self.children and idle > 0 and now - self.last_used >= idle:
             self.stop_reason = f"idle for {idle:g} s"
+
+    def _check_learning(self):
+        """Rebuild level 0 when the last run's record names modules it would
+        import now (the project imports more than when it started)."""
+        from .level0 import candidates, latest_record, learned_modules, record_stamp
+
+        record = latest_record(self.config["runsDir"])
+        stamp = record_stamp(record)
+        if stamp is None or stamp == self.learned_from:
+            return
+        self.learned_from = stamp
+        names = learned_modules(record)
+        new = next(candidates(names, self.excluded, self.level.project_dirs), None)
+        if new is not None:
+            _log(f"rebuilding level 0: the last run imported {new} and more")
+            self.rebuild = True
 
     def _read(self, sel, client):
         try:
@@ -255,6 +285,8 @@ class DaemonServer:
         for client in list(self.clients.values()):
             client.sock.close()
         sel.close()
+        if self.stop_reason == "rebuild":
+            return  # the listener, socket file and info file serve on (daemon.py)
         self.listener.close()
         try:
             if _owner(self.config["info"]) == os.getpid():

@@ -70,12 +70,33 @@ def _under(path, dirs):
     return any(real.startswith(os.path.join(os.path.realpath(d), "")) for d in dirs)
 
 
-def preload(names, excluded, project_dirs):
-    """Import each learned module not excluded; raises Rebuild for the first
-    one that cannot be held warm the way a cold run would import it: it fails
-    to import, warns at import (pytest would have shown that warning in the
-    run's summary), or starts a thread (level 0 must stay single-threaded to
-    fork, forking.py)."""
+def latest_record(runs_dir):
+    """modules.jsonl of the run `<runs_dir>/latest` names (a symlink, or a file
+    holding the run's name: src/events/run-dir.ts), or None."""
+    latest = os.path.join(runs_dir, "latest")
+    try:
+        if os.path.isfile(latest) and not os.path.islink(latest):
+            with open(latest, encoding="utf-8") as f:
+                latest = os.path.join(runs_dir, f.read().strip())
+    except OSError:
+        return None
+    path = os.path.join(latest, "modules.jsonl")
+    return path if os.path.isfile(path) else None
+
+
+def record_stamp(path):
+    """What identifies a run record's version: its path and mtime."""
+    if path is None:
+        return None
+    try:
+        return (path, os.stat(path).st_mtime_ns)
+    except OSError:
+        return None
+
+
+def candidates(names, excluded, project_dirs):
+    """The learned modules level 0 would import now, in order: not imported
+    yet, not excluded, and still found outside the project."""
     for name in names:
         top = name.partition(".")[0]
         if name in sys.modules or name in excluded or top in excluded or top in NEVER_PRELOADED:
@@ -85,6 +106,17 @@ def preload(names, excluded, project_dirs):
         locations = list(getattr(spec, "submodule_search_locations", None) or [])
         if any(_under(p, project_dirs) for p in ([origin] if origin else []) + locations):
             continue  # now a project module: never held warm
+        yield name
+
+
+def preload(names, excluded, project_dirs):
+    """Import each candidate; raises Rebuild for the first one that cannot be
+    held warm the way a cold run would import it: it fails to import, warns
+    at import (pytest would have shown that warning in the run's summary), or
+    starts a thread (level 0 must stay single-threaded to fork, forking.py)."""
+    for name in candidates(names, excluded, project_dirs):
+        if name in sys.modules:
+            continue  # a module imported before it imported this one
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:

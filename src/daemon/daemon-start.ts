@@ -3,8 +3,7 @@
 // it; stdout and stderr appended to .kiln/daemon.log. It writes one JSON line
 // on fd 3 once it listens (or why it could not start).
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, openSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { harnessArgs } from "../config/harness.js";
 import {
@@ -14,7 +13,6 @@ import {
   ensureKilnDir,
   runsDir,
 } from "../config/kiln-dir.js";
-import { readLatest } from "../events/run-dir.js";
 
 export interface DaemonStartRequest {
   rootdir: string;
@@ -34,17 +32,16 @@ const READY_TIMEOUT_MS = 300_000;
 export async function startDaemon(request: DaemonStartRequest): Promise<DaemonStarted> {
   await ensureKilnDir(request.rootdir);
   const socket = daemonSocketPath(request.rootdir, request.env);
-  // What the last run imported from outside the project (modules.jsonl,
-  // source "installed"): level 0 imports it ahead.
-  const latest = readLatest(join(runsDir(request.rootdir), "latest"));
-  const learnFrom = latest === undefined ? null : join(latest, "modules.jsonl");
   const argv = harnessArgs("daemon");
   const config = {
     rootdir: request.rootdir,
     socket,
     info: daemonInfoPath(request.rootdir),
     python: request.python,
-    learnFrom: learnFrom !== null && existsSync(learnFrom) ? learnFrom : null,
+    // What the latest run imported from outside the project (its
+    // modules.jsonl, source "installed"): level 0 imports it ahead, and
+    // rebuilds when a later run's record names more.
+    runsDir: runsDir(request.rootdir),
     idleSeconds: request.idleSeconds,
     argv,
     startedAt: Date.now(),

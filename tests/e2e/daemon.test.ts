@@ -200,6 +200,34 @@ describe("kiln daemon", () => {
     await kiln(["daemon", "stop"], dir);
   });
 
+  it("relearns: a run that imported more rebuilds level 0 while idle, and runs keep using it", async () => {
+    const dir = copyProject("src_layout");
+    // No run record yet: level 0 holds only what a cold zygote holds at its hello.
+    await startDaemon(dir);
+    const preloaded = async () => {
+      const status = await kiln(["daemon", "status"], dir);
+      return Number(/(\d+) modules preloaded/.exec(status.stdout)?.[1]);
+    };
+    const before = await preloaded();
+    const first = await kiln(["test", "-n", "1"], dir);
+    expect(first.stdout).toContain("zygote from the daemon");
+    let after = await preloaded();
+    for (let i = 0; i < 50 && after <= before; i++) {
+      await new Promise((done) => setTimeout(done, 200));
+      after = await preloaded();
+    }
+    expect(after).toBeGreaterThan(before);
+    expect(readFileSync(join(dir, ".kiln", "daemon.log"), "utf8")).toContain(
+      "rebuilding level 0: the last run imported",
+    );
+    // Same pid (an exec), same socket: the next run is warm, no note.
+    const second = await kiln(["test", "-n", "1"], dir);
+    expect(second.stderr).not.toContain("daemon not used");
+    expect(second.stdout).toContain("zygote from the daemon");
+    expect(normalized(second.stdout)).toBe(normalized(first.stdout));
+    await kiln(["daemon", "stop"], dir);
+  });
+
   it("never forks from a stale level 0: an installed module edited on disk rebuilds it", async () => {
     // An "installed" package outside the project (on PYTHONPATH, as an
     // editable install elsewhere would be), and one pytest must rewrite.
