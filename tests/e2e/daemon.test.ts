@@ -3,7 +3,7 @@
 // and run record as a cold run, the cold fallbacks, and no process left
 // behind after stop, SIGKILL (of the daemon or of a client), the idle timeout
 // or the project directory's removal. Real processes throughout.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -23,6 +23,7 @@ import {
   runKiln,
 } from "../helpers/kiln.js";
 import { processAlive } from "../helpers/processes.js";
+import { kilnOnPty } from "../helpers/pty.js";
 import { copyProject, tempDir } from "../helpers/temp.js";
 
 const PYTHON = pythonWithPytest();
@@ -435,6 +436,33 @@ describe("kiln daemon", () => {
     expect(warm.code).toBe(cold.code);
     expect(normalized(warm.stdout)).toBe(normalized(cold.stdout));
     await kiln(["daemon", "stop"], dir);
+  });
+
+  it("on a terminal: a breakpoint() prompt through the daemon's zygote", async () => {
+    const dir = tempDir("kiln-daemon-pty-");
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    writeFileSync(
+      join(dir, "test_bp.py"),
+      "def test_bp():\n    y = 7\n    breakpoint()\n    assert y == 7\n",
+    );
+    // The environment runOnPty gives kiln: the daemon must have the same.
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1", TERM: "xterm" };
+    const started = spawnSync(process.execPath, [CLI, "daemon", "start", "--python", PYTHON], {
+      cwd: dir,
+      env,
+      encoding: "utf8",
+    });
+    expect(started.status, started.stderr).toBe(0);
+    daemons.add(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    const r = await kilnOnPty(["--python", PYTHON, "-n", "1"], dir, [
+      { expect: "\\(Pdb\\) ", send: "p y * 6\n" },
+      { expect: "\n42\n", send: "c\n" },
+    ]);
+    expect(r.error, r.transcript).toBeNull();
+    expect(r.transcript).toContain("kiln: zygote from the daemon");
+    expect(r.transcript).toMatch(/1 passed in/);
+    expect(r.exitCode).toBe(0);
+    spawnSync(process.execPath, [CLI, "daemon", "stop"], { cwd: dir, env });
   });
 
   it("stops by itself when idle", async () => {
