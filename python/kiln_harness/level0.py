@@ -101,11 +101,16 @@ def candidates(names, excluded, project_dirs):
         top = name.partition(".")[0]
         if name in sys.modules or name in excluded or top in excluded or top in NEVER_PRELOADED:
             continue
-        spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
-        origin = getattr(spec, "origin", None) if spec is not None else None
-        locations = list(getattr(spec, "submodule_search_locations", None) or [])
-        if any(_under(p, project_dirs) for p in ([origin] if origin else []) + locations):
-            continue  # now a project module: never held warm
+        if top not in sys.modules:
+            spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
+            if spec is None and top not in sys.builtin_module_names:
+                # Not installed for this interpreter (the record may come from
+                # a run with another one): nothing to import, nothing to rebuild.
+                continue
+            origin = getattr(spec, "origin", None) if spec is not None else None
+            locations = list(getattr(spec, "submodule_search_locations", None) or [])
+            if any(_under(p, project_dirs) for p in ([origin] if origin else []) + locations):
+                continue  # now a project module: never held warm
         yield name
 
 

@@ -89,6 +89,11 @@ def test_excluded_project_and_never_preloaded_modules_are_skipped(lib):
     assert "readline" in NEVER_PRELOADED
 
 
+def test_a_module_not_installed_here_is_skipped_without_a_rebuild():
+    preload(["kl0_not_installed_anywhere", "kl0_not_installed_anywhere.sub"], {}, [])
+    assert "kl0_not_installed_anywhere" not in sys.modules
+
+
 def test_installed_state_changes_with_a_new_entry_on_sys_path(lib):
     before = installed_state([])
     lib("VALUE = 3\n")
