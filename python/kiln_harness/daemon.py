@@ -27,7 +27,13 @@ def main():
     from .exit_codes import USAGE_ERROR
     from .zygote import _import_pytest
 
-    start_env = dict(os.environ)
+    # What a cold zygote imports before its hello besides pytest: its channel
+    # is moved with fcntl and resource (protocol.move_out_of_the_way).
+    import importlib
+
+    for name in ("fcntl", "resource"):
+        importlib.import_module(name)
+
     pytest, missing = _import_pytest()
     # What a cold zygote holds before its hello: modules:imported leaves them out.
     base = set(sys.modules)
@@ -53,11 +59,17 @@ def main():
         sys.stderr.write(f"kiln daemon: leaving {rebuild.name} out of level 0: {rebuild.reason}\n")
         excluded[rebuild.name] = rebuild.reason
         _reexec(config, excluded)
+    # A module relearned last time that is still not in sys.modules removes
+    # itself (or is replaced) when imported: it would rebuild level 0 after
+    # every run.
+    for name in config.pop("relearned", []):
+        if name not in sys.modules:
+            excluded[name] = "not in sys.modules after its import"
     import gc
 
     # What level 0 holds beyond what a cold zygote holds at its hello.
     preloaded = len(set(sys.modules) - base)
-    level = Level0(config["python"], project_dirs, base, preloaded, start_env)
+    level = Level0(config["python"], project_dirs, base, preloaded, config["envDigest"])
     # Every object level 0 holds goes to the permanent generation, so no
     # collection in a run's zygote touches (and copies) those pages.
     gc.collect()
@@ -81,7 +93,16 @@ def main():
         # arriving meanwhile waits in its backlog instead of being refused.
         fd = server.listener.fileno()
         os.set_inheritable(fd, True)
-        _reexec(dict(config, announced=True, listenFd=fd, runsServed=server.runs), excluded)
+        _reexec(
+            dict(
+                config,
+                announced=True,
+                listenFd=fd,
+                runsServed=server.runs,
+                relearned=server.relearned,
+            ),
+            excluded,
+        )
     sys.exit(0)
 
 

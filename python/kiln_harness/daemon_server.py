@@ -48,6 +48,7 @@ class DaemonServer:
         # The run record level 0 learned from (path, mtime): a newer one may
         # name modules it does not hold yet.
         self.learned_from = learned_from
+        self.relearned = []
 
     def listen(self):
         inherited = self.config.pop("listenFd", None)
@@ -166,9 +167,11 @@ class DaemonServer:
             return
         self.learned_from = stamp
         names = learned_modules(record)
-        new = next(candidates(names, self.excluded, self.level.project_dirs), None)
-        if new is not None:
-            _log(f"rebuilding level 0: the last run imported {new} and more")
+        new = list(candidates(names, self.excluded, self.level.project_dirs))
+        if new:
+            more = " and more" if len(new) > 3 else ""
+            _log(f"rebuilding level 0: the last run imported {', '.join(new[:3])}{more}")
+            self.relearned = new
             self.rebuild = True
 
     def _read(self, sel, client):
@@ -206,10 +209,11 @@ class DaemonServer:
             client.chan.send({"type": "daemon:refused", "reason": f"unknown request {kind!r}"})
 
     def _fork(self, client, request):
-        if client.child is not None or self.rebuild:
-            reason = "a rebuild is pending" if self.rebuild else "one run per connection"
-            client.chan.send({"type": "daemon:refused", "reason": reason})
+        if client.child is not None:
+            client.chan.send({"type": "daemon:refused", "reason": "one run per connection"})
             return
+        # A pending rebuild (relearning) leaves level 0 valid: refusal() checks
+        # each request against the files on disk.
         reason, stale = self.level.refusal(request["python"], request["cwd"], request["env"])
         stdio = None
         if reason is None:

@@ -35,6 +35,16 @@ VOLATILE_ENV = frozenset(("PWD", "OLDPWD", "SHLVL", "_"))
 NEVER_PRELOADED = {"readline": "binds to the terminal it is imported under"}
 
 
+def env_digest(env):
+    """{name: a hash of its value}: what the daemon's configuration carries of
+    its environment (src/daemon/daemon-start.ts makes the same), so that no
+    value shows in its command line (ps). sha256 of the UTF-8 value, 16 hex."""
+    return {
+        k: hashlib.sha256(v.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        for k, v in env.items()
+    }
+
+
 class Rebuild(Exception):
     """A learned module must stay out of level 0; start again without it."""
 
@@ -189,15 +199,17 @@ def fingerprint_of(state):
 class Level0:
     """The warm state and the checks made before each fork."""
 
-    def __init__(self, python, project_dirs, base_modules, preloaded, start_env):
+    def __init__(self, python, project_dirs, base_modules, preloaded, env_digest):
         self.python = python
         self.project_dirs = project_dirs
         self.base_modules = base_modules
         self.preloaded = preloaded
-        # The environment level 0 started with, before any preloaded module
-        # could change os.environ at import (a cold run's imports do too, so
-        # those changes stay in the fork).
-        self.env = start_env
+        # The environment `kiln daemon start` gave the interpreter command
+        # (env_digest): what a cold `kiln test` would give it. Python's own
+        # os.environ may differ (a pyenv shim edits PATH before it execs the
+        # interpreter; a preloaded module may set a variable at import), and
+        # those differences, which a cold start gets too, stay in the fork.
+        self.env_digest = env_digest
         self.cwd = os.getcwd()
         # The signal handlers before the daemon's own (daemon_server.py):
         # what the fork restores.
@@ -212,8 +224,11 @@ class Level0:
         fork from here, or None. A stale level 0 also says `stale`."""
         if python != self.python:
             return f"it runs {self.python}, this run {python}", False
+        digest = env_digest(env)
         differ = sorted(
-            k for k in set(env) | set(self.env) if k not in VOLATILE_ENV and env.get(k) != self.env.get(k)
+            k
+            for k in set(digest) | set(self.env_digest)
+            if k not in VOLATILE_ENV and digest.get(k) != self.env_digest.get(k)
         )
         if differ:
             shown = ", ".join(differ[:5]) + (", ..." if len(differ) > 5 else "")

@@ -12,6 +12,7 @@ from kiln_harness.level0 import (
     NEVER_PRELOADED,
     Level0,
     Rebuild,
+    env_digest,
     installed_state,
     learned_modules,
     preload,
@@ -106,7 +107,7 @@ def test_installed_state_changes_with_a_new_entry_on_sys_path(lib):
 
 def test_refuses_another_interpreter_or_environment_but_not_the_shell_s_own(tmp_path):
     env = dict(os.environ)
-    level = Level0(sys.executable, [str(tmp_path)], set(sys.modules), 0, env)
+    level = Level0(sys.executable, [str(tmp_path)], set(sys.modules), 0, env_digest(env))
     assert level.refusal("/other/python", os.getcwd(), env) == (
         f"it runs {sys.executable}, this run /other/python",
         False,
@@ -121,7 +122,7 @@ def test_refuses_another_interpreter_or_environment_but_not_the_shell_s_own(tmp_
 def test_a_module_file_changed_on_disk_makes_it_stale(lib, tmp_path):
     name = lib("VALUE = 5\n")
     preload([name], {}, [])
-    level = Level0(sys.executable, [str(tmp_path / "project")], set(), 0, dict(os.environ))
+    level = Level0(sys.executable, [str(tmp_path / "project")], set(), 0, env_digest(os.environ))
     (lib.path / f"{name}.py").write_text("VALUE = 6\n")
     reason, stale = level.refusal(sys.executable, os.getcwd(), dict(os.environ))
     assert stale

@@ -3,6 +3,7 @@
 // it; stdout and stderr appended to .kiln/daemon.log. It writes one JSON line
 // on fd 3 once it listens (or why it could not start).
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { harnessArgs } from "../config/harness.js";
@@ -43,6 +44,10 @@ export async function startDaemon(request: DaemonStartRequest): Promise<DaemonSt
     // rebuilds when a later run's record names more.
     runsDir: runsDir(request.rootdir),
     idleSeconds: request.idleSeconds,
+    // The environment a cold run would give the interpreter, as a hash per
+    // variable: level 0 refuses a run whose environment differs, and no
+    // value shows in its command line.
+    envDigest: envDigest(request.env),
     argv,
     startedAt: Date.now(),
     excluded: {},
@@ -112,4 +117,14 @@ export async function startDaemon(request: DaemonStartRequest): Promise<DaemonSt
     preloaded: parsed.preloaded ?? 0,
     excluded: parsed.excluded ?? [],
   };
+}
+
+/** {name: sha256(value) in 16 hex digits}: kiln_harness/level0.py env_digest makes the same. */
+export function envDigest(env: NodeJS.ProcessEnv): Record<string, string> {
+  const digest: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    digest[name] = createHash("sha256").update(value, "utf8").digest("hex").slice(0, 16);
+  }
+  return digest;
 }

@@ -309,6 +309,29 @@ describe("kiln daemon", () => {
     await runKiln(["daemon", "stop"], { cwd: dir, env });
   });
 
+  it("an interpreter behind a wrapper that edits the environment (a pyenv shim) is served", async () => {
+    const dir = tempDir("kiln-daemon-shim-");
+    const shim = join(dir, "python-shim");
+    writeFileSync(shim, `#!/bin/sh\nexport KILN_SHIM_SET=1\nexec ${PYTHON} "$@"\n`, {
+      mode: 0o755,
+    });
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    writeFileSync(
+      join(dir, "test_env.py"),
+      "import os\n\ndef test_env():\n    assert os.environ['KILN_SHIM_SET'] == '1'\n    assert os.environ['KILN_CLIENT_VALUE'] == 'välue ✓'\n",
+    );
+    const env = { ...ENV, KILN_PYTHON: shim, KILN_CLIENT_VALUE: "välue ✓" };
+    const cold = await runKiln(["test", "-n", "1"], { cwd: dir, env });
+    expect(cold.code, cold.stdout).toBe(0);
+    const started = await runKiln(["daemon", "start"], { cwd: dir, env });
+    daemons.add(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    const warm = await runKiln(["test", "-n", "1"], { cwd: dir, env });
+    expect(warm.stderr).not.toContain("daemon not used");
+    expect(warm.stdout).toContain("zygote from the daemon");
+    expect(warm.code, warm.stdout).toBe(0);
+    await runKiln(["daemon", "stop"], { cwd: dir, env });
+  });
+
   it("--no-daemon runs cold, and a run with another environment says why it ran cold", async () => {
     const dir = copyProject("basic");
     await startDaemon(dir);
