@@ -50,6 +50,9 @@ PROGRAMS = {
     # Runs untrusted code as __main__: the working directory is not on
     # sys.path (python -c would put it there; a server's cwd is no project).
     "exec-zygote": ("exec_zygote", True, False),
+    # The daemon's level 0 becomes each run's zygote (a fork): the same
+    # start as the zygote's.
+    "daemon": ("daemon", True, True),
 }
 
 

@@ -49,6 +49,8 @@ class KilnZygotePlugin:
         self.timeout = hello.get("timeout")
         self.scratch_dir = hello.get("scratchDir")
         self.interpreter_note = hello.get("interpreterNote", "")
+        # Set when this zygote was forked from the daemon's level 0.
+        self.zygote_note = hello.get("zygoteNote", "")
         self.config = None
         self.session = None
         self.children = {}  # pid -> worker id
@@ -66,6 +68,10 @@ class KilnZygotePlugin:
         self.reported = set()
         self.failed_reports = []
         self.worker_plugins = None
+
+    def collected_rootdir(self):
+        """pytest's rootdir, once pytest configured the session; else None."""
+        return str(self.config.rootpath) if self.config is not None else None
 
     # -- configuration -----------------------------------------------------
 
@@ -157,6 +163,8 @@ class KilnZygotePlugin:
         lines = [line]
         if self.interpreter_note:
             lines.append(f"kiln: {self.interpreter_note}")
+        if self.zygote_note:
+            lines.append(f"kiln: {self.zygote_note}")
         if self.registry_note:
             lines.append(f"kiln: {self.registry_note}")
         return lines

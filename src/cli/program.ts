@@ -45,6 +45,7 @@ const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   serve: async () => (await import("./serve-command.js")).registerServeCommand,
   exec: async () => (await import("./exec-command.js")).registerExecCommand,
   workspace: async () => (await import("./workspace-command.js")).registerWorkspaceCommand,
+  daemon: async () => (await import("./daemon-command.js")).registerDaemonCommand,
 };
 const named = process.argv[2];
 const load = named !== undefined && Object.hasOwn(COMMANDS, named) ? COMMANDS[named] : undefined;

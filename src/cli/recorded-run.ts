@@ -20,6 +20,8 @@ export interface RecordedRunRequest {
   select?: HelloToZygote["select"];
   /** The workers' sandbox (DESIGN.md section 4); absent: none. */
   isolation?: TestRunRequest["isolation"];
+  /** The project's daemon; absent with --no-daemon (and under `kiln watch`, which pipes the output). */
+  daemon?: TestRunRequest["daemon"];
   zygote?: StartedZygote;
   takeSignals(listener: (signal: NodeJS.Signals) => void): () => void;
   /** Sees every run event as it is recorded (`kiln watch`'s live counts). */
@@ -66,6 +68,7 @@ export async function recordedRun(
     ...(request.zygote === undefined ? {} : { zygote: request.zygote }),
     ...(request.select === undefined ? {} : { select: request.select }),
     ...(request.isolation === undefined ? {} : { isolation: request.isolation }),
+    ...(request.daemon === undefined ? {} : { daemon: request.daemon }),
     ...(request.output === undefined ? {} : { output: request.output }),
     takeSignals: request.takeSignals,
     loadDurations: async (rootdir) => {

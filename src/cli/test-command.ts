@@ -3,6 +3,7 @@
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
 import { KilnConfigError, loadKilnConfig } from "../config/kiln-config.js";
+import { findDaemon } from "../daemon/find-daemon.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import type { HelloToZygote } from "../protocol/messages.js";
@@ -27,6 +28,7 @@ export function registerTestCommand(program: Command): void {
     .option("--timeout <seconds>", "fail a test that runs longer, with its Python stack")
     .option("--python <path>", "the interpreter to run pytest with")
     .option("--no-registry", "import project modules normally (no compiled-code registry)")
+    .option("--no-daemon", "start a cold zygote even when `kiln daemon` runs for this project")
     .option(
       "--isolate <profile>",
       "sandbox the workers: none (default), hermetic or strict ([tool.kiln] isolate)",
@@ -139,6 +141,7 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
     isolation,
     zygote: takeEarlyZygote(interpreter.path, cwd),
     ...(select === undefined ? {} : { select }),
+    ...(options.daemon ? { daemon: findDaemon(cwd, pytestArgs, process.env) } : {}),
     takeSignals,
   });
   if (selection !== undefined && reports.length > 0) {

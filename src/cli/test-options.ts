@@ -17,6 +17,8 @@ export interface RawTestOptions {
   registry?: boolean;
   store?: string;
   isolate?: string;
+  /** commander's --no-daemon sets this to false. */
+  daemon?: boolean;
 }
 
 export interface TestOptions {
@@ -31,6 +33,8 @@ export interface TestOptions {
   registry: { store: string | undefined } | null;
   /** --isolate; undefined: [tool.kiln] isolate, else "none". */
   isolate: IsolationProfile | undefined;
+  /** Ask the project's daemon for the zygote (false: --no-daemon). */
+  daemon: boolean;
 }
 
 const DIST_MODES: readonly DistMode[] = ["module", "class", "test"];
@@ -93,5 +97,6 @@ export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptio
     timeout,
     python: raw.python,
     registry: raw.registry === false ? null : { store: raw.store },
+    daemon: raw.daemon !== false,
   };
 }

@@ -84,7 +84,8 @@ export type WorkerRecord = Extract<
 /**
  * cache.jsonl: the bytecode registry's lookup per project module at start-up,
  * then one "served" line with what the zygote's finder served and where it
- * fell back. modules.jsonl: each project module the zygote loaded, and from where.
+ * fell back. modules.jsonl: each project module the zygote loaded, and from where,
+ * then the modules it imported from outside the project (source "installed").
  */
 export interface CacheRecord {
   /** hit: served from the store; miss: compiled now; bypass: left to Python's import system. */
@@ -97,8 +98,12 @@ export interface CacheRecord {
 export interface ModuleRecord {
   module: string;
   path: string;
-  /** registry: served from the pack; fallback: Python's own import (or pytest's rewrite). */
-  source: "registry" | "compiled" | "fallback";
+  /**
+   * registry: served from the pack; fallback: Python's own import (or
+   * pytest's rewrite); installed: a module from outside the project
+   * (modules:imported), which the daemon's level 0 imports ahead of a run.
+   */
+  source: "registry" | "compiled" | "fallback" | "installed";
   at: number;
 }
 
@@ -207,6 +212,13 @@ export function recordsOf(event: RunEvent): RecordLines | undefined {
       }
       return { file: "imports", records };
     }
+    case "modules:imported":
+      return {
+        file: "modules",
+        records: event.modules.map(
+          (m): ModuleRecord => ({ ...m, source: "installed", at: event.at }),
+        ),
+      };
     default:
       return { file: "workers", records: [event] };
   }

@@ -100,7 +100,12 @@ export type RunEvent =
       event: "modules:loaded";
       at: number;
       loads: { module: string; path: string; source: "registry" | "fallback" }[];
-    };
+    }
+  /**
+   * Modules pytest.main imported from outside the project (the interpreter's,
+   * installed packages'): what the daemon's level 0 imports (kiln_harness/daemon.py).
+   */
+  | { event: "modules:imported"; at: number; modules: { module: string; path: string }[] };
 
 /** One project module's registry lookup: served from the store, compiled, or left to Python. */
 export interface CacheLookup {

@@ -6,6 +6,7 @@ import type { FrameHeader } from "./frame-codec.js";
 import { ProtocolError } from "./frame-codec.js";
 import type {
   CompileServerToSupervisor,
+  DaemonToClient,
   ExecWorkerToSupervisor,
   ExecZygoteToSupervisor,
   WorkerToSupervisor,
@@ -13,6 +14,7 @@ import type {
 } from "./messages.js";
 import {
   compileServerToSupervisor,
+  daemonToClient,
   execWorkerToSupervisor,
   execZygoteToSupervisor,
   workerToSupervisor,
@@ -50,4 +52,8 @@ export function decodeExecZygoteMessage(header: FrameHeader): ExecZygoteToSuperv
 
 export function decodeExecWorkerMessage(header: FrameHeader): ExecWorkerToSupervisor {
   return decodeWith(execWorkerToSupervisor, header, "an exec worker");
+}
+
+export function decodeDaemonMessage(header: FrameHeader): DaemonToClient {
+  return decodeWith(daemonToClient, header, "the daemon");
 }

@@ -4,7 +4,9 @@
 // commands.
 import type { z } from "zod";
 import type {
+  clientToDaemon,
   compileServerToSupervisor,
+  daemonToClient,
   execWorkerToSupervisor,
   execWorkspaceModule,
   execZygoteToSupervisor,
@@ -38,3 +40,5 @@ export type ExecZygoteToSupervisor = z.infer<typeof execZygoteToSupervisor>;
 export type ExecWorkerToSupervisor = z.infer<typeof execWorkerToSupervisor>;
 export type SupervisorToExecWorker = z.infer<typeof supervisorToExecWorker>;
 export type ExecWorkspaceModule = z.infer<typeof execWorkspaceModule>;
+export type ClientToDaemon = z.infer<typeof clientToDaemon>;
+export type DaemonToClient = z.infer<typeof daemonToClient>;

@@ -146,6 +146,8 @@ export const helloToZygote = message("hello", {
     .optional(),
   /** Absent: "none". */
   isolation: isolation.optional(),
+  /** Where the zygote came from, when not a fresh interpreter (the daemon's level 0). */
+  zygoteNote: z.string().optional(),
 });
 
 /**
@@ -262,6 +264,11 @@ export const zygoteToSupervisor = z.discriminatedUnion("type", [
    * pytest's session is over: its exit status, and the duration pytest's
    * terminal summary printed ("in 1.23s"), for the run record.
    */
+  /**
+   * [name, file] of the modules pytest.main imported from outside the
+   * project, in import order: what the daemon's level 0 imports next time.
+   */
+  message("modules:imported", { modules: z.array(z.tuple([z.string(), z.string()])) }),
   message("session:finished", {
     exitCode: z.number().int(),
     seconds: z.number().nullable(),
@@ -484,6 +491,72 @@ export const supervisorToExecWorker = z.discriminatedUnion("type", [
   }),
 ]);
 
+/**
+ * `kiln` → the daemon (kiln_harness/daemon.py, level 0 of the zygote tree),
+ * on its Unix socket; the daemon answers each request on the same connection.
+ */
+export const clientToDaemon = z.discriminatedUnion("type", [
+  /**
+   * Fork a zygote for this run. The daemon checks that the fork would be what
+   * a cold start gives (same interpreter path, environment, modules unchanged
+   * on disk), takes the client's stdin/stdout/stderr (pidfd_getfd(2)), and the
+   * child connects to `channelPath`, the run's fd 3 channel.
+   */
+  message("daemon:fork", {
+    python: z.string(),
+    cwd: z.string(),
+    env: z.record(z.string(), z.string()),
+    pid: z.number().int(),
+    channelPath: z.string(),
+  }),
+  message("daemon:status", {}),
+  message("daemon:stop", {}),
+]);
+
+export const daemonToClient = z.discriminatedUnion("type", [
+  /** The run's zygote: its pid (its own session and process group). */
+  message("daemon:forked", {
+    pid: z.number().int(),
+    /** Level 0's pid and when it became warm (epoch ms). */
+    level0Pid: z.number().int(),
+    warmSince: z.number(),
+    /** How many modules level 0 imported ahead, learned from the last run. */
+    preloaded: z.number().int(),
+  }),
+  /** Not forked: the run starts cold and says why. */
+  message("daemon:refused", { reason: z.string() }),
+  /** The forked zygote's wait status, once level 0 reaped it. */
+  message("daemon:exited", {
+    pid: z.number().int(),
+    exitCode: z.number().int().nullable(),
+    /** The signal's number (os.WTERMSIG), or null. */
+    signal: z.number().int().nullable(),
+  }),
+  message("daemon:status", {
+    pid: z.number().int(),
+    socket: z.string(),
+    rootdir: z.string(),
+    python: z.string(),
+    pythonVersion: z.string(),
+    pytest: z.string(),
+    fingerprint: z.string(),
+    startedAt: z.number(),
+    warmSince: z.number(),
+    idleSeconds: z.number(),
+    lastUsedAt: z.number(),
+    runsServed: z.number().int(),
+    running: z.array(z.number().int()),
+    preloaded: z.number().int(),
+    /** Learned modules left out of level 0, with the reason (a warning on import, ...). */
+    excluded: z.array(z.tuple([z.string(), z.string()])),
+    /** Resident memory per level of the zygote tree (kB, /proc/<pid>/status VmRSS). */
+    levels: z.array(
+      z.strictObject({ level: z.number().int(), pid: z.number().int(), rssKb: z.number().int() }),
+    ),
+  }),
+  message("daemon:stopping", {}),
+]);
+
 /** Each channel direction, by the name the Python table uses. */
 export const DIRECTIONS = {
   supervisorToZygote,
@@ -496,6 +569,8 @@ export const DIRECTIONS = {
   execZygoteToSupervisor,
   execWorkerToSupervisor,
   supervisorToExecWorker,
+  clientToDaemon,
+  daemonToClient,
 } as const;
 
 export type Direction = keyof typeof DIRECTIONS;

@@ -187,6 +187,13 @@ export class RunController {
           rootdir: message.rootdir,
         });
         break;
+      case "modules:imported":
+        this.options.events.emit({
+          event: "modules:imported",
+          at,
+          modules: message.modules.map(([module, path]) => ({ module, path })),
+        });
+        break;
       case "session:finished":
         this.options.events.emit({
           event: "session:finished",

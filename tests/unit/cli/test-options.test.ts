@@ -25,7 +25,12 @@ describe("kiln test flags", () => {
       timeout: null,
       python: undefined,
       registry: { store: undefined },
+      daemon: true,
     });
+  });
+
+  it("asks the project's daemon unless --no-daemon", () => {
+    expect(parseTestOptions({ daemon: false }, 2).daemon).toBe(false);
   });
 
   it("turns the registry off with --no-registry and validates --store", () => {
