@@ -1,15 +1,18 @@
 // `kiln watch` on a real pseudo-terminal (its keys, its status line) and on
-// pipes (plain lines), on a copy of tests/fixtures/projects/watch: an edit
+// pipes (plain lines), on a copy of tests/fixtures/watch/project: an edit
 // reruns only the test file it affects, each key does what jest's does, and
 // quitting in any way leaves no zygote or worker behind.
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CLI, pythonWithPytest } from "../helpers/kiln.js";
+import { CLI, pythonWithPytest, REPO } from "../helpers/kiln.js";
 import { processesIn } from "../helpers/processes.js";
 import { runOnPty } from "../helpers/pty.js";
 import { copyProject } from "../helpers/temp.js";
+
+/** Not under projects/: those are the parity examples, each with a parity.json. */
+const WATCH_PROJECT = join(REPO, "tests/fixtures/watch/project");
 
 const WATCH = [process.execPath, CLI, "watch", "-n", "1", "-v", "-p", "no:cacheprovider"];
 const ENV = { KILN_PYTHON: pythonWithPytest() };
@@ -38,7 +41,7 @@ async function expectNoProcessIn(dir: string): Promise<void> {
 
 describe("kiln watch on a terminal", () => {
   it("reruns what an edit affects, and a, f, p, t, Enter and q do what jest's keys do", async () => {
-    const dir = copyProject("watch");
+    const dir = copyProject(WATCH_PROJECT);
     const r = await runOnPty(
       WATCH,
       dir,
@@ -101,7 +104,7 @@ describe("kiln watch on a terminal", () => {
   }, 60_000);
 
   it("quits on Ctrl-C, and on SIGKILL mid-run or idle leaves no zygote or worker behind", async () => {
-    const dir = copyProject("watch");
+    const dir = copyProject(WATCH_PROJECT);
     const quit = await runOnPty(
       WATCH,
       dir,
@@ -147,7 +150,7 @@ function spawnWatch(dir: string, env: NodeJS.ProcessEnv = {}) {
 
 describe("kiln watch without a terminal", () => {
   it("prints plain lines, reruns on an edit, and quits on SIGTERM", async () => {
-    const dir = copyProject("watch");
+    const dir = copyProject(WATCH_PROJECT);
     const child = spawnWatch(dir);
     let out = "";
     const seen = (re: RegExp) =>
@@ -180,7 +183,7 @@ describe("kiln watch without a terminal", () => {
 
 describe("kiln watch stopped mid-run", () => {
   it("SIGTERM stops the run and leaves no zygote or worker behind", async () => {
-    const dir = copyProject("watch");
+    const dir = copyProject(WATCH_PROJECT);
     const child = spawnWatch(dir, { WATCH_SLOW: "30" });
     let out = "";
     const collected = new Promise<void>((done) => {
