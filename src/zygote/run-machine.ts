@@ -33,7 +33,6 @@ export class RunMachine {
   private phaseNow: RunPhase = "collecting";
   private stopKind: StopKind | undefined;
   private items: string[] = [];
-  private indexOf = new Map<string, number>();
   private queue = new WorkQueue([]);
   private readonly workers: WorkerTable;
   private interruptTimer: Timer | undefined;
@@ -74,7 +73,6 @@ export class RunMachine {
       throw new Error(`this is a bug in kiln: a run started twice (${this.phaseNow})`);
     }
     this.items = plan.items;
-    this.indexOf = new Map(plan.items.map((nodeid, index) => [nodeid, index]));
     this.workers.pluginOwnsTimeout = plan.pluginOwnsTimeout;
     this.summary.running = true;
     if (this.phaseNow === "stopping") {
@@ -298,14 +296,28 @@ export class RunMachine {
     message: Extract<WorkerToSupervisor, { type: "test:finished" }>,
     body: Uint8Array,
   ): void {
+    // A worker reports on the items it was handed and nothing else. Any
+    // other node id was written by user code in the worker (a test can find
+    // its channel: tests/security/escape-harness.ts), so nothing it says can
+    // be trusted: as for garbage on the channel, the worker is stopped and
+    // its running test fails with the reason; the named test's own result,
+    // from whichever worker really runs it, is the only one recorded.
+    // Matched by node id among its own items: two items may share one
+    // (pytest --keep-duplicates).
+    const at = worker.assigned.findIndex((index) => this.items[index] === message.nodeid);
+    if (at < 0) {
+      this.workerCorrupted(
+        worker.id,
+        `it sent a result for ${message.nodeid}, which it was not running`,
+      );
+      return;
+    }
+    worker.assigned.splice(at, 1);
     let total = 0;
     for (const report of message.reports) total += report.duration;
     if (!this.interactive) this.summary.durations.set(message.nodeid, total);
     worker.ranTests++;
     for (const report of message.reports) this.summary.outcomes.addPhase(message.nodeid, report);
-    const index = this.indexOf.get(message.nodeid);
-    const at = index === undefined ? -1 : worker.assigned.indexOf(index);
-    if (at >= 0) worker.assigned.splice(at, 1);
     worker.inDebugger = false;
     this.workers.progress(worker);
     this.ports.events.emit({
