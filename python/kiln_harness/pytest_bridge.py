@@ -32,8 +32,11 @@ _INTERRUPT_DRAIN_SECONDS = 3.0
 
 
 class KilnZygotePlugin:
-    def __init__(self, chan, hello, finder=None, registry_note="", registry_rootdir=None):
+    def __init__(
+        self, chan, hello, finder=None, registry_note="", registry_rootdir=None, sandbox=None
+    ):
         self.chan = chan
+        self.sandbox = sandbox  # sandbox.WorkerSandbox, or None (--isolate none)
         self.finder = finder
         self.registry_note = registry_note
         self.registry_rootdir = registry_rootdir
@@ -392,7 +395,11 @@ class KilnZygotePlugin:
     def _spawn(self, worker_id, first):
         from .worker import run_worker  # imported before the first fork (pytest_runtestloop)
 
+        sandbox = self.sandbox
+
         def child():
+            if sandbox is not None:
+                sandbox.enter(worker_id)
             with measure_worker(self.config):  # pytest-cov: save this worker's data
                 return run_worker(
                     self.session,
@@ -402,6 +409,7 @@ class KilnZygotePlugin:
                     timeout=self.timeout,
                     scratch_dir=self.scratch_dir,
                     first=first,
+                    sandbox=sandbox,
                 )
 
         pid = fork_worker(child, self._close_in_child)

@@ -24,7 +24,7 @@ from .report_sender import ReportSender
 # arrives while a test runs instead of after it.
 _REFILL_AT = 2
 
-def _isolate_capture(config):
+def _isolate_capture(config, between=None):
     """Give this worker its own capture files.
 
     The zygote's global capture holds temporary files whose file descriptions
@@ -43,10 +43,17 @@ def _isolate_capture(config):
     """
     capman = config.pluginmanager.getplugin("capturemanager")
     if capman is None or capman._global_capturing is None:
+        if between is not None:
+            between()
         return
     inherited = capman._global_capturing
     capman._global_capturing = None
     inherited.stop_capturing()
+    if between is not None:
+        # The sandbox's lock: after the inherited capture let go of its fds
+        # (so they are not among those it keeps), before the fresh capture
+        # opens its files (which it must not close).
+        between()
     capman.start_global_capturing()
     capman.suspend_global_capture()
 
@@ -172,7 +179,9 @@ def prepare_plugins(config, scratch_dir):
     return plugins
 
 
-def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir, first=()):
+def run_worker(
+    session, plugins, worker_id, socket_path, timeout, scratch_dir, first=(), sandbox=None
+):
     """Run the items the supervisor hands out; `first` came with the fork."""
     config = session.config
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -182,7 +191,8 @@ def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir, f
     sock = socket.socket(fileno=move_out_of_the_way(sock.detach()))
     chan = Channel(sock.fileno(), sends="workerToSupervisor", receives="supervisorToWorker")
 
-    _isolate_capture(config)
+    lock = None if sandbox is None else (lambda: sandbox.lock({sock.fileno()}))
+    _isolate_capture(config, lock)
     # The zygote prints everything; the worker's copy must stay silent, but
     # stay reachable for the debugger (debugging.py).
     replace_terminal_reporter(config)
@@ -199,7 +209,10 @@ def run_worker(session, plugins, worker_id, socket_path, timeout, scratch_dir, f
     # Hello once set up: the supervisor counts a worker that dies before it
     # as one that ran no test (its first group goes back to the queue), and
     # one that dies after it as a crash of the test it was running.
-    chan.send({"type": "worker:hello", "workerId": worker_id, "pid": os.getpid()})
+    # In a PID namespace (hermetic, strict) getpid() is not the pid the
+    # supervisor can signal: it keeps the one the zygote's fork returned.
+    pid = os.getpid() if sandbox is None else None
+    chan.send({"type": "worker:hello", "workerId": worker_id, "pid": pid})
     inbox.pending.extend(first)
     last_item = None
     while True:

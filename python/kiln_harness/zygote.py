@@ -100,6 +100,26 @@ def main():
         )
         sys.exit(USAGE_ERROR)
 
+    sandbox = None
+    isolation = hello.get("isolation")
+    if isolation and isolation.get("profile", "none") != "none":
+        # Before any fork, while single-threaded (sandbox.py); a profile this
+        # machine cannot apply is refused, never quietly weakened.
+        from .sandbox import SandboxError, prepare
+
+        try:
+            sandbox = prepare(isolation, hello.get("scratchDir"), hello.get("args", []))
+        except SandboxError as exc:
+            chan.send(
+                {
+                    "type": "hello:refused",
+                    "reason": "isolation-unavailable",
+                    "message": f"--isolate {isolation.get('profile')} cannot be applied here: {exc}",
+                    "python": _python_info(),
+                }
+            )
+            sys.exit(USAGE_ERROR)
+
     from .plugin_compat import KilnPluginCompat
     from .pytest_bridge import KilnZygotePlugin
 
@@ -136,7 +156,12 @@ def main():
     args = [str(a) for a in hello.get("args", [])]
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *args]
     plugin = KilnZygotePlugin(
-        chan, hello, finder, frame[0].get("note") or "", registry_rootdir=frame[0].get("rootdir")
+        chan,
+        hello,
+        finder,
+        frame[0].get("note") or "",
+        registry_rootdir=frame[0].get("rootdir"),
+        sandbox=sandbox,
     )
     compat = KilnPluginCompat(hello.get("timeout"))  # pytest-xdist's -n, pytest-timeout
     duration = SessionDuration()

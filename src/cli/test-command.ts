@@ -4,7 +4,9 @@
 import type { Command } from "commander";
 import { loadDurations, saveDurations } from "../events/durations-store.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
+import { KilnConfigError, loadKilnConfig } from "../config/kiln-config.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import { resolveIsolation } from "../sandbox/profiles.js";
 import { runTests } from "../zygote/run-tests.js";
 import { takeEarlyZygote } from "./early-zygote.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
@@ -26,6 +28,10 @@ export function registerTestCommand(program: Command): void {
     .option("--timeout <seconds>", "fail a test that runs longer, with its Python stack")
     .option("--python <path>", "the interpreter to run pytest with")
     .option("--no-registry", "import project modules normally (no compiled-code registry)")
+    .option(
+      "--isolate <profile>",
+      "sandbox the workers: none (default), hermetic or strict ([tool.kiln] isolate)",
+    )
     .option(
       "--store <url>",
       "where compiled modules live: sqlite (default, .kiln/) or redis://host:port",
@@ -91,6 +97,17 @@ async function testAction(
     selection = selected;
   }
   const cwd = process.cwd();
+  let isolation: ReturnType<typeof resolveIsolation>;
+  try {
+    const config = loadKilnConfig(cwd);
+    isolation = resolveIsolation(options.isolate, config.isolate, config.limits);
+  } catch (error) {
+    if (error instanceof KilnConfigError) {
+      process.stderr.write(`kiln: error: ${error.message}\n`);
+      return ExitCode.USAGE_ERROR;
+    }
+    throw error;
+  }
   const interpreter = chooseInterpreter(options.python, cwd);
   if (!interpreter.ok) {
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
@@ -116,6 +133,7 @@ async function testAction(
     env: process.env,
     events: recording.events,
     registry: options.registry,
+    isolation,
     zygote: takeEarlyZygote(interpreter.path, cwd),
     takeSignals,
     loadDurations: async (rootdir) => {

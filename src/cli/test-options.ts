@@ -3,6 +3,7 @@
 import { availableParallelism } from "node:os";
 import { MAX_TIMEOUT_SECONDS } from "../config/timer-limit.js";
 import { parseStoreSpec, StoreSpecError } from "../registry/open-store.js";
+import { type IsolationProfile, ProfileError, parseProfile } from "../sandbox/profiles.js";
 import type { DistMode } from "../scheduler/grouping.js";
 
 export class UsageError extends Error {}
@@ -15,6 +16,7 @@ export interface RawTestOptions {
   /** commander's --no-registry sets this to false. */
   registry?: boolean;
   store?: string;
+  isolate?: string;
 }
 
 export interface TestOptions {
@@ -24,6 +26,8 @@ export interface TestOptions {
   python: string | undefined;
   /** null when --no-registry; else where compiled modules are stored. */
   registry: { store: string | undefined } | null;
+  /** --isolate; undefined: [tool.kiln] isolate, else "none". */
+  isolate: IsolationProfile | undefined;
 }
 
 const DIST_MODES: readonly DistMode[] = ["module", "class", "test"];
@@ -64,7 +68,17 @@ export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptio
     if (error instanceof StoreSpecError) throw new UsageError(error.message);
     throw error;
   }
+  let isolate: IsolationProfile | undefined;
+  if (raw.isolate !== undefined) {
+    try {
+      isolate = parseProfile(raw.isolate, "--isolate");
+    } catch (error) {
+      if (error instanceof ProfileError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   return {
+    isolate,
     workers: parseWorkers(raw.numprocesses, cores),
     dist,
     timeout,

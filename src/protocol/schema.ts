@@ -95,6 +95,28 @@ const runExit = {
 };
 
 /** Supervisor → zygote, first frame: the run's configuration. */
+/** Worker isolation (DESIGN.md section 4; src/sandbox/profiles.ts, python/kiln_harness/sandbox.py). */
+export const isolationProfile = z.enum(["none", "hermetic", "strict"]);
+
+/** Resource limits of a strict worker; absent keys are not limited. */
+export const isolationLimits = z.strictObject({
+  addressSpaceMb: z.number().int().positive().optional(),
+  processes: z.number().int().positive().optional(),
+  fileSizeMb: z.number().int().positive().optional(),
+  openFiles: z.number().int().positive().optional(),
+  cpuSeconds: z.number().int().positive().optional(),
+  /** cgroup v2, only where a delegated cgroup exists. */
+  memoryMb: z.number().int().positive().optional(),
+  pids: z.number().int().positive().optional(),
+});
+
+export const isolation = z.strictObject({
+  profile: isolationProfile,
+  limits: isolationLimits,
+  /** The project's directories (cwd, rootdir): kept under a private /tmp, read-only under strict. */
+  projectPaths: z.array(z.string()),
+});
+
 export const helloToZygote = message("hello", {
   args: z.array(z.string()),
   socketPath: z.string(),
@@ -104,6 +126,8 @@ export const helloToZygote = message("hello", {
   /** The run's scratch directory: stack dumps, spilled report bodies. */
   scratchDir: z.string(),
   interpreterNote: z.string(),
+  /** Absent: "none". */
+  isolation: isolation.optional(),
 });
 
 export const supervisorToZygote = z.discriminatedUnion("type", [
@@ -214,7 +238,12 @@ export const zygoteToSupervisor = z.discriminatedUnion("type", [
 ]);
 
 export const workerToSupervisor = z.discriminatedUnion("type", [
-  message("worker:hello", { workerId: z.number().int(), pid: z.number().int() }),
+  /**
+   * pid: the worker's own getpid(), or null inside a PID namespace (hermetic,
+   * strict), where it is not a pid the supervisor can signal; the zygote's
+   * worker:spawned pid is then the only one used.
+   */
+  message("worker:hello", { workerId: z.number().int(), pid: z.number().int().nullable() }),
   message("work:wanted", {}),
   message("test:finished", {
     nodeid: z.string(),

@@ -183,7 +183,7 @@ export class RunController {
 
   onWorkerConnected(
     workerId: number,
-    pid: number,
+    pid: number | null,
     channel: WorkerChannel,
   ): ReturnType<WorkerConnectionHandlers["connected"]> {
     this.channels.set(workerId, channel);

@@ -159,8 +159,19 @@ export class RunMachine {
 
   workerSpawned(workerId: number, pid: number): void {
     const worker = this.workers.get(workerId);
+    const hadPid = worker?.pid !== undefined;
+    // The zygote's fork() result: the pid in the supervisor's namespace,
+    // which wins over what the worker itself said (worker:hello).
     if (worker) worker.pid = pid;
     this.ports.events.emit({ event: "worker:spawned", at: this.ports.now(), workerId, pid });
+    // Connected before this arrived, in a PID namespace (no pid of its own
+    // was usable), while the run was stopping: the signal it missed.
+    if (worker?.connected && !hadPid && this.phaseNow === "stopping") {
+      if (this.stopKind !== "wind-down") {
+        this.workers.signal(worker, this.stopKind === "interrupt" ? "SIGINT" : "SIGKILL");
+      }
+    }
+    if (worker) worker.pidFromZygote = true;
   }
 
   workerExited(death: WorkerDeath): void {
@@ -188,14 +199,24 @@ export class RunMachine {
 
   // -- workers, over their socket ---------------------------------------------
 
-  workerConnected(workerId: number, pid: number): void {
+  /**
+   * pid: what the worker said its pid is; null from a worker in a PID
+   * namespace, whose getpid() means nothing here. Only used until the
+   * zygote's worker:spawned arrives (the two come on different channels).
+   */
+  workerConnected(workerId: number, pid: number | null): void {
     const worker = this.workers.get(workerId);
     if (worker === undefined) {
       throw new Error(`this is a bug in kiln: unknown worker kw${workerId} connected`);
     }
-    worker.pid = pid;
+    if (!worker.pidFromZygote && pid !== null) worker.pid = pid;
     worker.connected = true;
-    this.ports.events.emit({ event: "worker:connected", at: this.ports.now(), workerId, pid });
+    this.ports.events.emit({
+      event: "worker:connected",
+      at: this.ports.now(),
+      workerId,
+      pid: worker.pid ?? -1,
+    });
     if (this.phaseNow === "stopping") {
       if (this.stopKind === "wind-down") this.ports.toWorker(workerId, { type: "stop" });
       else this.workers.signal(worker, this.stopKind === "interrupt" ? "SIGINT" : "SIGKILL");

@@ -9,6 +9,7 @@ import type { RunEventSink } from "../events/run-events.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
+import type { IsolationLimits, IsolationProfile } from "../sandbox/profiles.js";
 import type { DistMode } from "../scheduler/grouping.js";
 import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
@@ -31,6 +32,8 @@ export interface TestRunRequest {
   events: RunEventSink;
   /** null: --no-registry. */
   registry: RegistryOptions | null;
+  /** The workers' sandbox (DESIGN.md section 4); absent: none. */
+  isolation?: { profile: IsolationProfile; limits: IsolationLimits };
   /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
   zygote?: StartedZygote;
   /**
@@ -86,6 +89,20 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         timeout: request.timeout,
         scratchDir: scratch,
         interpreterNote: request.interpreterNote,
+        ...(request.isolation === undefined || request.isolation.profile === "none"
+          ? {}
+          : {
+              isolation: {
+                ...request.isolation,
+                // Kept visible under the private /tmp and readable under strict.
+                projectPaths: [
+                  ...new Set([
+                    request.cwd,
+                    pytestRootdir({ cwd: request.cwd, args: request.pytestArgs, env: request.env }),
+                  ]),
+                ],
+              },
+            }),
       },
     });
     // Walk and stat the project while the zygote starts and imports pytest.

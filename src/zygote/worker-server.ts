@@ -13,7 +13,7 @@ export interface WorkerConnectionHandlers {
   /** A worker said hello; returns the handler for its later messages. */
   connected(
     workerId: number,
-    pid: number,
+    pid: number | null,
     channel: WorkerChannel,
   ): {
     message(message: WorkerToSupervisor, body: Buffer): void;

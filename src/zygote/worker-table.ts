@@ -8,6 +8,8 @@ import { type RunPorts, TIMEOUT_GRACE_MS, type Timer } from "./run-ports.js";
 export interface WorkerState {
   id: number;
   pid: number | undefined;
+  /** pid came from the zygote's worker:spawned (authoritative). */
+  pidFromZygote: boolean;
   connected: boolean;
   /** Item indices sent to this worker and not yet finished, in order. */
   assigned: number[];
@@ -67,6 +69,7 @@ export class WorkerTable {
     const worker: WorkerState = {
       id,
       pid: undefined,
+      pidFromZygote: false,
       connected: false,
       assigned: [...first],
       progressAt: this.ports.now(),

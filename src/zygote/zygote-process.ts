@@ -117,6 +117,14 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
               "interpreter with --python PATH or KILN_PYTHON.",
             ExitCode.USAGE_ERROR,
           );
+        } else if (message.reason === "isolation-unavailable") {
+          // Never a silent downgrade (DESIGN.md section 4): a usage error
+          // that names what is missing; `kiln doctor` lists the profiles.
+          fail(
+            `${message.message}. Run \`kiln doctor\` to see which profiles work here, ` +
+              "or choose another with --isolate.",
+            ExitCode.USAGE_ERROR,
+          );
         } else {
           fail(`the zygote refused to start: ${message.message}`, ExitCode.INTERNAL_ERROR);
         }

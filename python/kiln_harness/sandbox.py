@@ -1,0 +1,210 @@
+"""Isolation profiles for workers (DESIGN.md section 4): none, hermetic, strict.
+
+The supervisor names the profile and its limits in the zygote's hello
+(`isolation`). prepare() runs in the zygote before any fork: it checks that
+every feature the profile needs is here (a missing one is an error naming
+it, never a silent downgrade), enters the namespaces once (sandbox_ns.py)
+and builds the seccomp program (sandbox_seccomp.py). A worker then applies
+only what must be per process, in DESIGN.md's order:
+
+  enter()  right after the fork: its /proc for the PID namespace; strict: its
+           own temp dir, which becomes $TMPDIR (and so pytest's basetemp root);
+  lock()   once its channel is connected and the zygote's inherited capture
+           is stopped (strict only): rlimits, close every inherited fd but
+           stdio and the channel, NO_NEW_PRIVS, Landlock, seccomp last.
+"""
+
+import os
+import resource
+import sys
+import tempfile
+
+from . import sandbox_landlock, sandbox_ns
+from .sandbox_seccomp import SeccompFilter
+from .sandbox_sys import LIBC, SandboxError, machine
+
+PROFILES = ("none", "hermetic", "strict")
+MB = 1024 * 1024
+
+# Read-only for a strict worker besides the project and the interpreter.
+SYSTEM_READ = (
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
+    "/proc", "/sys/devices/system/cpu",
+    "/dev/urandom", "/dev/random", "/dev/zero", "/dev/full",
+)  # fmt: skip
+# Read-write: the terminal (pdb at a breakpoint) and the null device.
+SYSTEM_WRITE = ("/dev/null", "/dev/tty", "/dev/pts")
+
+
+class WorkerSandbox:
+    """What a worker applies; built in the zygote by prepare()."""
+
+    def __init__(self, profile, limits, read_paths, write_paths, seccomp, landlock_abi):
+        self.profile = profile
+        self.limits = limits
+        self.read_paths = read_paths
+        self.write_paths = write_paths
+        self.seccomp = seccomp
+        self.landlock_abi = landlock_abi
+        self.temp_dir = None
+
+    def enter(self, worker_id):
+        sandbox_ns.worker_proc()
+        if self.profile == "strict":
+            # Its own temp dir in the private /tmp: tempfile and pytest's
+            # basetemp (TempPathFactory.getbasetemp uses tempfile.gettempdir)
+            # land there, the one place besides the scratch dir it may write.
+            self.temp_dir = tempfile.mkdtemp(prefix="kiln-worker-%d-" % worker_id, dir="/tmp")
+            os.environ["TMPDIR"] = self.temp_dir
+            tempfile.tempdir = self.temp_dir
+
+    def lock(self, keep_fds):
+        if self.profile != "strict":
+            return
+        apply_rlimits(self.limits)
+        close_inherited_fds(keep_fds)
+        writes = [*self.write_paths, self.temp_dir]
+        sandbox_landlock.restrict(self.landlock_abi, self.read_paths, writes)
+        self.seccomp.install()  # sets NO_NEW_PRIVS first
+
+
+def apply_rlimits(limits):
+    """setrlimit(2) each configured limit; never above the current hard limit
+    (an unprivileged process cannot raise it). cpu_seconds: the soft limit
+    sends SIGXCPU, the hard one a second later SIGKILL (the kernel's RLIMIT_CPU)."""
+    table = (
+        ("addressSpaceMb", resource.RLIMIT_AS, MB, 0),
+        ("processes", resource.RLIMIT_NPROC, 1, 0),
+        ("fileSizeMb", resource.RLIMIT_FSIZE, MB, 0),
+        ("openFiles", resource.RLIMIT_NOFILE, 1, 0),
+        ("cpuSeconds", resource.RLIMIT_CPU, 1, 1),
+    )
+    for key, which, unit, hard_extra in table:
+        value = limits.get(key)
+        if value is None:
+            continue
+        soft = int(value * unit)
+        _, hard_now = resource.getrlimit(which)
+        hard = soft + hard_extra
+        if hard_now != resource.RLIM_INFINITY:
+            hard = min(hard, hard_now)
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+
+
+def _same_file(fd, stdio):
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) in stdio
+
+
+def close_inherited_fds(keep_fds):
+    """Close every descriptor but stdio, `keep_fds`, and copies of stdio (a dup
+    of stderr, such as the one pytest's faulthandler plugin writes to, gives
+    nothing stderr does not)."""
+    stdio = set()
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+            stdio.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
+    keep = {0, 1, 2, *keep_fds}
+    for fd in [int(n) for n in os.listdir("/proc/self/fd")]:
+        if fd in keep or _same_file(fd, stdio):
+            continue
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def unavailable(profile):
+    """Why `profile` cannot be applied here (a list of reasons; empty: it can).
+
+    Probes without entering anything: used by `kiln doctor` (doctor_probe.py)
+    and by prepare() before it changes the process."""
+    reasons = []
+    if profile == "none":
+        return reasons
+    if not sys.platform.startswith("linux") or LIBC is None:
+        return ["namespaces: Linux only (this is %s)" % sys.platform]
+    try:
+        with open("/proc/sys/user/max_user_namespaces") as f:
+            if f.read().strip() == "0":
+                reasons.append("user namespaces: disabled (/proc/sys/user/max_user_namespaces is 0)")
+    except OSError:
+        pass
+    try:
+        with open("/proc/sys/kernel/unprivileged_userns_clone") as f:
+            if f.read().strip() == "0" and os.getuid() != 0:
+                reasons.append("user namespaces: disabled for unprivileged users (kernel.unprivileged_userns_clone=0)")
+    except OSError:
+        pass
+    if profile == "strict":
+        if machine() is None:
+            reasons.append("seccomp: no filter for this architecture (x86_64 and aarch64 only)")
+        if not os.path.exists("/proc/sys/kernel/seccomp"):
+            reasons.append("seccomp: not in this kernel (no /proc/sys/kernel/seccomp)")
+        if sandbox_landlock.abi_version() < 1:
+            reasons.append("landlock: not available (landlock_create_ruleset failed; boot with lsm=...,landlock)")
+    return reasons
+
+
+def cgroup_limits_problem(limits):
+    """memoryMb/pids need a delegated cgroup v2 (cgroups(7)); none is applied
+    silently: asking for them where there is none is an error."""
+    wanted = [k for k in ("memoryMb", "pids") if limits.get(k) is not None]
+    if not wanted:
+        return None
+    try:
+        with open("/sys/fs/cgroup/cgroup.controllers") as f:
+            controllers = f.read().split()
+    except OSError:
+        return "cgroup v2 is not mounted at /sys/fs/cgroup: limits %s cannot be applied" % ", ".join(
+            {"memoryMb": "memory_mb", "pids": "pids"}[k] for k in wanted
+        )
+    return "cgroup limits (%s) are not supported by this version of kiln (controllers here: %s)" % (
+        ", ".join(wanted),
+        " ".join(controllers) or "none delegated",
+    )
+
+
+def _existing(paths):
+    seen = []
+    for p in paths:
+        if p and os.path.exists(p) and p not in seen:
+            seen.append(p)
+    return seen
+
+
+def prepare(isolation, scratch_dir, args):
+    """In the zygote, before any fork: a WorkerSandbox, or None for `none`.
+    Raises SandboxError naming the missing feature."""
+    profile = (isolation or {}).get("profile", "none")
+    if profile not in PROFILES:
+        raise SandboxError("unknown isolation profile %r (one of %s)" % (profile, ", ".join(PROFILES)))
+    if profile == "none":
+        return None
+    limits = isolation.get("limits") or {}
+    reasons = unavailable(profile)
+    problem = cgroup_limits_problem(limits) if profile == "strict" else None
+    if problem:
+        reasons.append(problem)
+    if reasons:
+        raise SandboxError("; ".join(reasons))
+    project = [os.path.abspath(p) for p in isolation.get("projectPaths") or []]
+    arg_paths = [os.path.abspath(a.split("::")[0]) for a in args if not a.startswith("-")]
+    harness = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    interpreter = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    keep = [*project, *_existing(arg_paths), scratch_dir, harness, *interpreter, *sys.path]
+    sandbox_ns.enter(keep, [os.environ.get("TMPDIR")])
+    seccomp = abi = None
+    if profile == "strict":
+        seccomp = SeccompFilter(machine())
+        abi = sandbox_landlock.abi_version()
+    reads = _existing([*SYSTEM_READ, *project, *arg_paths, harness, *interpreter, *sys.path])
+    writes = _existing([*SYSTEM_WRITE, scratch_dir])
+    return WorkerSandbox(profile, limits, reads, writes, seccomp, abi)

@@ -1,0 +1,88 @@
+// The isolation profiles of DESIGN.md section 4 as data: their names, what
+// each needs from the kernel, and the strict profile's default limits. Pure;
+// the Python side (python/kiln_harness/sandbox.py) applies them.
+import type { z } from "zod";
+import type { isolationLimits, isolationProfile } from "../protocol/schema.js";
+
+export type IsolationProfile = z.infer<typeof isolationProfile>;
+export type IsolationLimits = z.infer<typeof isolationLimits>;
+
+export const PROFILES: readonly IsolationProfile[] = ["none", "hermetic", "strict"];
+
+export const PROFILE_SUMMARY: Readonly<Record<IsolationProfile, string>> = {
+  none: "a forked process per worker (crash containment)",
+  hermetic: "+ user, network (loopback only), mount (private /tmp), IPC, UTS and PID namespaces",
+  strict: "+ Landlock (filesystem, TCP, signals), seccomp, rlimits",
+};
+
+/**
+ * The strict profile's limits when [tool.kiln.limits] says nothing, as
+ * strict as Judge0's (CPU 5 s, 60 processes, 1 MiB files) except memory:
+ * Judge0's 128 MB bounds resident memory (a cgroup), while RLIMIT_AS bounds
+ * the address space, which for a forked pytest worker is already ~250 MB
+ * of mappings before any test runs (glibc's per-thread malloc arenas and
+ * thread stacks count too). 1024 MB leaves a test ~750 MB to allocate.
+ * cpuSeconds bounds a worker process (RLIMIT_CPU), not a single test: a
+ * worker runs a group; when it is exceeded the running test fails with
+ * SIGXCPU and the rest of the group continues in a fresh worker.
+ */
+export const STRICT_DEFAULT_LIMITS: Readonly<IsolationLimits> = {
+  addressSpaceMb: 1024,
+  processes: 60,
+  fileSizeMb: 1,
+  openFiles: 256,
+  cpuSeconds: 5,
+};
+
+/** [tool.kiln.limits] key -> the protocol's field. */
+export const LIMIT_KEYS: Readonly<Record<string, keyof IsolationLimits>> = {
+  address_space_mb: "addressSpaceMb",
+  processes: "processes",
+  file_size_mb: "fileSizeMb",
+  open_files: "openFiles",
+  cpu_seconds: "cpuSeconds",
+  memory_mb: "memoryMb",
+  pids: "pids",
+};
+
+export class ProfileError extends Error {}
+
+/** A profile name from `--isolate` or `[tool.kiln] isolate`. */
+export function parseProfile(value: string, source: string): IsolationProfile {
+  const found = PROFILES.find((profile) => profile === value);
+  if (found === undefined) {
+    throw new ProfileError(
+      `${source}: unknown isolation profile ${JSON.stringify(value)}; ` +
+        `choose one of ${PROFILES.join(", ")}`,
+    );
+  }
+  return found;
+}
+
+/**
+ * The profile in effect (the flag wins over the config, "none" by default)
+ * and its limits: the strict defaults overridden key by key by the config's.
+ * Limits apply to strict only; hermetic has none (its namespaces are the point).
+ */
+export function resolveIsolation(
+  flag: IsolationProfile | undefined,
+  configured: IsolationProfile | undefined,
+  configuredLimits: IsolationLimits,
+): { profile: IsolationProfile; limits: IsolationLimits } {
+  const profile = flag ?? configured ?? "none";
+  const limits = profile === "strict" ? { ...STRICT_DEFAULT_LIMITS, ...configuredLimits } : {};
+  return { profile, limits };
+}
+
+/** One `kiln doctor` line per profile: usable here, or why not. */
+export function profileLines(
+  unavailable: Readonly<Record<string, string[]>> | undefined,
+): string[] {
+  return PROFILES.map((profile) => {
+    if (profile === "none") return `  none: yes (${PROFILE_SUMMARY.none})`;
+    const reasons = unavailable?.[profile];
+    if (reasons === undefined) return `  ${profile}: unknown (the interpreter could not be probed)`;
+    if (reasons.length === 0) return `  ${profile}: yes (${PROFILE_SUMMARY[profile]})`;
+    return `  ${profile}: no: ${reasons.join("; ")}`;
+  });
+}
