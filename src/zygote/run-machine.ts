@@ -33,6 +33,8 @@ export class RunMachine {
   private phaseNow: RunPhase = "collecting";
   private stopKind: StopKind | undefined;
   private items: string[] = [];
+  /** Each worker's last reported node id: its late teardown report after a stop. */
+  private readonly lastReported = new Map<number, string>();
   private queue = new WorkQueue([]);
   private readonly workers: WorkerTable;
   private interruptTimer: Timer | undefined;
@@ -317,23 +319,26 @@ export class RunMachine {
     message: Extract<WorkerToSupervisor, { type: "test:finished" }>,
     body: Uint8Array,
   ): void {
-    // A worker reports on the items it was handed and nothing else. Any
-    // other node id was written by user code in the worker (a test can find
-    // its channel: tests/security/escape-harness.ts), so nothing it says can
-    // be trusted: as for garbage on the channel, the worker is stopped and
-    // its running test fails with the reason; the named test's own result,
-    // from whichever worker really runs it, is the only one recorded.
-    // Matched by node id among its own items: two items may share one
-    // (pytest --keep-duplicates).
-    const at = worker.assigned.findIndex((index) => this.items[index] === message.nodeid);
-    if (at < 0) {
+    // A worker runs its items in the order it was handed them and reports
+    // each once, as it ends (report_sender.py: one test:finished at
+    // logfinish); after a stop it may report the last one's teardown again
+    // (worker.py _teardown_rest). Anything else was written by user code in
+    // the worker, which can find its channel (tests/security/): as for
+    // garbage on the channel, nothing that worker says can be trusted, so
+    // it is stopped and its running test fails with the reason. A test
+    // named in a forged report keeps the result its own run gives it.
+    const running = worker.assigned[0];
+    const isRunning = running !== undefined && this.items[running] === message.nodeid;
+    if (!isRunning && this.lastReported.get(worker.id) !== message.nodeid) {
+      const runningNow = running === undefined ? "no test" : this.items[running];
       this.workerCorrupted(
         worker.id,
-        `it sent a result for ${message.nodeid}, which it was not running`,
+        `it sent a result for ${message.nodeid} while it was running ${runningNow}`,
       );
       return;
     }
-    worker.assigned.splice(at, 1);
+    if (isRunning) worker.assigned.shift();
+    this.lastReported.set(worker.id, message.nodeid);
     let total = 0;
     for (const report of message.reports) total += report.duration;
     if (!this.interactive) this.summary.durations.set(message.nodeid, total);

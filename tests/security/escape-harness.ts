@@ -127,7 +127,8 @@ export function breaches(plants: Plants, servers: Servers): string[] {
   if (servers.tcpConnections > 0) {
     found.push(`the TCP server got ${servers.tcpConnections} connection(s)`);
   }
-  if (servers.udpDatagrams > 0) found.push(`the UDP server got ${servers.udpDatagrams} datagram(s)`);
+  if (servers.udpDatagrams > 0)
+    found.push(`the UDP server got ${servers.udpDatagrams} datagram(s)`);
   if (readFileSync(plants.secret, "utf8") !== plants.secretText) found.push("the secret changed");
   if (readFileSync(plants.outside, "utf8") !== plants.outsideText) {
     found.push("the outside file changed");
@@ -137,7 +138,8 @@ export function breaches(plants: Plants, servers: Servers): string[] {
   if (home.length > 0) found.push(`$HOME got ${home.join(", ")}`);
   const now = snapshot(plants.project);
   for (const [name, text] of now) {
-    if (plants.projectFiles.get(name) !== text) found.push(`project file ${name} changed or appeared`);
+    if (plants.projectFiles.get(name) !== text)
+      found.push(`project file ${name} changed or appeared`);
   }
   for (const name of plants.projectFiles.keys()) {
     if (!now.has(name)) found.push(`project file ${name} disappeared`);

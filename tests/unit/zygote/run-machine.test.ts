@@ -285,7 +285,7 @@ describe("a worker that dies", () => {
     expect(world.crashed()[0]?.message).toContain("invalid frame length 1651663207");
   });
 
-  it("that reports on a test it was not handed is killed, and the forgery is not recorded", () => {
+  it("that reports on a test another worker runs is killed, and the forgery is not recorded", () => {
     const { world, machine, up, want, finish, exit, start, pid } = setup({
       workers: 2,
       dist: "module",
@@ -298,7 +298,9 @@ describe("a worker that dies", () => {
     const theirs = want(2);
     expect(mine).not.toEqual(theirs);
     const forged = theirs[0] as string;
-    const failed: ReportMeta[] = [{ when: "call", outcome: "failed", duration: 0, wasxfail: false }];
+    const failed: ReportMeta[] = [
+      { when: "call", outcome: "failed", duration: 0, wasxfail: false },
+    ];
     finish(1, forged, failed);
     expect(world.kills).toEqual([[pid(1), "SIGKILL"]]);
     // Neither relayed to the zygote (pytest's report) nor counted.
@@ -308,7 +310,9 @@ describe("a worker that dies", () => {
     expect(world.crashed()).toEqual([
       expect.objectContaining({
         nodeid: mine[0],
-        message: expect.stringContaining(`it sent a result for ${forged}, which it was not running`),
+        message: expect.stringContaining(
+          `it sent a result for ${forged} while it was running ${mine[0]}`,
+        ),
       }),
     ]);
     // The test the forgery named keeps its own worker's report.
@@ -316,6 +320,27 @@ describe("a worker that dies", () => {
     expect(world.zygote.filter((m) => m.type === "test:finished").map((m) => m.nodeid)).toEqual([
       forged,
     ]);
+  });
+
+  it("that reports its own next test before the running one is killed", () => {
+    const { world, up, want, finish, start, pid } = setup({ dist: "module" });
+    start(plan(items(3)));
+    up(1);
+    const group = want(1);
+    finish(1, group[1] as string);
+    expect(world.kills).toEqual([[pid(1), "SIGKILL"]]);
+    expect(world.zygote.filter((m) => m.type === "test:finished")).toEqual([]);
+  });
+
+  it("may report its last test's teardown again after a stop (pytest 7's late teardown)", () => {
+    const { world, up, want, finish, start } = setup({ dist: "module" });
+    start(plan(items(2)));
+    up(1);
+    const group = want(1);
+    finish(1, group[0] as string);
+    finish(1, group[0] as string);
+    expect(world.kills).toEqual([]);
+    expect(world.zygote.filter((m) => m.type === "test:finished")).toHaveLength(2);
   });
 
   it("may report a node id two items share, once for each", () => {
