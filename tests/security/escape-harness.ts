@@ -305,6 +305,23 @@ export function runEscape(args: string[], options: RunEscapeOptions): Promise<Es
 
 export type Outcome = "passed" | "failed" | "skipped" | "crashed" | "missing";
 
+/**
+ * The attempts whose test does not pass when refused: the worker itself is
+ * ended (by the kernel's RLIMIT_CPU, or by the supervisor for what it wrote
+ * into its channel) and the test fails with the reason.
+ */
+export const ENDED: Record<string, { outcome: Outcome; reason: string }> = {
+  "test_limits.py::test_cpu_spin": { outcome: "crashed", reason: "killed by signal 24 (SIGXCPU)" },
+  "test_protocol.py::test_garbage_on_every_fd": {
+    outcome: "crashed",
+    reason: "wrote into the worker's channel to Kiln (invalid frame length",
+  },
+  "test_protocol.py::test_forged_result_for_another_test": {
+    outcome: "crashed",
+    reason: "it sent a result for test_zz_canary.py::test_canary while it was running",
+  },
+};
+
 /** A test's outcome from its phases: crashed, failed, skipped or passed. */
 export function outcomeOf(run: EscapeRun, nodeid: string): Outcome {
   const phases = run.phases.get(nodeid);
@@ -326,4 +343,11 @@ export function failureText(run: EscapeRun, nodeid: string): string {
 /** Every node id with its outcome, for readable assertion diffs. */
 export function outcomes(run: EscapeRun): Record<string, Outcome> {
   return Object.fromEntries(run.items.map((nodeid) => [nodeid, outcomeOf(run, nodeid)]));
+}
+
+/** Each collected test's outcome when every attempt is refused. */
+export function refusedOutcomes(run: EscapeRun): Record<string, Outcome> {
+  return Object.fromEntries(
+    run.items.map((nodeid) => [nodeid, ENDED[nodeid]?.outcome ?? "passed"]),
+  );
 }

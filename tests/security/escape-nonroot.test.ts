@@ -1,0 +1,99 @@
+// The escape suite under `--isolate strict` run by an ordinary user: the
+// user-namespace path (an unprivileged process maps only its own uid) and
+// limits that bind a non-root uid. Everything the attempts aim at belongs
+// to that user (escape-harness.ts plant), so file permissions would let
+// each one through: every refusal is the sandbox's.
+//
+// The user is made here (useradd, no home) when missing and removed again
+// by the test that made it.
+import { spawnSync } from "node:child_process";
+import { chownSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "../helpers/temp.js";
+import {
+  breaches,
+  ENDED,
+  type EscapeRun,
+  failureText,
+  type Owner,
+  outcomes,
+  type Plants,
+  plant,
+  refusedOutcomes,
+  runEscape,
+  type Servers,
+  startServers,
+} from "./escape-harness.js";
+
+const USER = "kiln-escape";
+const isRoot = process.getuid?.() === 0;
+
+function lookUp(): Owner | undefined {
+  const uid = spawnSync("id", ["-u", USER], { encoding: "utf8" });
+  const gid = spawnSync("id", ["-g", USER], { encoding: "utf8" });
+  if (uid.status !== 0 || gid.status !== 0) return undefined;
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+describe.skipIf(!isRoot)("the escape suite under --isolate strict as a non-root user", () => {
+  let created = false;
+  let owner: Owner;
+  let plants: Plants;
+  let servers: Servers;
+  let run: EscapeRun;
+
+  beforeAll(async () => {
+    let found = lookUp();
+    if (found === undefined) {
+      const add = spawnSync(
+        "useradd",
+        ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+        {
+          encoding: "utf8",
+        },
+      );
+      if (add.status !== 0) throw new Error(`useradd ${USER} failed: ${add.stderr}`);
+      created = true;
+      found = lookUp();
+    }
+    if (found === undefined) throw new Error(`${USER} is missing right after useradd`);
+    owner = found;
+    plants = plant(owner);
+    const tmpdir = tempDir("kiln-escape-user-");
+    chownSync(tmpdir, owner.uid, owner.gid);
+    servers = await startServers();
+    run = await runEscape(["--isolate", "strict", "-n", "2", "-p", "no:cacheprovider"], {
+      plants,
+      servers,
+      user: { ...owner, tmpdir },
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    plants?.remove();
+    await servers?.close();
+    if (created) spawnSync("userdel", [USER]);
+  });
+
+  it("runs as that user", () => {
+    expect(owner.uid).not.toBe(0);
+    expect(run.stderr).not.toContain("Traceback");
+    expect(run.items.length, run.stdout + run.stderr).toBeGreaterThan(60);
+  });
+
+  it("refuses every attempt", () => {
+    expect(outcomes(run), run.stdout).toEqual(refusedOutcomes(run));
+    for (const [nodeid, { reason }] of Object.entries(ENDED)) {
+      expect(failureText(run, nodeid), nodeid).toContain(reason);
+    }
+  });
+
+  it("lets nothing through to the targets outside", () => {
+    expect(breaches(plants, servers)).toEqual([]);
+  });
+
+  it("goes on to the end", () => {
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(1);
+  });
+});
