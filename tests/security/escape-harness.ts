@@ -345,9 +345,47 @@ export function outcomes(run: EscapeRun): Record<string, Outcome> {
   return Object.fromEntries(run.items.map((nodeid) => [nodeid, outcomeOf(run, nodeid)]));
 }
 
-/** Each collected test's outcome when every attempt is refused. */
-export function refusedOutcomes(run: EscapeRun): Record<string, Outcome> {
+/**
+ * KNOWN GAPS: attempts strict does not stop yet (SECURITY.md, "Open"). The
+ * drivers check them with it.fails, so each one flips the suite red the day
+ * it is fixed, to be moved out of this list.
+ */
+export const KNOWN_GAPS: Record<string, string> = {
+  // sandbox_ns.private_tmp mounts the private /tmp (where a strict worker's
+  // temp dir and tmp_path live) without size=: a tmpfs defaults to half the
+  // RAM, its pages are not the writer's address space (RLIMIT_AS) and
+  // RLIMIT_FSIZE bounds one file only. 512 MiB went through.
+  "test_limits.py::test_fill_the_disk": "the private /tmp tmpfs has no size limit",
+};
+
+/** More, only when the run's user is root. */
+export const KNOWN_GAPS_AS_ROOT: Record<string, string> = {
+  // The user namespace maps root to root (sandbox_ns.enter writes "0 0 1"),
+  // and the kernel never applies RLIMIT_NPROC to the init user's processes
+  // (kernel/fork.c copy_process: `real_cred->user != INIT_USER`); no pids
+  // cgroup is delegated here. 200 forks went through; as another user the
+  // same limit stops them (escape-nonroot.test.ts).
+  "test_limits.py::test_fork_bomb": "RLIMIT_NPROC does not bind root's processes",
+};
+
+/** Each collected test's outcome when every attempt is refused, known gaps left out. */
+export function refusedOutcomes(
+  run: EscapeRun,
+  gaps: Record<string, string>,
+): Record<string, Outcome> {
   return Object.fromEntries(
-    run.items.map((nodeid) => [nodeid, ENDED[nodeid]?.outcome ?? "passed"]),
+    run.items
+      .filter((nodeid) => gaps[nodeid] === undefined)
+      .map((nodeid) => [nodeid, ENDED[nodeid]?.outcome ?? "passed"]),
+  );
+}
+
+/** outcomes() without the known gaps. */
+export function outcomesBesides(
+  run: EscapeRun,
+  gaps: Record<string, string>,
+): Record<string, Outcome> {
+  return Object.fromEntries(
+    Object.entries(outcomes(run)).filter(([nodeid]) => gaps[nodeid] === undefined),
   );
 }

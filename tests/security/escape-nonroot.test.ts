@@ -15,8 +15,10 @@ import {
   ENDED,
   type EscapeRun,
   failureText,
+  KNOWN_GAPS,
   type Owner,
-  outcomes,
+  outcomeOf,
+  outcomesBesides,
   type Plants,
   plant,
   refusedOutcomes,
@@ -34,6 +36,8 @@ function lookUp(): Owner | undefined {
   if (uid.status !== 0 || gid.status !== 0) return undefined;
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
+
+const GAPS: Record<string, string> = KNOWN_GAPS;
 
 describe.skipIf(!isRoot)("the escape suite under --isolate strict as a non-root user", () => {
   let created = false;
@@ -82,10 +86,15 @@ describe.skipIf(!isRoot)("the escape suite under --isolate strict as a non-root 
   });
 
   it("refuses every attempt", () => {
-    expect(outcomes(run), run.stdout).toEqual(refusedOutcomes(run));
+    expect(outcomesBesides(run, GAPS), run.stdout).toEqual(refusedOutcomes(run, GAPS));
     for (const [nodeid, { reason }] of Object.entries(ENDED)) {
       expect(failureText(run, nodeid), nodeid).toContain(reason);
     }
+  });
+
+  // Flips once fixed: then move the case out of KNOWN_GAPS (escape-harness.ts).
+  it.fails.for(Object.entries(GAPS))("refuses %s (known gap: %s)", ([nodeid]) => {
+    expect(outcomeOf(run, nodeid), failureText(run, nodeid)).toBe("passed");
   });
 
   it("lets nothing through to the targets outside", () => {

@@ -8,8 +8,10 @@ import {
   ENDED,
   type EscapeRun,
   failureText,
+  KNOWN_GAPS,
+  KNOWN_GAPS_AS_ROOT,
   outcomeOf,
-  outcomes,
+  outcomesBesides,
   type Plants,
   plant,
   refusedOutcomes,
@@ -17,6 +19,8 @@ import {
   type Servers,
   startServers,
 } from "./escape-harness.js";
+
+const GAPS: Record<string, string> = { ...KNOWN_GAPS, ...KNOWN_GAPS_AS_ROOT };
 
 describe("the escape suite under --isolate strict", () => {
   let plants: Plants;
@@ -44,7 +48,7 @@ describe("the escape suite under --isolate strict", () => {
   });
 
   it("refuses every attempt", () => {
-    expect(outcomes(run), run.stdout).toEqual(refusedOutcomes(run));
+    expect(outcomesBesides(run, GAPS), run.stdout).toEqual(refusedOutcomes(run, GAPS));
   });
 
   it("ends the workers it must, each test saying why", () => {
@@ -63,6 +67,11 @@ describe("the escape suite under --isolate strict", () => {
     // (The frame's bytes may be on the terminal: the forger wrote them to
     // every socket it had, Kiln's stdout among them; pytest's report is what counts.)
     expect(run.stdout).not.toMatch(/FAILED test_zz_canary|_ test_canary _/);
+  });
+
+  // Flips once fixed: then move the case out of KNOWN_GAPS (escape-harness.ts).
+  it.fails.for(Object.entries(GAPS))("refuses %s (known gap: %s)", ([nodeid]) => {
+    expect(outcomeOf(run, nodeid), failureText(run, nodeid)).toBe("passed");
   });
 
   it("lets nothing through to the targets outside", () => {
