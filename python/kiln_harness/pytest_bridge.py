@@ -22,7 +22,13 @@ from .coverage_fork import measure_worker
 from .debugging import interactive_reason, interrupt_location, raise_keyboard_interrupt_at
 from .forking import fork_worker, reap_children
 from .plugin_compat import timeout_owner
-from .replay import WorkerNode, crash_report, serialized_reports
+from .replay import (
+    UnreadableReport,
+    WorkerNode,
+    crash_report,
+    serialized_reports,
+    unreadable_message,
+)
 from .warnings_codec import unserialize_warning
 
 
@@ -359,10 +365,19 @@ class KilnZygotePlugin:
         hook = self.config.hook
         nodeid = header["nodeid"]
         location = tuple(header["location"])
-        datas = serialized_reports(header, body)
+        try:
+            datas = serialized_reports(header, body)
+            reports = [
+                hook.pytest_report_from_serializable(config=self.config, data=data)
+                for data in datas
+            ]
+            if any(report is None for report in reports):
+                raise UnreadableReport("not a pytest report")
+        except Exception as exc:  # untrusted bytes from a worker (replay.UnreadableReport)
+            self._refuse_worker(header, exc)
+            return
         hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
-        for data in datas:
-            report = hook.pytest_report_from_serializable(config=self.config, data=data)
+        for report in reports:
             self._log_report(report, header.get("workerId"))
         if not header.get("unfinished"):
             hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
@@ -381,6 +396,20 @@ class KilnZygotePlugin:
             self.chan.send(
                 {"type": "run:stop-requested", "reason": str(session.shouldfail or session.shouldstop)}
             )
+
+    def _refuse_worker(self, header, exc):
+        """A worker sent a report that cannot be read: the test fails with
+        the reason, and the worker is killed (it is this process's child), as
+        the supervisor kills one that writes garbage into its channel."""
+        worker_id = header.get("workerId")
+        for pid, wid in self.children.items():
+            if wid == worker_id:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        message = unreadable_message(header, exc)
+        self._report_crash({**header, "when": "call", "message": message, "duration": 0.0})
 
     def _report_crash(self, header):
         """A worker died (signal, os._exit, timeout) while running an item:

@@ -2,7 +2,6 @@
 // zygote's pipe and the workers' sockets, the stack files in the scratch
 // directory. It also routes the zygote's messages: most become machine
 // events or run events; run:ready first reads the recorded durations.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunEventSink } from "../events/run-events.js";
 import type { ZygoteToSupervisor } from "../protocol/messages.js";
@@ -10,6 +9,7 @@ import type { DistMode } from "../scheduler/grouping.js";
 import { DEBUG, debug, traceReceived } from "./debug-trace.js";
 import { RunMachine } from "./run-machine.js";
 import type { RunSummary, Timer } from "./run-ports.js";
+import { bodyFileProblem, readStackFile } from "./scratch-files.js";
 import { tryKill } from "./try-kill.js";
 import type { WorkerChannel, WorkerConnectionHandlers } from "./worker-server.js";
 import type { ZygoteHandle } from "./zygote-process.js";
@@ -61,13 +61,8 @@ export class RunController {
           if (DEBUG && message.type === "work") this.traceWork(workerId, message.indices);
           this.channels.get(workerId)?.send(message);
         },
-        readStack: (workerId) => {
-          try {
-            return readFileSync(join(options.scratchDir, `worker-${workerId}.stack`), "utf8");
-          } catch {
-            return "";
-          }
-        },
+        readStack: (workerId) =>
+          readStackFile(join(options.scratchDir, `worker-${workerId}.stack`)),
         warn: (line) => process.stderr.write(`kiln: ${line}\n`),
         events: options.events,
       },
@@ -191,6 +186,13 @@ export class RunController {
     return {
       message: (message, body) => {
         if (DEBUG) traceReceived(`kw${workerId}`, message);
+        if (message.type === "test:finished" && message.bodyFile !== undefined) {
+          const problem = bodyFileProblem(message.bodyFile, this.options.scratchDir);
+          if (problem !== undefined) {
+            this.machine.workerCorrupted(workerId, problem);
+            return;
+          }
+        }
         this.machine.workerMessage(workerId, message, body);
       },
       corrupted: (error) => this.machine.workerCorrupted(workerId, error.message),

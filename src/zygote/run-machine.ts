@@ -251,6 +251,9 @@ export class RunMachine {
     if (worker === undefined) {
       throw new Error(`this is a bug in kiln: a message from unknown worker kw${workerId}`);
     }
+    // Being killed for what it wrote: frames that arrived with the bad one
+    // (a test can write many in one go) are not to be believed either.
+    if (worker.corruption !== undefined) return;
     switch (message.type) {
       case "work:wanted":
         this.handOut(worker);
@@ -321,15 +324,18 @@ export class RunMachine {
   ): void {
     // A worker runs its items in the order it was handed them and reports
     // each once, as it ends (report_sender.py: one test:finished at
-    // logfinish); after a stop it may report the last one's teardown again
-    // (worker.py _teardown_rest). Anything else was written by user code in
+    // logfinish); after a stop it may report the last one's teardown again,
+    // a teardown alone (worker.py _teardown_rest). Anything else was written by user code in
     // the worker, which can find its channel (tests/security/): as for
     // garbage on the channel, nothing that worker says can be trusted, so
     // it is stopped and its running test fails with the reason. A test
     // named in a forged report keeps the result its own run gives it.
     const running = worker.assigned[0];
     const isRunning = running !== undefined && this.items[running] === message.nodeid;
-    if (!isRunning && this.lastReported.get(worker.id) !== message.nodeid) {
+    const lateTeardown =
+      this.lastReported.get(worker.id) === message.nodeid &&
+      message.reports.every((report) => report.when === "teardown");
+    if (!isRunning && !lateTeardown) {
       const runningNow = running === undefined ? "no test" : this.items[running];
       this.workerCorrupted(
         worker.id,

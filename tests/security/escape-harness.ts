@@ -18,7 +18,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { CLI, pythonWithPytest, REPO } from "../helpers/kiln.js";
 import { copyProject } from "../helpers/temp.js";
@@ -129,10 +129,9 @@ export function breaches(plants: Plants, servers: Servers): string[] {
   }
   if (servers.udpDatagrams > 0)
     found.push(`the UDP server got ${servers.udpDatagrams} datagram(s)`);
-  if (readFileSync(plants.secret, "utf8") !== plants.secretText) found.push("the secret changed");
-  if (readFileSync(plants.outside, "utf8") !== plants.outsideText) {
-    found.push("the outside file changed");
-  }
+  const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "(deleted)");
+  if (read(plants.secret) !== plants.secretText) found.push("the secret changed");
+  if (read(plants.outside) !== plants.outsideText) found.push("the outside file changed");
   if (existsSync(plants.etcProbe)) found.push(`${plants.etcProbe} was created`);
   const home = readdirSync(plants.home);
   if (home.length > 0) found.push(`$HOME got ${home.join(", ")}`);
@@ -159,8 +158,11 @@ export interface Servers {
 /** A TCP server that counts connections and a UDP server that answers and counts datagrams. */
 export async function startServers(): Promise<Servers> {
   const state = { tcpConnections: 0, udpDatagrams: 0 };
+  const open = new Set<Socket>();
   const tcp: Server = createServer((socket) => {
     state.tcpConnections++;
+    open.add(socket);
+    socket.on("close", () => open.delete(socket));
     socket.on("error", () => {});
     socket.end();
   });
@@ -188,6 +190,8 @@ export async function startServers(): Promise<Servers> {
     close: () =>
       new Promise<void>((done) => {
         udp.close();
+        // A connection that got through (the none run) may still be open.
+        for (const socket of open) socket.destroy();
         tcp.close(() => done());
       }),
   };
@@ -310,7 +314,7 @@ export type Outcome = "passed" | "failed" | "skipped" | "crashed" | "missing";
  * ended (by the kernel's RLIMIT_CPU, or by the supervisor for what it wrote
  * into its channel) and the test fails with the reason.
  */
-export const ENDED: Record<string, { outcome: Outcome; reason: string }> = {
+export const ENDED: Record<string, { outcome: Outcome; reason: string; in?: "stdout" }> = {
   "test_limits.py::test_cpu_spin": { outcome: "crashed", reason: "killed by signal 24 (SIGXCPU)" },
   "test_protocol.py::test_garbage_on_every_fd": {
     outcome: "crashed",
@@ -319,6 +323,23 @@ export const ENDED: Record<string, { outcome: Outcome; reason: string }> = {
   "test_protocol.py::test_forged_result_for_another_test": {
     outcome: "crashed",
     reason: "it sent a result for test_zz_canary.py::test_canary while it was running",
+  },
+  "test_protocol_body.py::test_forged_body_file": {
+    outcome: "crashed",
+    reason: "as a report body file, which is not one of the run's",
+  },
+  // The zygote refuses the body and pytest fails the test with the reason;
+  // the record keeps the outcome in the forged header, which the supervisor
+  // took as the test's own word (a test can fake its own result anyway).
+  "test_protocol_body.py::test_forged_garbage_body": {
+    outcome: "passed",
+    reason:
+      "something in the test wrote into the worker's channel to Kiln (a report that could not be read: ValueError: bad marshal data",
+    in: "stdout",
+  },
+  "test_protocol_body.py::test_queued_behind_garbage_body": {
+    outcome: "crashed",
+    reason: "killed by signal 9 (SIGKILL)",
   },
 };
 
@@ -330,6 +351,17 @@ export function outcomeOf(run: EscapeRun, nodeid: string): Outcome {
   if (phases.some((phase) => phase.outcome === "failed")) return "failed";
   if (phases.some((phase) => phase.outcome === "skipped")) return "skipped";
   return "passed";
+}
+
+/** Each ENDED test's reason is where it should be; returns the missing ones. */
+export function missingReasons(run: EscapeRun): string[] {
+  return Object.entries(ENDED)
+    .filter(([nodeid, { reason, in: where }]) =>
+      where === "stdout"
+        ? !run.stdout.includes(reason)
+        : !failureText(run, nodeid).includes(reason),
+    )
+    .map(([nodeid, { reason }]) => `${nodeid}: ${reason}`);
 }
 
 /** The failure texts of a test, joined: what the run says went wrong. */

@@ -53,7 +53,7 @@ describe.skipIf(!isRoot)("the escape suite without a sandbox", () => {
         "-p",
         "no:cacheprovider",
         "-m",
-        "not control and not anyprofile",
+        "not control and not anyprofile and not stackfile",
         "--deselect",
         "test_zz_canary.py::test_canary",
       ],

@@ -337,10 +337,15 @@ describe("a worker that dies", () => {
     start(plan(items(2)));
     up(1);
     const group = want(1);
-    finish(1, group[0] as string);
-    finish(1, group[0] as string);
+    const first = group[0] as string;
+    finish(1, first);
+    const teardown = passed.filter((report) => report.when === "teardown");
+    finish(1, first, teardown);
     expect(world.kills).toEqual([]);
     expect(world.zygote.filter((m) => m.type === "test:finished")).toHaveLength(2);
+    // The whole test again is not a late teardown: the worker is killed.
+    finish(1, first);
+    expect(world.kills).toEqual([[1001, "SIGKILL"]]);
   });
 
   it("may report a node id two items share, once for each", () => {
