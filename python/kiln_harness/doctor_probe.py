@@ -1,5 +1,6 @@
-"""What `kiln doctor` asks the interpreter: its version, pytest, pytest-xdist
-and the kernel's Landlock ABI. Prints one JSON object on stdout.
+"""What `kiln doctor` asks the interpreter: its version, pytest, pytest-xdist,
+the kernel's Landlock ABI and which isolation profiles work (tried in a
+forked child, sandbox.probe). Prints one JSON object on stdout.
 
 Started by src/cli/doctor-command.ts through boot.py, which does not check
 the version for this program: doctor reports a Python that is too old instead
@@ -54,6 +55,15 @@ def probe():
             info["landlockAbi"] = abi
     except Exception:
         pass
+    try:
+        from .sandbox import probe as probe_profile
+
+        info["profiles"] = {
+            "hermetic": probe_profile("hermetic"),
+            "strict": probe_profile("strict"),
+        }
+    except Exception as e:
+        info["profilesError"] = "%s: %s" % (type(e).__name__, e)
     try:
         import xdist
 

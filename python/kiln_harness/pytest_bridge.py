@@ -365,8 +365,9 @@ class KilnZygotePlugin:
         hook = self.config.hook
         nodeid = header["nodeid"]
         location = tuple(header["location"])
+        spill_dir = self.scratch_dir if self.sandbox is None else self.sandbox.spill_dirs()[1]
         try:
-            datas = serialized_reports(header, body)
+            datas = serialized_reports(header, body, spill_dir)
             reports = [
                 hook.pytest_report_from_serializable(config=self.config, data=data)
                 for data in datas

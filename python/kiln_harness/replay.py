@@ -5,6 +5,8 @@ test as pytest made them, and the report of a test whose worker died.
 import json
 import marshal
 import os
+import re
+import stat
 
 
 class WorkerNode:
@@ -37,27 +39,51 @@ def rebuild_sections(data, earlier):
     return data["sections"]
 
 
+# report_sender.ReportSender._spill's names.
+_SPILL_NAME = re.compile(r"body-\d+-\d+\.bin")
+
+
+def read_spilled_body(path, spill_dir):
+    """A spilled body's bytes; the file is deleted. The path comes from a
+    worker, which may run hostile code (--isolate strict): only a regular
+    file directly in the run's scratch dir, named as a worker names its
+    spills, is read and removed; a symlink is not followed. Otherwise the
+    zygote, outside the sandbox, would read or delete any file a test names."""
+    if (
+        spill_dir is None
+        or os.path.dirname(os.path.abspath(path)) != os.path.abspath(spill_dir)
+        or not _SPILL_NAME.fullmatch(os.path.basename(path))
+    ):
+        raise ValueError("kiln: refused a report body file outside the run's scratch dir: %r" % path)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("kiln: refused a report body file that is not a regular file: %r" % path)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            body = f.read()
+    finally:
+        os.close(fd)
+    os.unlink(path)
+    return body
+
+
 class UnreadableReport(Exception):
     """A worker's report body is not what report_sender.py sends: user code
     in the worker wrote into its channel (tests/security/ forges such frames)."""
 
 
-def serialized_reports(header, body):
+def serialized_reports(header, body, spill_dir=None):
     """One test's pytest_report_to_serializable dicts, whole again: read
     from the spill file when the body was too large for a frame
     (report_sender.SPILL_BODY_AT), with each report's sections rebuilt.
 
-    The body comes from a worker, where the test's own code runs: anything
-    but a list of report dicts raises UnreadableReport. The supervisor only
-    lets through spill files named in the run's scratch directory; a link
-    planted there in place of one is not followed (O_NOFOLLOW: ELOOP)."""
+    The body comes from a worker, where the test's own code runs: a spill
+    file read_spilled_body refuses, or anything but a list of report dicts,
+    raises UnreadableReport (the test fails; the zygote goes on)."""
     try:
         body_file = header.get("bodyFile")
         if body_file is not None:
-            fd = os.open(body_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            with os.fdopen(fd, "rb") as f:
-                body = f.read()
-            os.unlink(body_file)
+            body = read_spilled_body(body_file, spill_dir)
         datas = marshal.loads(body) if header.get("format") == "marshal" else json.loads(body)
         if not isinstance(datas, list) or not all(isinstance(d, dict) for d in datas):
             raise ValueError("not a list of serialized reports")

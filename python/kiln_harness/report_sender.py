@@ -77,6 +77,7 @@ class ReportSender:
         self.chan = chan
         self.config = config
         self.spill_dir = spill_dir
+        self.spill_reported = None
         self.spilled = 0
         self.reports = []
         self.meta = []
@@ -176,10 +177,13 @@ class ReportSender:
 
     def _spill(self, body):
         self.spilled += 1
-        path = os.path.join(self.spill_dir, f"body-{os.getpid()}-{self.spilled}.bin")
-        with open(path, "wb") as f:
+        name = f"body-{os.getpid()}-{self.spilled}.bin"
+        with open(os.path.join(self.spill_dir, name), "wb") as f:
             f.write(body)
-        return path
+        # Where the zygote finds it: the same dir, or, for a sandboxed worker
+        # (sandbox.WorkerSandbox.spill_dirs), the private /tmp as mounted in
+        # the zygote.
+        return os.path.join(self.spill_reported or self.spill_dir, name)
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location):
         # pytest calls this hook historically: registering this plugin in the

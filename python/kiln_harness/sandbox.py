@@ -24,6 +24,9 @@ from .sandbox_seccomp import SeccompFilter
 from .sandbox_sys import LIBC, SandboxError, machine
 
 PROFILES = ("none", "hermetic", "strict")
+# In the private /tmp: spilled report bodies (report_sender.py), so a strict
+# worker needs no write access to the scratch dir on the host's disk.
+SPILL_DIR = "kiln-spill"
 MB = 1024 * 1024
 
 # Read-only for a strict worker besides the project and the interpreter.
@@ -39,8 +42,9 @@ SYSTEM_WRITE = ("/dev/null", "/dev/tty", "/dev/pts")
 class WorkerSandbox:
     """What a worker applies; built in the zygote by prepare()."""
 
-    def __init__(self, profile, limits, read_paths, write_paths, seccomp, landlock_abi):
+    def __init__(self, profile, limits, staging, read_paths, write_paths, seccomp, landlock_abi):
         self.profile = profile
+        self.staging = staging
         self.limits = limits
         self.read_paths = read_paths
         self.write_paths = write_paths
@@ -48,12 +52,17 @@ class WorkerSandbox:
         self.landlock_abi = landlock_abi
         self.temp_dir = None
 
+    def spill_dirs(self):
+        """Where this worker spills report bodies, and that dir as the zygote
+        sees it (the private /tmp is mounted at `staging` there)."""
+        return os.path.join("/tmp", SPILL_DIR), os.path.join(self.staging, SPILL_DIR)
+
     def enter(self, worker_id):
-        sandbox_ns.worker_proc()
+        sandbox_ns.worker_mounts(self.staging)
         if self.profile == "strict":
             # Its own temp dir in the private /tmp: tempfile and pytest's
             # basetemp (TempPathFactory.getbasetemp uses tempfile.gettempdir)
-            # land there, the one place besides the scratch dir it may write.
+            # land there, with the spill dir the only places it may write.
             self.temp_dir = tempfile.mkdtemp(prefix="kiln-worker-%d-" % worker_id, dir="/tmp")
             os.environ["TMPDIR"] = self.temp_dir
             tempfile.tempdir = self.temp_dir
@@ -200,11 +209,71 @@ def prepare(isolation, scratch_dir, args):
     harness = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     interpreter = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
     keep = [*project, *_existing(arg_paths), scratch_dir, harness, *interpreter, *sys.path]
-    sandbox_ns.enter(keep, [os.environ.get("TMPDIR")])
+    # In the scratch dir, which the supervisor removes after the run: the
+    # mount itself exists only in the zygote's mount namespace.
+    staging = os.path.join(scratch_dir, "private-tmp")
+    os.mkdir(staging, 0o700)
+    sandbox_ns.enter(staging, keep, [os.environ.get("TMPDIR")])
+    os.mkdir(os.path.join(staging, SPILL_DIR), 0o700)
     seccomp = abi = None
     if profile == "strict":
         seccomp = SeccompFilter(machine())
         abi = sandbox_landlock.abi_version()
     reads = _existing([*SYSTEM_READ, *project, *arg_paths, harness, *interpreter, *sys.path])
-    writes = _existing([*SYSTEM_WRITE, scratch_dir])
-    return WorkerSandbox(profile, limits, reads, writes, seccomp, abi)
+    writes = [*_existing(SYSTEM_WRITE), os.path.join("/tmp", SPILL_DIR)]
+    return WorkerSandbox(profile, limits, staging, reads, writes, seccomp, abi)
+
+
+
+def _in_child(fn):
+    """fn() in a forked child: '' if it returned, else what it raised."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        message = b""
+        try:
+            fn()
+        except SandboxError as exc:
+            message = str(exc).encode()
+        except Exception as exc:  # reported as the reason, never a crash of doctor
+            message = ("%s: %s" % (type(exc).__name__, exc)).encode()
+        try:
+            os.write(w, message)
+        finally:
+            os._exit(0)
+    os.close(w)
+    answer = os.read(r, 4096).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    return answer
+
+
+def probe(profile):
+    """Why `profile` does not work here ([] when it does), by trying it: the
+    static checks (unavailable), then a forked child that enters the
+    namespaces as the zygote does, and its own child that does what a
+    worker does (/proc; for strict, Landlock and seccomp). For `kiln doctor`."""
+    reasons = unavailable(profile)
+    if reasons or profile == "none":
+        return reasons
+
+    staging = tempfile.mkdtemp(prefix="kiln-probe-")
+
+    def worker():
+        sandbox_ns.worker_mounts(staging)
+        if profile == "strict":
+            sandbox_landlock.restrict(sandbox_landlock.abi_version(), SYSTEM_READ, [])
+            SeccompFilter(machine()).install()
+
+    def zygote():
+        sandbox_ns.enter(staging, [], [])
+        problem = _in_child(worker)
+        if problem:
+            raise SandboxError(problem)
+
+    try:
+        answer = _in_child(zygote)
+    finally:
+        os.rmdir(staging)
+    return [answer] if answer else []

@@ -1,8 +1,8 @@
 """Landlock for the strict profile (Documentation/userspace-api/landlock.rst).
 
 A worker restricts itself to: read (and execute) the system and project
-paths, read-write its own temp dir, pytest's basetemp and the run's scratch
-dir; no TCP bind or connect (ABI >= 4); no signals to, and no abstract Unix
+paths, read-write its own temp dir (pytest's basetemp is inside) and the
+spill dir for large reports, both in the private /tmp; no TCP bind or connect (ABI >= 4); no signals to, and no abstract Unix
 sockets of, processes outside its own Landlock domain (ABI >= 6), so a test
 cannot kill the zygote, the supervisor or a sibling worker. Everything the
 running kernel's ABI knows is handled (denied unless a rule allows it): a

@@ -9,10 +9,11 @@ and makes a new PID namespace for its children:
   unprivileged writer of gid_map;
 - network: only loopback, brought up inside (a new namespace's lo is down);
 - mount: everything private (no mount event propagates back to the host),
-  then a fresh tmpfs on /tmp. The paths the run needs that live under /tmp
-  (the project, the run's scratch dir with the workers' socket) are
-  bind-mounted back from the old /tmp, reached through a descriptor opened
-  before the tmpfs covered it; $TMPDIR, if under /tmp, is recreated empty;
+  then a fresh tmpfs laid out as the workers' /tmp (private_tmp): the paths
+  the run needs that live under /tmp (the project, the run's scratch dir
+  with the workers' socket) are bind-mounted into it at their place, and
+  $TMPDIR, if under /tmp, is recreated empty. Each worker mounts it on /tmp
+  in a mount namespace of its own (worker_mounts), one bind mount;
 - PID: unshare(CLONE_NEWPID) moves only the caller's future children
   (pid_namespaces(7)), so the zygote keeps its own pid (the supervisor's
   view) and fork() keeps returning pids the supervisor can signal. Its first
@@ -21,7 +22,7 @@ and makes a new PID namespace for its children:
   whose death would end the namespace. Every worker is a later child, so it
   lives in that namespace and cannot name the zygote, the supervisor or any
   host process. Each worker then mounts its own /proc for that namespace
-  (worker_proc), so /proc lists only the run's processes.
+  (worker_mounts), so /proc lists only the run's processes.
 """
 
 import ctypes
@@ -93,9 +94,12 @@ def _under(path, root):
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def private_tmp(keep, fresh):
-    """A new tmpfs on /tmp; `keep` paths under /tmp are bind-mounted back,
-    `fresh` directories under /tmp are created empty."""
+def private_tmp(staging, keep, fresh):
+    """A new tmpfs at `staging` (an empty directory), laid out as /tmp will
+    look to a worker: `keep` paths under /tmp bind-mounted at their place,
+    `fresh` directories under /tmp created empty. Workers mount it on /tmp
+    (worker_mounts); the zygote keeps the real /tmp, so what pytest writes
+    there from the zygote (--junitxml, reports) reaches the host."""
     tmp = os.path.realpath("/tmp")
     keep = sorted({os.path.realpath(p) for p in keep if p and os.path.exists(p)})
     keep = [p for p in keep if _under(p, tmp)]
@@ -106,26 +110,27 @@ def private_tmp(keep, fresh):
         )
     # Only the outermost of nested paths needs a bind (MS_REC brings the rest).
     keep = [p for p in keep if not any(q != p and _under(p, q) for q in keep)]
-    old = os.open(tmp, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mounting a private tmpfs on /tmp")
-        for path in keep:
-            rel = os.path.relpath(path, tmp)
-            if os.path.isdir("/proc/self/fd/%d/%s" % (old, rel)):
-                os.makedirs(path, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                open(path, "a").close()
-            mount("/proc/self/fd/%d/%s" % (old, rel), path, None, MS_BIND | MS_REC)
-    finally:
-        os.close(old)
+    mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mounting a private tmpfs for /tmp")
+    for path in keep:
+        inside = os.path.join(staging, os.path.relpath(path, tmp))
+        if os.path.isdir(path):
+            os.makedirs(inside, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(inside), exist_ok=True)
+            open(inside, "a").close()
+        # Not recursive for the path that holds the staging dir itself (the
+        # scratch dir), or the tmpfs would appear inside its own copy.
+        recursive = 0 if _under(os.path.realpath(staging), path) else MS_REC
+        mount(path, inside, None, MS_BIND | recursive)
     for path in fresh:
         if path and _under(os.path.abspath(path), tmp):
-            os.makedirs(path, mode=0o700, exist_ok=True)
+            inside = os.path.join(staging, os.path.relpath(os.path.abspath(path), tmp))
+            os.makedirs(inside, mode=0o700, exist_ok=True)
 
 
-def enter(keep, fresh):
-    """Enter the namespaces (module docstring). Returns the init's pid."""
+def enter(staging, keep, fresh):
+    """Enter the namespaces (module docstring); the private /tmp is laid out
+    at `staging` (private_tmp). Returns the init's pid."""
     others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     if others:
         raise SandboxError(
@@ -142,13 +147,26 @@ def enter(keep, fresh):
     _write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
     loopback_up()
     mount(None, "/", None, MS_REC | MS_PRIVATE, what="making / private (MS_REC|MS_PRIVATE)")
-    private_tmp(keep, fresh)
+    private_tmp(staging, keep, fresh)
     return _start_init()
 
 
+def _pidfd_open(pid):
+    LIBC.syscall.restype = ctypes.c_long
+    return check(LIBC.syscall(ctypes.c_long(434), ctypes.c_int(pid), ctypes.c_uint(0)), "pidfd_open")
+
+
 def _start_init():
-    pid = os.fork()
+    # A pidfd of the zygote, for the init's check below: the zygote has no
+    # pid inside the namespace, so getppid() there is 0 whatever happens.
+    zygote = _pidfd_open(os.getpid())
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(zygote)
+        raise
     if pid:
+        os.close(zygote)
         return pid
     # PID 1 of the new namespace. It holds no descriptor of the zygote's (the
     # supervisor would otherwise wait on its copy of the control pipe).
@@ -156,6 +174,12 @@ def _start_init():
         from .forking import die_with_parent
 
         die_with_parent()
+        # The zygote may have died before prctl took effect: then no signal
+        # will ever come (prctl(2)). A pidfd is readable once its process exited.
+        import select
+
+        if select.select([zygote], [], [], 0)[0]:
+            os._exit(0)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_IGN)
         fds = [int(n) for n in os.listdir("/proc/self/fd")]
@@ -178,9 +202,11 @@ def _start_init():
         os._exit(0)
 
 
-def worker_proc():
-    """In a worker: its own mount namespace with /proc for the PID namespace
-    (proc(5): a procfs shows the pid namespace of the process that mounted it).
-    The zygote keeps the host's /proc."""
+def worker_mounts(staging):
+    """In a worker: its own mount namespace, with the private tmpfs (laid out
+    at `staging` by the zygote) on /tmp, and /proc for the PID namespace
+    (proc(5): a procfs shows the pid namespace of the process that mounted
+    it). The zygote keeps the host's /tmp and /proc."""
     unshare(CLONE_NEWNS, "CLONE_NEWNS")
+    mount(staging, "/tmp", None, MS_BIND | MS_REC, what="mounting the private tmpfs on /tmp")
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, what="mounting /proc for the PID namespace")

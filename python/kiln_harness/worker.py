@@ -191,7 +191,19 @@ def run_worker(
     sock = socket.socket(fileno=move_out_of_the_way(sock.detach()))
     chan = Channel(sock.fileno(), sends="workerToSupervisor", receives="supervisorToWorker")
 
-    lock = None if sandbox is None else (lambda: sandbox.lock({sock.fileno()}))
+    stack_file = None
+    if timeout:
+        # Opened before the sandbox's lock, which keeps it: a strict worker
+        # may not write the scratch dir.
+        stack_file = open(os.path.join(scratch_dir, f"worker-{worker_id}.stack"), "w")
+    lock = None
+    if sandbox is not None:
+        keep = {sock.fileno()} if stack_file is None else {sock.fileno(), stack_file.fileno()}
+        plugins.sender.spill_dir, plugins.sender.spill_reported = sandbox.spill_dirs()
+
+        def lock():
+            sandbox.lock(keep)
+
     _isolate_capture(config, lock)
     # The zygote prints everything; the worker's copy must stay silent, but
     # stay reachable for the debugger (debugging.py).
@@ -200,9 +212,6 @@ def run_worker(
     plugins.activate(chan, inbox, session)
     sender = plugins.sender
 
-    stack_file = None
-    if timeout:
-        stack_file = open(os.path.join(scratch_dir, f"worker-{worker_id}.stack"), "w")
 
     watchdog = watchdog_for(config, timeout)
     items = session.items

@@ -18,6 +18,8 @@ KEYS = {
     "pytestError": str,
     "landlockAbi": int,
     "xdist": str,
+    "profiles": dict,
+    "profilesError": str,
 }
 
 
@@ -32,6 +34,9 @@ def test_probe_reports_the_interpreter_and_pytest():
     assert "pytestError" not in info
     assert info["tooOld"] is False
     assert info["minPython"] == "3.9"
+    assert set(info["profiles"]) == {"hermetic", "strict"}
+    for reasons in info["profiles"].values():
+        assert isinstance(reasons, list) and all(isinstance(r, str) for r in reasons)
 
 
 @pytest.mark.skipif(

@@ -1,4 +1,5 @@
 import errno
+import json
 import os
 import resource
 import socket
@@ -108,26 +109,32 @@ def test_namespaces_hide_tmp_network_and_processes(tmp_path):
     port = server.getsockname()[1]
     uid = os.getuid()
 
+    staging = tmp_path / "staging"
+    staging.mkdir()
+
     def child():
-        sandbox_ns.enter([str(kept)], [str(fresh)])
+        sandbox_ns.enter(str(staging), [str(kept)], [str(fresh)])
         r, w = os.pipe()
         worker = os.fork()
         if worker == 0:  # a "worker": the first child after the init
-            sandbox_ns.worker_proc()
+            sandbox_ns.worker_mounts(str(staging))
             pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
-            os.write(w, ("%d %s" % (os.getpid(), pids)).encode())
+            view = {
+                "kept": (kept / "data.txt").read_text(),
+                "hidden": os.path.exists(hidden),
+                "fresh": os.listdir(fresh),
+            }
+            os.write(w, json.dumps([os.getpid(), pids, view]).encode())
             os._exit(0)
         os.close(w)
-        seen = os.read(r, 1000).decode()
+        seen = json.loads(os.read(r, 10000).decode())
         os.waitpid(worker, 0)
         loop = socket.socket()
         loop.bind(("127.0.0.1", 0))
         loop.listen(1)
         return {
             "uid": os.getuid(),
-            "kept": (kept / "data.txt").read_text(),
-            "hidden": os.path.exists(hidden),
-            "fresh": os.listdir(fresh),
+            "zygote_sees_host_tmp": os.path.exists(hidden),
             "outside_server": errno_of(lambda: socket.create_connection(("127.0.0.1", port), timeout=2)),
             "loopback": errno_of(lambda: socket.create_connection(loop.getsockname(), timeout=2)),
             "worker": seen,
@@ -138,12 +145,11 @@ def test_namespaces_hide_tmp_network_and_processes(tmp_path):
     finally:
         server.close()
     assert out["uid"] == uid
-    assert out["kept"] == "kept"
-    assert out["hidden"] is False
-    assert out["fresh"] == []
+    assert out["zygote_sees_host_tmp"] is True
     assert out["outside_server"] == errno.ECONNREFUSED  # another network namespace's loopback
     assert out["loopback"] == 0
-    pid, pids = out["worker"].split(" ", 1)
-    assert pid == "2"  # PID 1 is the namespace's init
-    assert pids == "[1, 2]"
+    pid, pids, view = out["worker"]
+    assert pid == 2  # PID 1 is the namespace's init
+    assert pids == [1, 2]
+    assert view == {"kept": "kept", "hidden": False, "fresh": []}
     assert os.path.exists(hidden)  # the host's /tmp is untouched

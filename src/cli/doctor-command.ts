@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { harnessArgs } from "../config/harness.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import { detectPlatformFeatures } from "../sandbox/features.js";
+import { profileLines } from "../sandbox/profiles.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
 import { KILN_VERSION } from "./version.js";
 
@@ -18,6 +19,9 @@ interface ProbeResult {
   pytest?: string;
   pytestError?: string;
   xdist?: string;
+  /** Per profile, why it cannot be applied here ([]: it can); python/kiln_harness/sandbox.py probe(). */
+  profiles?: Record<string, string[]>;
+  profilesError?: string;
 }
 
 function probe(python: string): Promise<ProbeResult | string> {
@@ -51,6 +55,7 @@ async function doctor(flag: string | undefined): Promise<number> {
   out(`kiln ${KILN_VERSION} on Node ${process.version}`);
   let problems = 0;
   let landlockAbi: number | undefined;
+  let profiles: Record<string, string[]> | undefined;
   const choice = chooseInterpreter(flag, process.cwd());
   if (!choice.ok) {
     out(`interpreter: MISSING: ${choice.message}`);
@@ -77,6 +82,8 @@ async function doctor(flag: string | undefined): Promise<number> {
       }
       out(`pytest-xdist (for comparisons only): ${info.xdist ?? "not installed"}`);
       landlockAbi = info.landlockAbi;
+      profiles = info.profiles;
+      if (info.profilesError) out(`isolation probe failed: ${info.profilesError}`);
     }
   }
   out("platform features:");
@@ -85,5 +92,9 @@ async function doctor(flag: string | undefined): Promise<number> {
       `  ${feature.name}: ${feature.available ? "yes" : "no"}${feature.detail ? ` (${feature.detail})` : ""}`,
     );
   }
+  // Not counted as problems: `none` always works, and a profile is only
+  // needed when asked for (then `kiln test --isolate` refuses, naming why).
+  out("isolation profiles (kiln test --isolate):");
+  for (const line of profileLines(profiles)) out(line);
   return problems === 0 ? ExitCode.OK : ExitCode.USAGE_ERROR;
 }

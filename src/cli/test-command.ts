@@ -2,9 +2,9 @@
 // argument reaches pytest unchanged and in order (commander keeps unknown
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
+import { KilnConfigError, loadKilnConfig } from "../config/kiln-config.js";
 import { loadDurations, saveDurations } from "../events/durations-store.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
-import { KilnConfigError, loadKilnConfig } from "../config/kiln-config.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import { resolveIsolation } from "../sandbox/profiles.js";
 import { runTests } from "../zygote/run-tests.js";

@@ -9,7 +9,7 @@ import type { DistMode } from "../scheduler/grouping.js";
 import { DEBUG, debug, traceReceived } from "./debug-trace.js";
 import { RunMachine } from "./run-machine.js";
 import type { RunSummary, Timer } from "./run-ports.js";
-import { bodyFileProblem, readStackFile } from "./scratch-files.js";
+import { readStackFile } from "./scratch-files.js";
 import { tryKill } from "./try-kill.js";
 import type { WorkerChannel, WorkerConnectionHandlers } from "./worker-server.js";
 import type { ZygoteHandle } from "./zygote-process.js";
@@ -186,13 +186,6 @@ export class RunController {
     return {
       message: (message, body) => {
         if (DEBUG) traceReceived(`kw${workerId}`, message);
-        if (message.type === "test:finished" && message.bodyFile !== undefined) {
-          const problem = bodyFileProblem(message.bodyFile, this.options.scratchDir);
-          if (problem !== undefined) {
-            this.machine.workerCorrupted(workerId, problem);
-            return;
-          }
-        }
         this.machine.workerMessage(workerId, message, body);
       },
       corrupted: (error) => this.machine.workerCorrupted(workerId, error.message),

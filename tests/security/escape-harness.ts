@@ -324,17 +324,24 @@ export const ENDED: Record<string, { outcome: Outcome; reason: string; in?: "std
     outcome: "crashed",
     reason: "it sent a result for test_zz_canary.py::test_canary while it was running",
   },
+  // The zygote refuses the body (file) and pytest fails the test with the
+  // reason, and the zygote kills the worker; the record keeps the outcome in
+  // the forged header, which the supervisor took as the test's own word (a
+  // test can fake its own result anyway), and the test queued behind it in
+  // that worker is the one the supervisor sees die.
   "test_protocol_body.py::test_forged_body_file": {
-    outcome: "crashed",
-    reason: "as a report body file, which is not one of the run's",
-  },
-  // The zygote refuses the body and pytest fails the test with the reason;
-  // the record keeps the outcome in the forged header, which the supervisor
-  // took as the test's own word (a test can fake its own result anyway).
-  "test_protocol_body.py::test_forged_garbage_body": {
     outcome: "passed",
     reason:
-      "something in the test wrote into the worker's channel to Kiln (a report that could not be read: ValueError: bad marshal data",
+      "(a report that could not be read: ValueError: kiln: refused a report body file outside the run's scratch dir",
+    in: "stdout",
+  },
+  "test_protocol_body.py::test_queued_behind_body_file": {
+    outcome: "crashed",
+    reason: "killed by signal 9 (SIGKILL)",
+  },
+  "test_protocol_body.py::test_forged_garbage_body": {
+    outcome: "passed",
+    reason: "(a report that could not be read: ValueError: bad marshal data",
     in: "stdout",
   },
   "test_protocol_body.py::test_queued_behind_garbage_body": {

@@ -533,3 +533,34 @@ describe("what it records", () => {
     expect(world.log.every((e) => e.at === 5_000)).toBe(true);
   });
 });
+
+describe("workers in a PID namespace (--isolate hermetic, strict)", () => {
+  it("a worker's own pid claim never replaces the zygote's: the timeout kills the fork's pid", () => {
+    const { world, machine, want, start, pid } = setup({ timeout: 2 });
+    start(plan(items(2)));
+    // Its hello came first, with no usable pid, then the zygote's report.
+    machine.workerConnected(1, null);
+    machine.workerSpawned(1, pid(1));
+    want(1);
+    world.advance(2000 + TIMEOUT_GRACE_MS);
+    expect(world.kills).toEqual([[pid(1), "SIGKILL"]]);
+    // A forged hello naming another process changes nothing either.
+    const other = setup({ timeout: 2 });
+    other.start(plan(items(2)));
+    other.machine.workerSpawned(1, other.pid(1));
+    other.machine.workerConnected(1, 4242);
+    other.want(1);
+    other.world.advance(2000 + TIMEOUT_GRACE_MS);
+    expect(other.world.kills).toEqual([[other.pid(1), "SIGKILL"]]);
+  });
+
+  it("one that connected during a stop, before its pid was known, gets its signal once it is", () => {
+    const { world, machine, start, pid } = setup();
+    start(plan(items(1)));
+    machine.interrupt();
+    machine.workerConnected(1, null);
+    expect(world.kills).toEqual([]);
+    machine.workerSpawned(1, pid(1));
+    expect(world.kills).toEqual([[pid(1), "SIGINT"]]);
+  });
+});
