@@ -8,17 +8,9 @@
 //
 // A missing venv is a setup failure, not a skip: CI must check the matrix.
 import { spawn, spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PROJECTS, REPO } from "../helpers/kiln.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -43,13 +35,12 @@ function pytestVersion(python: string): string {
 
 function runParity(
   args: string[],
-  env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; output: string; seconds: number }> {
   const started = Date.now();
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [PARITY, ...args], {
       cwd: REPO,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", ...env },
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -123,40 +114,31 @@ describe("parity matrix", () => {
 // none is skipped; one series keeps CI time down: the profiles are applied
 // in the worker, the same code under every pytest).
 //
-// The parity tool's scratch (the project copies and the outcome recorder's
-// file) is put under /var/tmp, not /tmp: the zygote of a hermetic run has a
-// private /tmp, and a file it writes under the host's /tmp outside the
-// project is lost (tests/security/sandbox-files.test.ts). That is its own
-// test; this one is about outcomes and texts.
-//
 // Under strict, one run differs by design: big_output prints 3 MB, and
 // strict's default file size limit (1 MiB, as Judge0's) stops pytest's
 // capture file, which is a file like any other (EFBIG: the cause is checked
-// in tests/security/sandbox-files.test.ts).
+// in tests/security/sandbox-files.test.ts). The example projects are copied
+// under $TMPDIR, so below /tmp: the private /tmp a worker gets keeps them.
 const ISOLATED = [
   { profile: "hermetic", differs: [] as string[] },
   { profile: "strict", differs: ["big_output:default"] },
 ] as const;
 
 describe("parity matrix under the isolation profiles", () => {
-  const scratch: string[] = [];
-  afterAll(() => {
-    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-  });
-
   it.for(ISOLATED)(
     "--isolate $profile, pytest 9.1: every example project matches plain pytest",
     { timeout: 600_000 },
     async ({ profile, differs }, { expect }) => {
       const python = join(REPO, ".venvs/pytest-9.1/bin/python");
       expect(pytestVersion(python)).toMatch(/^9\.1\./);
-      const tmp = realpathSync(mkdtempSync("/var/tmp/kiln-parity-isolated-"));
-      scratch.push(tmp);
       const projectDirs = [...examples, conftestImportError()];
-      const { code, output, seconds } = await runParity(
-        [...projectDirs, "--python", python, "--kiln-args", `--isolate ${profile}`],
-        { TMPDIR: tmp },
-      );
+      const { code, output, seconds } = await runParity([
+        ...projectDirs,
+        "--python",
+        python,
+        "--kiln-args",
+        `--isolate ${profile}`,
+      ]);
       console.log(`parity matrix: --isolate ${profile}, pytest 9.1: ${seconds.toFixed(1)}s`);
       const failed = output
         .split("\n")

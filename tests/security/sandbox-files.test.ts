@@ -33,13 +33,11 @@ describe("strict's default file size limit (1 MiB)", () => {
 });
 
 describe("a file pytest writes in the zygote, under the host's /tmp", () => {
-  // KNOWN GAP (it.fails: this flips, and must be turned into `it`, once
-  // fixed): the zygote enters the mount namespace with the private /tmp
-  // (python/kiln_harness/sandbox.py prepare -> sandbox_ns.enter), so what
-  // pytest's plugins write there from the zygote outside the bind-mounted
-  // paths (junitxml, the parity tool's outcome recorder) goes to the
-  // private tmpfs and is lost, while pytest says "generated xml file".
-  it.fails.for(["hermetic", "strict"])(
+  // Only workers get the private /tmp: pytest's plugins in the zygote
+  // (junitxml, the parity tool's outcome recorder) write where the user
+  // asked. With the zygote inside it, the file went to the private tmpfs
+  // and was lost, while pytest said "generated xml file".
+  it.for(["hermetic", "strict"])(
     "--junitxml lands on the host's /tmp (--isolate %s)",
     async (profile) => {
       const dir = copyProject("demo");
