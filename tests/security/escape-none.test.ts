@@ -17,8 +17,6 @@ import {
   startServers,
 } from "./escape-harness.js";
 
-// TEMP until i12core lands
-const ISOLATE_NONE = process.env.KILN_TMP_NO_ISOLATE ? [] : ["--isolate", "none"];
 /**
  * A device root cannot open here even without a sandbox (this VM refuses
  * /dev/vda to root: EPERM): its attempt passes under none and proves
@@ -47,7 +45,8 @@ describe.skipIf(!isRoot)("the escape suite without a sandbox", () => {
     servers = await startServers();
     run = await runEscape(
       [
-        ...ISOLATE_NONE,
+        "--isolate",
+        "none",
         "-n",
         "2",
         "-p",
