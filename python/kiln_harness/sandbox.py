@@ -181,6 +181,23 @@ def cgroup_limits_problem(limits):
     )
 
 
+# The kernel's RESERVED_PIDS (kernel/pid.c): once pid numbers wrap, they
+# start again above it, so a namespace with pid_max = RESERVED_PIDS + n can
+# hold at least n tasks (and at most n + 299, before the first wrap).
+RESERVED_PIDS = 300
+
+
+def pid_max_for(profile, limits):
+    """strict: the PID namespace's pid_max, from `processes` (None: no limit).
+    RLIMIT_NPROC does not bind root (the kernel exempts uid 0), so this is
+    what bounds a fork bomb there; for other users it is a second bound.
+    Needs Linux >= 6.14 (per-namespace pid_max); as root on an older kernel
+    the processes limit cannot be applied, and strict is refused."""
+    if profile != "strict" or limits.get("processes") is None:
+        return None
+    return RESERVED_PIDS + int(limits["processes"])
+
+
 def _existing(paths):
     seen = []
     for p in paths:
@@ -213,7 +230,14 @@ def prepare(isolation, scratch_dir, args):
     # mount itself exists only in the zygote's mount namespace.
     staging = os.path.join(scratch_dir, "private-tmp")
     os.mkdir(staging, 0o700)
-    sandbox_ns.enter(staging, keep, [os.environ.get("TMPDIR")])
+    # Required for root only: RLIMIT_NPROC binds every other user.
+    sandbox_ns.enter(
+        staging,
+        keep,
+        [os.environ.get("TMPDIR")],
+        pid_max_for(profile, limits),
+        pid_max_required=os.getuid() == 0,
+    )
     os.mkdir(os.path.join(staging, SPILL_DIR), 0o700)
     seccomp = abi = None
     if profile == "strict":

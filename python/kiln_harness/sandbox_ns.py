@@ -128,9 +128,11 @@ def private_tmp(staging, keep, fresh):
             os.makedirs(inside, mode=0o700, exist_ok=True)
 
 
-def enter(staging, keep, fresh):
+def enter(staging, keep, fresh, pid_max=None, pid_max_required=True):
     """Enter the namespaces (module docstring); the private /tmp is laid out
-    at `staging` (private_tmp). Returns the init's pid."""
+    at `staging` (private_tmp). `pid_max`: the PID namespace's own pid_max
+    (see _start_init); when it cannot be set and is not required, the
+    namespace goes without. Returns the init's pid."""
     others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     if others:
         raise SandboxError(
@@ -148,7 +150,7 @@ def enter(staging, keep, fresh):
     loopback_up()
     mount(None, "/", None, MS_REC | MS_PRIVATE, what="making / private (MS_REC|MS_PRIVATE)")
     private_tmp(staging, keep, fresh)
-    return _start_init()
+    return _start_init(pid_max, pid_max_required)
 
 
 def _pidfd_open(pid):
@@ -156,17 +158,34 @@ def _pidfd_open(pid):
     return check(LIBC.syscall(ctypes.c_long(434), ctypes.c_int(pid), ctypes.c_uint(0)), "pidfd_open")
 
 
-def _start_init():
+def _start_init(pid_max, pid_max_required=True):
+    """Fork the namespace's init. With `pid_max`, the init first sets the
+    namespace's own kernel.pid_max (per PID namespace since Linux 6.14,
+    written from inside it), which bounds how many tasks the run's workers
+    can have at once even for root, whom RLIMIT_NPROC does not bind; the
+    zygote waits for its answer so no worker is forked before."""
     # A pidfd of the zygote, for the init's check below: the zygote has no
     # pid inside the namespace, so getppid() there is 0 whatever happens.
     zygote = _pidfd_open(os.getpid())
+    answer_r, answer_w = os.pipe()
     try:
         pid = os.fork()
     except OSError:
-        os.close(zygote)
+        for fd in (zygote, answer_r, answer_w):
+            os.close(fd)
         raise
     if pid:
         os.close(zygote)
+        os.close(answer_w)
+        answer = b""
+        while True:
+            chunk = os.read(answer_r, 4096)
+            if not chunk:
+                break
+            answer += chunk
+        os.close(answer_r)
+        if answer:
+            raise SandboxError(answer.decode())
         return pid
     # PID 1 of the new namespace. It holds no descriptor of the zygote's (the
     # supervisor would otherwise wait on its copy of the control pipe).
@@ -180,6 +199,22 @@ def _start_init():
 
         if select.select([zygote], [], [], 0)[0]:
             os._exit(0)
+        os.close(answer_r)
+        if pid_max is not None:
+            try:
+                with open("/proc/sys/kernel/pid_max", "w") as f:
+                    f.write("%d\n" % pid_max)
+            except OSError as exc:
+                if pid_max_required:
+                    os.write(
+                        answer_w,
+                        (
+                            "processes: RLIMIT_NPROC does not bind root, and setting the PID "
+                            "namespace's pid_max instead failed (%s; it needs Linux >= 6.14). "
+                            "Run as a non-root user" % exc.strerror
+                        ).encode(),
+                    )
+        os.close(answer_w)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_IGN)
         fds = [int(n) for n in os.listdir("/proc/self/fd")]

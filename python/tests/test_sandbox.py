@@ -153,3 +153,48 @@ def test_namespaces_hide_tmp_network_and_processes(tmp_path):
     assert pids == [1, 2]
     assert view == {"kept": "kept", "hidden": False, "fresh": []}
     assert os.path.exists(hidden)  # the host's /tmp is untouched
+
+
+def _kernel_at_least(major, minor):
+    release = os.uname().release.split("-")[0].split(".")
+    return (int(release[0]), int(release[1])) >= (major, minor)
+
+
+@needs_userns
+@pytest.mark.skipif(not _kernel_at_least(6, 14), reason="per-namespace pid_max needs Linux 6.14")
+def test_the_pid_namespace_gets_its_own_pid_max(tmp_path):
+    """strict's bound on processes that holds for root too (RLIMIT_NPROC does not)."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    host = open("/proc/sys/kernel/pid_max").read()
+
+    def child():
+        sandbox_ns.enter(str(staging), [], [], pid_max=sandbox.pid_max_for("strict", {"processes": 20}))
+        r, w = os.pipe()
+        worker = os.fork()
+        if worker == 0:
+            sandbox_ns.worker_mounts(str(staging))
+            forked = []
+            try:
+                for _ in range(400):
+                    pid = os.fork()
+                    if pid == 0:
+                        os.close(w)
+                        os.read(r, 1)  # EOF once the worker is done forking
+                        os._exit(0)
+                    forked.append(pid)
+            except OSError:
+                pass
+            os.close(w)
+            for pid in forked:
+                os.waitpid(pid, 0)
+            os._exit(len(forked) - 200)  # an exit status holds 0..255
+        os.close(r)
+        os.close(w)
+        _, status = os.waitpid(worker, 0)
+        return os.WEXITSTATUS(status) + 200
+
+    forked = in_child(child)
+    # pid_max = 300 + 20: pids 2..319 before the numbers wrap (init has 1, the worker 2).
+    assert 300 <= forked < 320
+    assert open("/proc/sys/kernel/pid_max").read() == host

@@ -19,12 +19,22 @@ export const PROFILE_SUMMARY: Readonly<Record<IsolationProfile, string>> = {
  * The strict profile's limits when [tool.kiln.limits] says nothing, as
  * strict as Judge0's (CPU 5 s, 60 processes, 1 MiB files) except memory:
  * Judge0's 128 MB bounds resident memory (a cgroup), while RLIMIT_AS bounds
- * the address space, which for a forked pytest worker is already ~250 MB
- * of mappings before any test runs (glibc's per-thread malloc arenas and
- * thread stacks count too). 1024 MB leaves a test ~750 MB to allocate.
+ * the address space. Measured in a strict pytest worker (VmPeak, pytest
+ * 7.2 / 8.4 / 9.1): 35-55 MB with no thread, 250-260 MB once one thread ran
+ * (faulthandler's --timeout watchdog is one), since its 8 MiB stack and
+ * glibc's 64 MiB per-thread malloc arena count while resident memory stays
+ * ~30 MB. 128 MB of address space could not run pytest; 1024 MB leaves a
+ * test ~750 MB to allocate.
+ * fileSizeMb includes what a test prints: pytest captures output in a temp
+ * file, as Judge0's isolate writes stdout to a file in its box.
  * cpuSeconds bounds a worker process (RLIMIT_CPU), not a single test: a
- * worker runs a group; when it is exceeded the running test fails with
- * SIGXCPU and the rest of the group continues in a fresh worker.
+ * worker runs a group, and a test cannot be given a fresh budget without
+ * letting it raise its own (the hard limit never goes back up). When it is
+ * exceeded the running test fails with SIGXCPU and the rest of the group
+ * continues in a fresh worker with a fresh budget.
+ * processes is RLIMIT_NPROC: per user, so shared by the run's workers and
+ * their children; the kernel does not apply it to root (uid 0, mapped to
+ * itself in the user namespace).
  */
 export const STRICT_DEFAULT_LIMITS: Readonly<IsolationLimits> = {
   addressSpaceMb: 1024,
