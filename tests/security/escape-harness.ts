@@ -397,16 +397,6 @@ export const KNOWN_GAPS: Record<string, string> = {
   "test_limits.py::test_fill_the_disk": "the private /tmp tmpfs has no size limit",
 };
 
-/** More, only when the run's user is root. */
-export const KNOWN_GAPS_AS_ROOT: Record<string, string> = {
-  // The user namespace maps root to root (sandbox_ns.enter writes "0 0 1"),
-  // and the kernel never applies RLIMIT_NPROC to the init user's processes
-  // (kernel/fork.c copy_process: `real_cred->user != INIT_USER`); no pids
-  // cgroup is delegated here. 200 forks went through; as another user the
-  // same limit stops them (escape-nonroot.test.ts).
-  "test_limits.py::test_fork_bomb": "RLIMIT_NPROC does not bind root's processes",
-};
-
 /** Each collected test's outcome when every attempt is refused, known gaps left out. */
 export function refusedOutcomes(
   run: EscapeRun,

@@ -9,7 +9,6 @@ import {
   type EscapeRun,
   failureText,
   KNOWN_GAPS,
-  KNOWN_GAPS_AS_ROOT,
   missingReasons,
   outcomeOf,
   outcomesBesides,
@@ -21,7 +20,7 @@ import {
   startServers,
 } from "./escape-harness.js";
 
-const GAPS: Record<string, string> = { ...KNOWN_GAPS, ...KNOWN_GAPS_AS_ROOT };
+const GAPS: Record<string, string> = KNOWN_GAPS;
 
 describe("the escape suite under --isolate strict", () => {
   let plants: Plants;
