@@ -14,8 +14,8 @@
 //
 // Prints a markdown table and saves the raw figures in bench/results/.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { benchEnv } from "./env.js";
@@ -69,11 +69,14 @@ function parse(argv: readonly string[]): Options {
 
 /** Fork-plus-sandbox times of one profile, in ms, from sandbox_ready.py's zygote. */
 function workerReady(profile: Profile, options: Options): number[] {
+  // Its zygote makes a scratch dir in $TMPDIR and leaves it: one of ours, removed.
+  const tmp = mkdtempSync(join(tmpdir(), "kiln-bench-sandbox-"));
   const out = spawnSync(
     options.python,
     [READY_SCRIPT, "--zygote", profile, "--workers", String(options.workers)],
-    { cwd: REPO, encoding: "utf8", env: benchEnv() },
+    { cwd: REPO, encoding: "utf8", env: { ...benchEnv(), TMPDIR: tmp } },
   );
+  rmSync(tmp, { recursive: true, force: true });
   if (out.status !== 0) {
     throw new Error(`sandbox_ready.py --zygote ${profile} failed:\n${out.stderr}`);
   }
