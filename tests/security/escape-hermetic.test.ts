@@ -8,14 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   breaches,
   type EscapeRun,
-  failureText,
-  outcomes,
   type Plants,
   plant,
   runEscape,
   type Servers,
   startServers,
 } from "./escape-harness.js";
+import { failureText, outcomes } from "./escape-outcomes.js";
 
 const OUTSIDE_NETWORK = "test_needs_network.py::test_fetch_from_the_gateway";
 

@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   breaches,
   type EscapeRun,
-  outcomes,
   type Plants,
   plant,
   runEscape,
   type Servers,
   startServers,
 } from "./escape-harness.js";
+import { outcomes } from "./escape-outcomes.js";
 
 /**
  * A device root cannot open here even without a sandbox (this VM refuses

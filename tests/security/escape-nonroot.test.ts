@@ -13,19 +13,21 @@ import { tempDir } from "../helpers/temp.js";
 import {
   breaches,
   type EscapeRun,
-  failureText,
-  KNOWN_GAPS,
-  missingReasons,
   type Owner,
-  outcomeOf,
-  outcomesBesides,
   type Plants,
   plant,
-  refusedOutcomes,
   runEscape,
   type Servers,
   startServers,
 } from "./escape-harness.js";
+import {
+  failureText,
+  KNOWN_GAPS,
+  missingReasons,
+  outcomeOf,
+  outcomesBesides,
+  refusedOutcomes,
+} from "./escape-outcomes.js";
 
 const USER = "kiln-escape";
 const isRoot = process.getuid?.() === 0;
@@ -93,7 +95,7 @@ describe.skipIf(!isRoot)("the escape suite under --isolate strict as a non-root 
     expect(missingReasons(run), run.stdout).toEqual([]);
   });
 
-  // Flips once fixed: then move the case out of KNOWN_GAPS (escape-harness.ts).
+  // Flips once fixed: then move the case out of KNOWN_GAPS (escape-outcomes.ts).
   it.fails.for(Object.entries(GAPS))("refuses %s (known gap: %s)", ([nodeid]) => {
     expect(outcomeOf(run, nodeid), failureText(run, nodeid)).toBe("passed");
   });
