@@ -51,6 +51,11 @@ def _measuring_controller(config):
     return controller
 
 
+def measuring(config):
+    """Whether pytest-cov measures this run (its controller has started)."""
+    return _measuring_controller(config) is not None
+
+
 @contextlib.contextmanager
 def _in_topdir(controller):
     # pytest-cov runs start/finish from the directory it started in

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from .cache_order import ordering_hints, settle_stepwise, skipped_failure
-from .coverage_fork import measure_worker
+from .coverage_fork import measure_worker, measuring
 from .debugging import interactive_reason, interrupt_location, raise_keyboard_interrupt_at
 from .forking import fork_worker, reap_children
 from .plugin_compat import timeout_owner
@@ -123,6 +123,14 @@ class KilnZygotePlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
         self.config = config
+        if self.sandbox is not None and self.sandbox.profile == "strict" and measuring(config):
+            # A strict worker cannot write its coverage data file (into the
+            # project, read-only there) and coverage would drop what it
+            # measured without a word: refuse instead.
+            raise pytest.UsageError(
+                "pytest-cov under --isolate strict: workers may not write coverage data "
+                "into the project; measure coverage with --isolate hermetic or none"
+            )
         self.serial_reason = interactive_reason(config)
         if self.serial_reason is not None:
             # One worker, which runs everything in pytest's order and owns the

@@ -244,6 +244,13 @@ def prepare(isolation, scratch_dir, args):
         seccomp = SeccompFilter(machine())
         abi = sandbox_landlock.abi_version()
     reads = _existing([*SYSTEM_READ, *project, *arg_paths, harness, *interpreter, *sys.path])
+    if profile == "strict" and "/" in [os.path.realpath(p) for p in reads]:
+        # Landlock rules cover whole hierarchies: "/" would make every file
+        # readable, the secrets the profile exists to hide among them.
+        raise SandboxError(
+            "strict: a project path, an argument or a sys.path entry is / itself, which would "
+            "make the whole filesystem readable; run kiln from the project's directory"
+        )
     writes = [*_existing(SYSTEM_WRITE), os.path.join("/tmp", SPILL_DIR)]
     return WorkerSandbox(profile, limits, staging, reads, writes, seccomp, abi)
 

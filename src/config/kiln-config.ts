@@ -1,8 +1,9 @@
 // `[tool.kiln]` and `[tool.kiln.limits]` in the nearest pyproject.toml (the
 // working directory or the closest parent that has one, as ruff and black
-// look for theirs). Only the subset Kiln's keys need is read: `key = "string"`
-// and `key = integer` lines in those two tables; anything else in them is a
-// clear error rather than a guess. Other tables are skipped unread.
+// look for theirs). Only the subset these keys need is read: `isolate =
+// "string"` in [tool.kiln], `key = integer` lines in [tool.kiln.limits];
+// anything else in the limits table, or a non-string isolate, is a clear
+// error rather than a guess. Other keys and tables are skipped unread.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
@@ -72,6 +73,9 @@ export function parseKilnToml(
       continue;
     }
     if (table !== "tool.kiln" && table !== "tool.kiln.limits") continue;
+    // Other [tool.kiln] keys belong to other features (or later versions),
+    // whatever their syntax: only `isolate` is read here.
+    if (table === "tool.kiln" && !/^isolate\s*=/.test(trimmed)) continue;
     const where = `${path}:${index + 1} [${table}]`;
     const pair = /^([A-Za-z0-9_-]+)\s*=\s*(.+)$/.exec(trimmed);
     if (!pair) throw new KilnConfigError(`${where}: cannot read ${JSON.stringify(trimmed)}`);
@@ -91,7 +95,6 @@ export function parseKilnToml(
           throw error;
         }
       }
-      // Other [tool.kiln] keys belong to other features or later versions.
       continue;
     }
     const field = LIMIT_KEYS[key];

@@ -13,7 +13,9 @@ import {
   runKiln,
   runKilnRecorded,
 } from "../helpers/kiln.js";
+import { canImport } from "../helpers/plugin-projects.js";
 import { processAlive } from "../helpers/processes.js";
+import { pythonFor } from "../helpers/pythons.js";
 import { copyProject, tempDir } from "../helpers/temp.js";
 
 const namespaces = existsSync("/proc/sys/user/max_user_namespaces");
@@ -191,6 +193,29 @@ describe.skipIf(!namespaces)("kiln test --isolate", () => {
       expect(r.stderr).toContain("cgroup v2 is not mounted");
       expect(r.stderr).toContain("kiln doctor");
       expect(r.stdout).not.toContain("passed");
+    },
+  );
+
+  it.skipIf(!canImport(pythonFor("8.4"), ["pytest_cov"]))(
+    "pytest-cov under strict is refused (exit 4), not silently emptied; hermetic measures",
+    async () => {
+      const args = ["test", "--python", pythonFor("8.4"), "--cov", "-q"];
+      const strict = await runKiln([...args, "--isolate", "strict"], {
+        cwd: copyProject("plugin_cov"),
+      });
+      expect(strict.code).toBe(4);
+      expect(strict.stderr).toContain("pytest-cov under --isolate strict");
+      const hermetic = await runKiln([...args, "--isolate", "hermetic"], {
+        cwd: copyProject("plugin_cov"),
+      });
+      expect(hermetic.code).toBe(0);
+      // The workers' data was combined: the same table as without a sandbox.
+      const none = await runKiln([...args, "--isolate", "none"], {
+        cwd: copyProject("plugin_cov"),
+      });
+      const table = (out: string) => out.slice(out.indexOf("Name "), out.indexOf("TOTAL") + 40);
+      expect(table(hermetic.stdout)).toContain("TOTAL");
+      expect(table(hermetic.stdout)).toBe(table(none.stdout));
     },
   );
 
