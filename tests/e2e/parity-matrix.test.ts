@@ -114,14 +114,19 @@ describe("parity matrix", () => {
 // none is skipped; one series keeps CI time down: the profiles are applied
 // in the worker, the same code under every pytest).
 //
-// Under strict, one run differs by design: big_output prints 3 MB, and
+// Under strict, three runs differ by design: big_output prints 3 MB, and
 // strict's default file size limit (1 MiB, as Judge0's) stops pytest's
 // capture file, which is a file like any other (EFBIG: the cause is checked
-// in tests/security/sandbox-files.test.ts). The example projects are copied
+// in tests/security/sandbox-files.test.ts); plugin_cov's two runs are
+// refused (exit 4): strict workers may not write coverage data into the
+// project, so Kiln says so rather than lose the workers' coverage. The example projects are copied
 // under $TMPDIR, so below /tmp: the private /tmp a worker gets keeps them.
 const ISOLATED = [
   { profile: "hermetic", differs: [] as string[] },
-  { profile: "strict", differs: ["big_output:default"] },
+  {
+    profile: "strict",
+    differs: ["big_output:default", "plugin_cov:default", "plugin_cov:branch"],
+  },
 ] as const;
 
 describe("parity matrix under the isolation profiles", () => {
@@ -145,6 +150,9 @@ describe("parity matrix under the isolation profiles", () => {
         .filter((line) => line.startsWith("FAIL "))
         .map((line) => line.slice(5).replace(/ \(\d+ tests\)$/, ""));
       expect(failed, output).toEqual(differs);
+      if (profile === "strict") {
+        expect(output).toContain("ERROR: pytest-cov under --isolate strict");
+      }
       expect(code, output).toBe(differs.length === 0 ? 0 : 1);
       for (const dir of projectDirs) expect(output).toContain(`${basename(dir)}:`);
     },
