@@ -7,11 +7,17 @@ it, never a silent downgrade), enters the namespaces once (sandbox_ns.py)
 and builds the seccomp program (sandbox_seccomp.py). A worker then applies
 only what must be per process, in DESIGN.md's order:
 
-  enter()  right after the fork: its /proc for the PID namespace; strict: its
-           own temp dir, which becomes $TMPDIR (and so pytest's basetemp root);
+  enter()  right after the fork: its own mount namespace with the run's
+           private /tmp and a /proc for the PID namespace; strict: its own
+           temp dir, which becomes $TMPDIR (and so pytest's basetemp root);
   lock()   once its channel is connected and the zygote's inherited capture
            is stopped (strict only): rlimits, close every inherited fd but
-           stdio and the channel, NO_NEW_PRIVS, Landlock, seccomp last.
+           stdio, the channel and the --timeout stack file, NO_NEW_PRIVS,
+           Landlock, seccomp last.
+
+Landlock's read-only system paths include all of /etc (Python reads
+ld.so.cache, localtime, passwd, resolv.conf, ssl... there): a rule covers a
+whole hierarchy and cannot carve files out of it.
 """
 
 import os
@@ -35,8 +41,9 @@ SYSTEM_READ = (
     "/proc", "/sys/devices/system/cpu",
     "/dev/urandom", "/dev/random", "/dev/zero", "/dev/full",
 )  # fmt: skip
-# Read-write: the terminal (pdb at a breakpoint) and the null device.
-SYSTEM_WRITE = ("/dev/null", "/dev/tty", "/dev/pts")
+# Read-write: the terminal (pdb at a breakpoint), the null device, and the
+# run's private /dev/shm (multiprocessing's semaphores; sandbox_ns.enter).
+SYSTEM_WRITE = ("/dev/null", "/dev/tty", "/dev/pts", "/dev/shm")
 
 
 class WorkerSandbox:
@@ -63,7 +70,10 @@ class WorkerSandbox:
             # Its own temp dir in the private /tmp: tempfile and pytest's
             # basetemp (TempPathFactory.getbasetemp uses tempfile.gettempdir)
             # land there, with the spill dir the only places it may write.
-            self.temp_dir = tempfile.mkdtemp(prefix="kiln-worker-%d-" % worker_id, dir="/tmp")
+            # Named by worker id and pid, unique in the run's private /tmp
+            # (mkdtemp's random name would cost ~0.2 ms of a fork's budget).
+            self.temp_dir = "/tmp/kiln-worker-%d-%d" % (worker_id, os.getpid())
+            os.mkdir(self.temp_dir, 0o700)
             os.environ["TMPDIR"] = self.temp_dir
             tempfile.tempdir = self.temp_dir
 
@@ -198,6 +208,16 @@ def pid_max_for(profile, limits):
     return RESERVED_PIDS + int(limits["processes"])
 
 
+def with_run_overhead(limits, workers):
+    """`processes` is what the tests may start; RLIMIT_NPROC and pid_max
+    count the run's own tasks too (per user, per namespace), so each gets
+    room for the zygote, the namespace's init, and every worker with its
+    --timeout watchdog thread."""
+    if limits.get("processes") is None:
+        return limits
+    return {**limits, "processes": int(limits["processes"]) + 2 * max(1, int(workers)) + 2}
+
+
 def _existing(paths):
     seen = []
     for p in paths:
@@ -206,7 +226,7 @@ def _existing(paths):
     return seen
 
 
-def prepare(isolation, scratch_dir, args):
+def prepare(isolation, scratch_dir, args, workers=1):
     """In the zygote, before any fork: a WorkerSandbox, or None for `none`.
     Raises SandboxError naming the missing feature."""
     profile = (isolation or {}).get("profile", "none")
@@ -214,7 +234,7 @@ def prepare(isolation, scratch_dir, args):
         raise SandboxError("unknown isolation profile %r (one of %s)" % (profile, ", ".join(PROFILES)))
     if profile == "none":
         return None
-    limits = isolation.get("limits") or {}
+    limits = with_run_overhead(isolation.get("limits") or {}, workers)
     reasons = unavailable(profile)
     problem = cgroup_limits_problem(limits) if profile == "strict" else None
     if problem:

@@ -11,6 +11,7 @@ newer right is never left open by accident.
 
 import ctypes
 import os
+import stat
 
 from .sandbox_sys import LIBC, SandboxError, check, number
 
@@ -121,7 +122,7 @@ def _add_path(ruleset, path, rights):
     except OSError:
         return
     try:
-        if not os.path.isdir(path):
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
             rights &= FILE_RIGHTS
         rule = _PathBeneath(rights, fd)
         try:

@@ -13,7 +13,8 @@ and makes a new PID namespace for its children:
   the run needs that live under /tmp (the project, the run's scratch dir
   with the workers' socket) are bind-mounted into it at their place, and
   $TMPDIR, if under /tmp, is recreated empty. Each worker mounts it on /tmp
-  in a mount namespace of its own (worker_mounts), one bind mount;
+  in a mount namespace of its own (worker_mounts), one bind mount. /dev/shm
+  gets a fresh tmpfs too (POSIX shared memory is not in the IPC namespace);
 - PID: unshare(CLONE_NEWPID) moves only the caller's future children
   (pid_namespaces(7)), so the zygote keeps its own pid (the supervisor's
   view) and fork() keeps returning pids the supervisor can signal. Its first
@@ -150,6 +151,11 @@ def enter(staging, keep, fresh, pid_max=None, pid_max_required=True):
     loopback_up()
     mount(None, "/", None, MS_REC | MS_PRIVATE, what="making / private (MS_REC|MS_PRIVATE)")
     private_tmp(staging, keep, fresh)
+    if os.path.isdir("/dev/shm"):
+        # POSIX shared memory and semaphores (multiprocessing's locks) live
+        # in /dev/shm, a tmpfs the IPC namespace does not cover: the run
+        # gets its own, as it gets its own /tmp.
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mounting a private /dev/shm")
     return _start_init(pid_max, pid_max_required)
 
 

@@ -108,7 +108,12 @@ def main():
         from .sandbox import SandboxError, prepare
 
         try:
-            sandbox = prepare(isolation, hello.get("scratchDir"), hello.get("args", []))
+            sandbox = prepare(
+                isolation,
+                hello.get("scratchDir"),
+                hello.get("args", []),
+                workers=hello.get("workers", 1),
+            )
         except SandboxError as exc:
             chan.send(
                 {

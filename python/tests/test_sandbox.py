@@ -77,6 +77,12 @@ def test_close_inherited_fds_keeps_stdio_its_copies_and_the_channel():
     }
 
 
+def test_processes_leave_room_for_the_runs_own_tasks():
+    # zygote, init, and each worker with its watchdog thread
+    assert sandbox.with_run_overhead({"processes": 60, "openFiles": 9}, 4) == {"processes": 70, "openFiles": 9}
+    assert sandbox.with_run_overhead({"openFiles": 9}, 4) == {"openFiles": 9}
+
+
 def test_unknown_profile_is_refused_by_name():
     with pytest.raises(sandbox.SandboxError, match="unknown isolation profile 'sealed'"):
         sandbox.prepare({"profile": "sealed"}, "/nonexistent", [])
@@ -120,6 +126,7 @@ def test_namespaces_hide_tmp_network_and_processes(tmp_path):
             sandbox_ns.worker_mounts(str(staging))
             pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
             view = {
+                "shm": os.path.exists(shm_marker),
                 "kept": (kept / "data.txt").read_text(),
                 "hidden": os.path.exists(hidden),
                 "fresh": os.listdir(fresh),
@@ -140,10 +147,13 @@ def test_namespaces_hide_tmp_network_and_processes(tmp_path):
             "worker": seen,
         }
 
+    shm_marker = "/dev/shm/kiln-test-%d" % os.getpid()
+    open(shm_marker, "w").close()
     try:
         out = in_child(child)
     finally:
         server.close()
+        os.unlink(shm_marker)
     assert out["uid"] == uid
     assert out["zygote_sees_host_tmp"] is True
     assert out["outside_server"] == errno.ECONNREFUSED  # another network namespace's loopback
@@ -151,7 +161,7 @@ def test_namespaces_hide_tmp_network_and_processes(tmp_path):
     pid, pids, view = out["worker"]
     assert pid == 2  # PID 1 is the namespace's init
     assert pids == [1, 2]
-    assert view == {"kept": "kept", "hidden": False, "fresh": []}
+    assert view == {"shm": False, "kept": "kept", "hidden": False, "fresh": []}
     assert os.path.exists(hidden)  # the host's /tmp is untouched
 
 

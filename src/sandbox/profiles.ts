@@ -32,9 +32,10 @@ export const PROFILE_SUMMARY: Readonly<Record<IsolationProfile, string>> = {
  * letting it raise its own (the hard limit never goes back up). When it is
  * exceeded the running test fails with SIGXCPU and the rest of the group
  * continues in a fresh worker with a fresh budget.
- * processes is RLIMIT_NPROC: per user, so shared by the run's workers and
- * their children; the kernel does not apply it to root (uid 0, mapped to
- * itself in the user namespace).
+ * processes is what tests may start, shared by the run's workers
+ * (RLIMIT_NPROC counts per user; python/kiln_harness/sandbox.py adds room
+ * for the run's own tasks); for root, whom RLIMIT_NPROC does not bind, the
+ * PID namespace's pid_max bounds it.
  */
 export const STRICT_DEFAULT_LIMITS: Readonly<IsolationLimits> = {
   addressSpaceMb: 1024,

@@ -144,6 +144,38 @@ describe.skipIf(!namespaces)("kiln test --isolate", () => {
     });
   }
 
+  it("Ctrl-C reaches workers in the PID namespace: the run stops as pytest's does, exit 2", async () => {
+    const cwd = projectWith({
+      "test_slow.py": [
+        "import sys, time",
+        "def test_a():",
+        '    print("STARTED", flush=True)',
+        "    time.sleep(60)",
+        "",
+      ].join("\n"),
+    });
+    const started = Date.now();
+    const r = await runKiln(["test", "--isolate", "strict", "-n", "1", "-s"], {
+      cwd,
+      // Once the test runs (-s prints live), as a terminal's Ctrl-C would.
+      onSpawn: (child) => {
+        let seen = "";
+        child.stdout?.on("data", (chunk: Buffer) => {
+          seen += chunk.toString();
+          if (seen.includes("STARTED")) {
+            seen = "";
+            child.kill("SIGINT");
+          }
+        });
+      },
+      timeoutMs: 30_000,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/test_slow\.py:4: KeyboardInterrupt/);
+    // The worker got the signal: not the 60 s sleep, nor a kill after a grace.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
   it("a report too large for a frame still arrives from a strict worker (spilled in its private /tmp)", async () => {
     // Over report_sender.SPILL_BODY_AT (16 MiB): the body goes through a file.
     // A strict worker writes it in the private /tmp, not the host's scratch dir.
