@@ -25,6 +25,7 @@ import {
   KNOWN_GAPS,
   missingReasons,
   outcomeOf,
+  outcomes,
   outcomesBesides,
   refusedOutcomes,
 } from "./escape-outcomes.js";
@@ -47,6 +48,7 @@ describe.skipIf(!isRoot)("the escape suite under --isolate strict as a non-root 
   let plants: Plants;
   let servers: Servers;
   let run: EscapeRun;
+  let alone: EscapeRun;
 
   beforeAll(async () => {
     let found = lookUp();
@@ -69,12 +71,27 @@ describe.skipIf(!isRoot)("the escape suite under --isolate strict as a non-root 
     chownSync(tmpdir, owner.uid, owner.gid);
     servers = await startServers();
     run = await runEscape(
-      ["--isolate", "strict", "-n", "2", "-p", "no:cacheprovider", "-m", "not stackfile"],
+      [
+        "--isolate",
+        "strict",
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not stackfile and not alone",
+      ],
       {
         plants,
         servers,
         user: { ...owner, tmpdir },
       },
+    );
+    // The fork bomb in a run of its own: the processes limit is the run's
+    // (escape-strict.test.ts says why).
+    alone = await runEscape(
+      ["--isolate", "strict", "-n", "2", "-p", "no:cacheprovider", "-m", "alone"],
+      { plants, servers, user: { ...owner, tmpdir } },
     );
   }, 300_000);
 
@@ -98,6 +115,10 @@ describe.skipIf(!isRoot)("the escape suite under --isolate strict as a non-root 
   // Flips once fixed: then move the case out of KNOWN_GAPS (escape-outcomes.ts).
   it.fails.for(Object.entries(GAPS))("refuses %s (known gap: %s)", ([nodeid]) => {
     expect(outcomeOf(run, nodeid), failureText(run, nodeid)).toBe("passed");
+  });
+
+  it("stops a fork bomb, alone in its run, at the processes limit", () => {
+    expect(outcomes(alone), alone.stdout).toEqual({ "test_limits.py::test_fork_bomb": "passed" });
   });
 
   it("lets nothing through to the targets outside", () => {

@@ -18,6 +18,7 @@ import {
   KNOWN_GAPS,
   missingReasons,
   outcomeOf,
+  outcomes,
   outcomesBesides,
   refusedOutcomes,
 } from "./escape-outcomes.js";
@@ -33,7 +34,16 @@ describe("the escape suite under --isolate strict", () => {
     plants = plant();
     servers = await startServers();
     run = await runEscape(
-      ["--isolate", "strict", "-n", "2", "-p", "no:cacheprovider", "-m", "not stackfile"],
+      [
+        "--isolate",
+        "strict",
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not stackfile and not alone",
+      ],
       {
         plants,
         servers,
@@ -126,5 +136,34 @@ describe("a timed-out strict worker's stack dump", () => {
     expect(outcomeOf(run, nodeid)).toBe("crashed");
     expect(failureText(run, nodeid)).toContain("Timeout >3s");
     expect(run.stdout + run.stderr).not.toContain(plants.secretText.trim());
+  });
+});
+
+describe("a fork bomb under strict, alone in its run", () => {
+  // The processes limit is the run's (RLIMIT_NPROC per user, pid_max per
+  // PID namespace), not each worker's: run beside the other attempts, the
+  // bomb made their forks fail too. Alone, it must be stopped.
+  let plants: Plants;
+  let servers: Servers;
+  let run: EscapeRun;
+
+  beforeAll(async () => {
+    plants = plant();
+    servers = await startServers();
+    run = await runEscape(
+      ["--isolate", "strict", "-n", "2", "-p", "no:cacheprovider", "-m", "alone"],
+      { plants, servers },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    plants?.remove();
+    await servers?.close();
+  });
+
+  it("is stopped before 600 forks", () => {
+    expect(run.items).toEqual(["test_limits.py::test_fork_bomb"]);
+    expect(outcomes(run), run.stdout).toEqual({ "test_limits.py::test_fork_bomb": "passed" });
+    expect(run.code).toBe(0);
   });
 });
