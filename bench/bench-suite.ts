@@ -126,6 +126,15 @@ export async function benchSuite(
     for (const c of missing)
       ctx.print(`\`${c.label}\` is left out: ${c.requires} is not importable.\n`);
   ctx.print(suiteTable(main));
+  for (const o of main) {
+    if (o.daemonIdleRssKb !== undefined) {
+      ctx.print(
+        `\n\`${o.label}\`: the daemon's level 0 (interpreter, pytest, Kiln's harness and the ` +
+          `modules the last run imported) holds ${(o.daemonIdleRssKb / 1024).toFixed(1)} MiB ` +
+          "resident while idle (there is no level 1 yet).\n",
+      );
+    }
+  }
   const details = failureDetails([...main, ...collectOnly]);
   if (details) ctx.print(`\n${details}`);
   if (suite.sampleWorkerMemory) {

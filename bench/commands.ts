@@ -24,6 +24,8 @@ export interface BenchCommand {
   firstRunLimitS: number | undefined;
   /** Kiln writes a run record (.kiln/runs/latest/) the bench reads after each run. */
   kiln: boolean;
+  /** Runs through `kiln daemon`, started before its first run (daemon.ts). */
+  daemon?: boolean;
 }
 
 const KILN_ROLES = ["node supervisor", "zygote", "worker (fork)"];
@@ -84,9 +86,19 @@ export const COMMANDS: readonly BenchCommand[] = [
     firstRunLimitS: undefined,
     kiln: true,
   },
+  {
+    // `kiln` with its zygote forked from a warm daemon's level 0.
+    label: "kiln (daemon)",
+    argv: (python, extra = []) => [...kiln(python, undefined, true), ...extra],
+    requires: undefined,
+    roles: ["node supervisor", "zygote (fork of level 0)", "worker (fork)"],
+    firstRunLimitS: undefined,
+    kiln: true,
+    daemon: true,
+  },
 ];
 
-function kiln(python: string, workers?: string): string[] {
+function kiln(python: string, workers?: string, daemon = false): string[] {
   const n = workers === undefined ? [] : ["-n", workers];
   return [
     process.execPath,
@@ -95,6 +107,8 @@ function kiln(python: string, workers?: string): string[] {
     "--python",
     python,
     ...n,
+    // The daemon runs during the whole suite; the other Kiln commands stay cold.
+    ...(daemon ? [] : ["--no-daemon"]),
     "-q",
     "-p",
     "no:cacheprovider",

@@ -5,6 +5,7 @@
 // A command that fails, or runs different tests than plain pytest, is
 // reported and dropped, never timed silently.
 import type { BenchCommand } from "./commands.js";
+import { type BenchDaemon, startBenchDaemon } from "./daemon.js";
 import { type RunResult, runCommand } from "./run-command.js";
 import { profileRun } from "./run-profile.js";
 import { readLatestRun } from "./run-record.js";
@@ -21,6 +22,8 @@ export interface CommandOutcome {
   runs: RunResult[];
   /** The run that failed, with its output. */
   failure: RunResult | undefined;
+  /** A daemon command's level 0, idle, right after it started (kB). */
+  daemonIdleRssKb?: number;
 }
 
 export interface SuiteRunPlan {
@@ -56,55 +59,70 @@ export async function runSuite(plan: SuiteRunPlan): Promise<CommandOutcome[]> {
   }
   const outcomeOf = (command: BenchCommand) => outcomes.get(command.label) as CommandOutcome;
   const started = new Set<string>();
-
-  const once = async (command: BenchCommand, phase: string): Promise<RunResult | undefined> => {
-    const outcome = outcomeOf(command);
-    const first = !started.has(command.label);
-    started.add(command.label);
-    const firstLimit = first ? command.firstRunLimitS : undefined;
-    const limitS = firstLimit ?? plan.limitS;
-    const result = await runCommand({
-      argv: command.argv(plan.python, plan.pytestArgs),
-      cwd: plan.dir,
-      env: plan.env,
-      limitMs: limitS * 1000,
-      ussDepths: phase === "warm-up" ? plan.warmupUssDepths : plan.ussDepths,
-    });
-    if (command.kiln) {
-      // Read now: the next Kiln run replaces .kiln/runs/latest.
-      const record = readLatestRun(plan.dir);
-      if (record) result.profile = profileRun(record, result.spawnedAtEpochMs, result.wallMs);
-    }
-    const seconds = (result.wallMs / 1000).toFixed(2);
-    if (result.timedOut && firstLimit !== undefined) {
-      outcome.status = "skipped";
-      outcome.note = `skipped: its first run took over ${firstLimit} s (stopped there)`;
-    } else if (result.timedOut) {
-      outcome.status = "failed";
-      outcome.note = `FAILED: killed after ${limitS} s`;
-      outcome.failure = result;
-    } else if (result.exitCode !== plan.expectedExit) {
-      outcome.status = "failed";
-      outcome.note = `FAILED: ${result.signal ? `killed by ${result.signal}` : `exit ${result.exitCode}`} (expected ${plan.expectedExit})`;
-      outcome.failure = result;
-    }
-    plan.log(`${phase} ${command.label}: ${seconds} s${outcome.note ? ` — ${outcome.note}` : ""}`);
-    return outcome.status === "ok" ? result : undefined;
-  };
-
-  if (plan.warmup) {
-    for (const command of plan.commands) outcomeOf(command).warmup = await once(command, "warm-up");
+  let daemon: BenchDaemon | undefined;
+  try {
+    return await runRounds();
+  } finally {
+    daemon?.stop();
   }
-  for (let round = 0; round < plan.rounds; round++) {
-    const active = plan.commands.filter((c) => outcomeOf(c).status === "ok");
-    const shift = active.length === 0 ? 0 : round % active.length;
-    for (const command of [...active.slice(shift), ...active.slice(0, shift)]) {
-      const result = await once(command, `round ${round + 1}/${plan.rounds}`);
-      if (result) outcomeOf(command).runs.push(result);
+
+  async function runRounds(): Promise<CommandOutcome[]> {
+    const once = async (command: BenchCommand, phase: string): Promise<RunResult | undefined> => {
+      const outcome = outcomeOf(command);
+      const first = !started.has(command.label);
+      started.add(command.label);
+      const firstLimit = first ? command.firstRunLimitS : undefined;
+      if (first && command.daemon && daemon === undefined) {
+        daemon = startBenchDaemon(plan.dir, plan.python, plan.env, plan.log);
+        if (daemon.idleRssKb !== undefined) outcome.daemonIdleRssKb = daemon.idleRssKb;
+      }
+      const limitS = firstLimit ?? plan.limitS;
+      const result = await runCommand({
+        argv: command.argv(plan.python, plan.pytestArgs),
+        cwd: plan.dir,
+        env: plan.env,
+        limitMs: limitS * 1000,
+        ussDepths: phase === "warm-up" ? plan.warmupUssDepths : plan.ussDepths,
+      });
+      if (command.kiln) {
+        // Read now: the next Kiln run replaces .kiln/runs/latest.
+        const record = readLatestRun(plan.dir);
+        if (record) result.profile = profileRun(record, result.spawnedAtEpochMs, result.wallMs);
+      }
+      const seconds = (result.wallMs / 1000).toFixed(2);
+      if (result.timedOut && firstLimit !== undefined) {
+        outcome.status = "skipped";
+        outcome.note = `skipped: its first run took over ${firstLimit} s (stopped there)`;
+      } else if (result.timedOut) {
+        outcome.status = "failed";
+        outcome.note = `FAILED: killed after ${limitS} s`;
+        outcome.failure = result;
+      } else if (result.exitCode !== plan.expectedExit) {
+        outcome.status = "failed";
+        outcome.note = `FAILED: ${result.signal ? `killed by ${result.signal}` : `exit ${result.exitCode}`} (expected ${plan.expectedExit})`;
+        outcome.failure = result;
+      }
+      plan.log(
+        `${phase} ${command.label}: ${seconds} s${outcome.note ? ` — ${outcome.note}` : ""}`,
+      );
+      return outcome.status === "ok" ? result : undefined;
+    };
+
+    if (plan.warmup) {
+      for (const command of plan.commands)
+        outcomeOf(command).warmup = await once(command, "warm-up");
     }
+    for (let round = 0; round < plan.rounds; round++) {
+      const active = plan.commands.filter((c) => outcomeOf(c).status === "ok");
+      const shift = active.length === 0 ? 0 : round % active.length;
+      for (const command of [...active.slice(shift), ...active.slice(0, shift)]) {
+        const result = await once(command, `round ${round + 1}/${plan.rounds}`);
+        if (result) outcomeOf(command).runs.push(result);
+      }
+    }
+    checkSameTests([...outcomes.values()]);
+    return [...outcomes.values()];
   }
-  checkSameTests([...outcomes.values()]);
-  return [...outcomes.values()];
 }
 
 /** "2000 passed, 3 warnings" -> "2000 passed": warnings may legitimately differ per runner. */

@@ -63,7 +63,7 @@ function realSuite(spec: RealSpec): Suite {
     about: spec.about,
     rounds: spec.rounds,
     sampleWorkerMemory: false,
-    labels: ["pytest", "pytest -n 2", "kiln", "kiln -n 1"],
+    labels: ["pytest", "pytest -n 2", "kiln", "kiln -n 1", "kiln (daemon)"],
     inQuick: false,
     interpreter: realPython,
     pytestArgs: spec.pytestArgs,
@@ -133,7 +133,7 @@ export const SUITES: readonly Suite[] = [
     rounds: 11,
     sampleWorkerMemory: false,
     ...generatedSuite,
-    labels: ["pytest", "pytest -n 2", "kiln", "kiln -n 1", "kiln -n 2"],
+    labels: ["pytest", "pytest -n 2", "kiln", "kiln -n 1", "kiln -n 2", "kiln (daemon)"],
     build() {
       const size: TrivialSize = { files: 2, testsPerFile: 5 };
       return {

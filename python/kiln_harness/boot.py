@@ -47,6 +47,12 @@ PROGRAMS = {
     # What the zygote would import, so the working directory first too; doctor
     # reports an old Python rather than refusing it.
     "doctor-probe": ("doctor_probe", False, True),
+    # Runs untrusted code as __main__: the working directory is not on
+    # sys.path (python -c would put it there; a server's cwd is no project).
+    "exec-zygote": ("exec_zygote", True, False),
+    # The daemon's level 0 becomes each run's zygote (a fork): the same
+    # start as the zygote's.
+    "daemon": ("daemon", True, True),
 }
 
 

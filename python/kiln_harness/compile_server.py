@@ -24,7 +24,8 @@ Frames (all carry "v"; their one definition is src/protocol/schema.ts):
       body = every successful file's marshal.dumps(code), concatenated; per file
         {"path", "ok": true, "sourceHash", "magic", "cacheTag", "optimize",
          "rewrittenBy", "codeOffset", "codeLength",
-         "imports", "names", "allNames", "dynamicNames", "namesOpaque"}
+         "imports", "names", "allNames", "dynamicNames", "namesOpaque",
+         "computedImports"}
       or
         {"path", "ok": false, "error": {"path", "line", "message"}}
     {"type": "compile:error", "id": N | null, "message": "..."}   (a malformed request)
@@ -47,7 +48,7 @@ import sys
 import warnings
 
 from .exit_codes import INTERNAL_ERROR, OK
-from .module_info import analyze
+from .module_info import analyze, mentions_computed_import
 from .protocol import Channel, ProtocolError
 
 MAGIC = importlib.util.MAGIC_NUMBER.hex()
@@ -119,6 +120,8 @@ def compile_file(spec, optimize, rewriter):
     module = spec.get("module") or os.path.splitext(os.path.basename(path))[0]
     is_package = bool(spec.get("isPackage", False))
     rewrite = bool(spec.get("rewrite", False))
+    # co_filename: the path, or the virtual one a workspace module gets.
+    filename = spec.get("filename") or path
     try:
         with open(path, "rb") as handle:
             source = handle.read()
@@ -137,7 +140,7 @@ def compile_file(spec, optimize, rewriter):
         warnings.simplefilter("ignore")
         try:
             tree = ast.parse(source, filename=path)
-            info = analyze(tree, module, is_package)
+            info = analyze(tree, module, is_package, mentions_computed_import(source))
         except (SyntaxError, ValueError) as exc:
             return _syntax_failure(path, exc), None
         except (RecursionError, MemoryError) as exc:
@@ -147,7 +150,7 @@ def compile_file(spec, optimize, rewriter):
             _, code = rewriter.code(source, path, optimize)
         else:
             # importlib._bootstrap_external.SourceLoader.source_to_code
-            code = compile(source, path, "exec", dont_inherit=True, optimize=optimize)
+            code = compile(source, filename, "exec", dont_inherit=True, optimize=optimize)
     except (SyntaxError, ValueError) as exc:
         return _syntax_failure(path, exc), None
     except (RecursionError, MemoryError) as exc:

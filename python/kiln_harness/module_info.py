@@ -12,6 +12,8 @@ src/registry/types.ts (ImportRef, PublicName) and src/registry/compile-client.ts
                                    # in a package's __init__ (kind "submodule")
       "dynamicNames": bool,        # the module defines a top-level __getattr__
       "namesOpaque": bool,         # globals()/vars()/exec at top level: names unknowable
+      "computedImports": bool,     # importlib.import_module(x) / __import__(x) with a
+                                   # name that is not a string literal, anywhere
     }
 
 ImportRef: {"module", "names"? , "line", "level", "conditional", "guarded"}
@@ -31,7 +33,14 @@ import ast
 
 from .ast_names import literal_strings, resolve_relative, signature_of
 
-__all__ = ["analyze", "analyze_source", "resolve_relative", "signature_of"]
+__all__ = [
+    "analyze",
+    "analyze_source",
+    "imports_computed_name",
+    "mentions_computed_import",
+    "resolve_relative",
+    "signature_of",
+]
 
 _FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
 _TRY_TYPES = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t)
@@ -342,15 +351,47 @@ def _walk_same_scope(node):
             stack.append(child)
 
 
-def analyze(tree, module, is_package=False):
-    """Module info for a parsed module (see the module docstring)."""
+def analyze(tree, module, is_package=False, may_import_computed=True):
+    """Module info for a parsed module (see the module docstring).
+
+    `may_import_computed=False` (the source never mentions import_module or
+    __import__) skips the walk that looks for computed imports.
+    """
     analyzer = _Analyzer(module, is_package)
     analyzer.statements(tree.body, True, False, False)
     analyzer.globals_from_functions(tree)
-    return analyzer.result()
+    result = analyzer.result()
+    result["computedImports"] = may_import_computed and imports_computed_name(tree)
+    return result
+
+
+def mentions_computed_import(source):
+    """Cheap pre-check on the source text, bytes or str."""
+    if isinstance(source, str):
+        return "import_module" in source or "__import__" in source
+    return b"import_module" in source or b"__import__" in source
+
+
+def imports_computed_name(tree):
+    """Whether a call to `import_module(...)` (importlib's, however reached) or
+    `__import__(...)` names its module with anything but a string literal: the
+    affected-test selection cannot know what it imports from the source."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name not in ("import_module", "__import__"):
+            continue
+        first = node.args[0] if node.args else None
+        if first is None:
+            first = next((k.value for k in node.keywords if k.arg == "name"), None)
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            return True
+    return False
 
 
 def analyze_source(source, module, is_package=False, path="<unknown>"):
     """Parse `source` (bytes honour PEP 263 coding cookies, or str) and analyze it."""
     tree = ast.parse(source, filename=path)
-    return analyze(tree, module, is_package)
+    return analyze(tree, module, is_package, mentions_computed_import(source))

@@ -48,10 +48,15 @@ class KilnZygotePlugin:
         self.registry_rootdir = registry_rootdir
         self.socket_path = hello["socketPath"]
         self.workers = int(hello.get("workers", 1))
+        # -n auto: `workers` is the ceiling until run:planned says the count.
+        self.workers_auto = bool(hello.get("workersAuto"))
+        self.order_by = None
         self.dist = hello.get("dist", "module")
         self.timeout = hello.get("timeout")
         self.scratch_dir = hello.get("scratchDir")
         self.interpreter_note = hello.get("interpreterNote", "")
+        # Set when this zygote was forked from the daemon's level 0.
+        self.zygote_note = hello.get("zygoteNote", "")
         self.config = None
         self.session = None
         self.children = {}  # pid -> worker id
@@ -69,6 +74,10 @@ class KilnZygotePlugin:
         self.reported = set()
         self.failed_reports = []
         self.worker_plugins = None
+
+    def collected_rootdir(self):
+        """pytest's rootdir, once pytest configured the session; else None."""
+        return str(self.config.rootpath) if self.config is not None else None
 
     # -- configuration -----------------------------------------------------
 
@@ -136,21 +145,32 @@ class KilnZygotePlugin:
             # One worker, which runs everything in pytest's order and owns the
             # terminal (debugging.py); the header then says "1 worker".
             self.workers = 1
+            self.workers_auto = False
+        if not self.workers_auto:
+            self._fit_output_to_workers()
+
+    def _fit_output_to_workers(self):
         if self.workers > 1:
             # As pytest-xdist does (xdist/plugin.py): items from several files
             # interleave, so per-file progress prefixes would be noise.
-            tr = config.pluginmanager.getplugin("terminalreporter")
+            tr = self.config.pluginmanager.getplugin("terminalreporter")
             if tr is not None:
                 tr.showfspath = False
+        self.stepwise_tracking = self.workers > 1 and self.order_by == "stepwise"
 
     def pytest_report_header(self, config):
         plural = "s" if self.workers != 1 else ""
-        line = f"kiln: {self.workers} worker{plural} forked from a zygote (--dist {self.dist})"
+        count = f"up to {self.workers}" if self.workers_auto else str(self.workers)
+        line = f"kiln: {count} worker{plural} forked from a zygote (--dist {self.dist})"
+        if self.workers_auto:
+            line += ", -n auto: the count is chosen after collection"
         if self.timeout:
             line += f", --timeout {self.timeout:g}s"
         lines = [line]
         if self.interpreter_note:
             lines.append(f"kiln: {self.interpreter_note}")
+        if self.zygote_note:
+            lines.append(f"kiln: {self.zygote_note}")
         if self.registry_note:
             lines.append(f"kiln: {self.registry_note}")
         return lines
@@ -200,6 +220,7 @@ class KilnZygotePlugin:
             return True
         self.session = session
         order = ordering_hints(session.config, session.items)
+        self.order_by = order["by"]
         self.stepwise_tracking = self.workers > 1 and order["by"] == "stepwise"
         ready = {
             "type": "run:ready",
@@ -364,6 +385,14 @@ class KilnZygotePlugin:
                 )
         elif kind == "run:finish":
             self.finished = True
+        elif kind == "run:planned":
+            self.workers = int(header["workers"])
+            self._fit_output_to_workers()
+            tr = self.config.pluginmanager.getplugin("terminalreporter")
+            # Where xdist says "2 workers [186 items]": after collection, not
+            # under -q (the header isn't shown then either).
+            if tr is not None and self.config.option.verbose >= 0:
+                tr.write_line(f"kiln: {header['note']}")
         else:
             raise RuntimeError(f"this is a bug in kiln: unknown message {kind!r} for the zygote")
 

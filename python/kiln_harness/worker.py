@@ -15,6 +15,7 @@ import socket
 
 import pytest
 
+from . import affected
 from .debugging import WorkerDebugging, interrupt_run, quit_run, replace_terminal_reporter
 from .plugin_compat import watchdog_for
 from .protocol import Channel, move_out_of_the_way
@@ -224,6 +225,9 @@ def run_worker(
     chan.send({"type": "worker:hello", "workerId": worker_id, "pid": pid})
     inbox.pending.extend(first)
     last_item = None
+    tracker = affected.TRACKER
+    if tracker is not None:
+        tracker.begin_worker()
     while True:
         inbox.poll(block=False)
         if inbox.stop:
@@ -259,6 +263,8 @@ def run_worker(
         finally:
             if stack_file is not None:
                 faulthandler.cancel_dump_traceback_later()
+            if tracker is not None:
+                tracker.after_item(item)
         if session.shouldfail or session.shouldstop:
             # The worker's own Session counted a failure past --maxfail/-x
             # (Session.pytest_runtest_logreport): stop before the next item,
@@ -269,6 +275,8 @@ def run_worker(
 
     if inbox.stop and last_item is not None and session._setupstate.stack:
         _teardown_rest(last_item)
+    if tracker is not None:
+        chan.send(tracker.worker_message())
     chan.send({"type": "worker:done"})
     _close_gracefully(sock)
     return 0

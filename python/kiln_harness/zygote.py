@@ -39,7 +39,7 @@ def _import_pytest():
         import pytest
     except ImportError as exc:
         return None, exc
-    for name in (".plugin_compat", ".pytest_bridge"):
+    for name in (".plugin_compat", ".pytest_bridge", ".affected"):
         importlib.import_module(name, __package__)
 
     return pytest, None
@@ -71,6 +71,15 @@ def main():
     # registry's finder, installed below, serves those), so the order is free;
     # a missing pytest is still refused only after the hello, as before.
     pytest, missing = _import_pytest()
+    serve(chan, pytest, missing, set(sys.modules))
+
+
+def serve(chan, pytest, missing, already_imported):
+    """The run, from the hello on: a cold zygote (main) and one forked from
+    the daemon's level 0 (daemon.py) take the same path from here.
+    `already_imported`: the modules a cold zygote holds before the hello
+    (Python's own, pytest, this harness), left out of modules:imported.
+    Ends with sys.exit(pytest's exit code)."""
     try:
         frame = chan.recv()
     except ProtocolError as exc:
@@ -171,7 +180,13 @@ def main():
     compat = KilnPluginCompat(hello.get("timeout"))  # pytest-xdist's -n, pytest-timeout
     duration = SessionDuration()
     duration.install()
-    code = pytest.main(args, plugins=[plugin, compat])
+    from . import affected
+
+    affected.TRACKER = affected.ImportTracker(chan)
+    plugins = [plugin, compat, affected.TRACKER]
+    if hello.get("select"):  # --changed / --affected-by
+        plugins.append(affected.SelectionFilter(hello["select"]))
+    code = pytest.main(args, plugins=plugins)
     code = int(code)
     if finder is not None:
         try:
@@ -187,9 +202,56 @@ def main():
         except OSError:
             pass
     try:
+        # What the daemon's level 0 imports next time (daemon.py): the
+        # modules pytest.main imported from outside the project.
+        chan.send(
+            {
+                "type": "modules:imported",
+                "modules": installed_modules(already_imported, plugin.collected_rootdir()),
+            }
+        )
+    except OSError:
+        pass
+    try:
         chan.send({"type": "session:finished", "exitCode": code, "seconds": duration.seconds})
     except OSError:
         pass  # the supervisor is gone; the exit status still says it all
     sys.stdout.flush()
     sys.stderr.flush()
     sys.exit(code)
+
+
+def installed_modules(before, rootdir):
+    """[[name, file]] of the modules imported since `before` whose file is
+    outside the project: the interpreter's, pytest's plugins' and the
+    installed packages' (site-packages, or an editable install elsewhere), in
+    import order. Project files (under pytest's rootdir or the working
+    directory) and the harness are left out: level 0 must never hold a module
+    an edit to the project could change (DESIGN.md section 7)."""
+    inside = [os.path.join(os.path.realpath(d), "") for d in (rootdir, os.getcwd()) if d]
+    harness = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
+    # pytest rewrites the asserts of plugin modules and of those named by
+    # register_assert_rewrite when they are imported after its hook; one
+    # imported before (by level 0) would only get "Module already imported
+    # so cannot be rewritten" (_pytest/assertion/rewrite.py). So a module
+    # pytest's hook loaded, or any module below one, is never learned.
+    rewritten = {
+        name
+        for name, module in list(sys.modules.items())
+        if type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
+    }
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name in before or name == "__main__" or module is None:
+            continue
+        parts = name.split(".")
+        if any(".".join(parts[:i]) in rewritten for i in range(1, len(parts) + 1)):
+            continue
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str):
+            continue  # built-in, frozen or a namespace package: nothing to warm
+        real = os.path.realpath(file)
+        if real.startswith(harness) or any(real.startswith(d) for d in inside):
+            continue
+        found.append([name, file])
+    return found

@@ -397,3 +397,35 @@ def test_self_relative_imports_in_a_package_bind_submodules():
     # Rebinding the name makes it the package's own.
     result = info("from . import sub\nsub = 1\n", "pkg", True)
     assert result["allNames"] == ["sub"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import importlib\nm = importlib.import_module('plugins.' + name)\n",
+        "from importlib import import_module\ndef f(n):\n    return import_module(n)\n",
+        "def f(n):\n    return __import__(n)\n",
+        "import importlib\nimportlib.import_module(name=f'x{1}')\n",
+    ],
+)
+def test_computed_imports_anywhere_in_the_module(source):
+    assert info(source)["computedImports"] is True
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import importlib\nm = importlib.import_module('plugins.p0')\n",
+        "x = __import__('os')\n",
+        "import importlib\n",
+        "def import_modules(n):\n    return n\n",
+    ],
+)
+def test_no_computed_imports_for_literal_names(source):
+    assert info(source)["computedImports"] is False
+
+
+def test_computed_imports_walk_skipped_when_the_source_never_mentions_them():
+    tree = ast.parse("m = importlib.import_module(name)\n")
+    assert analyze(tree, "m", may_import_computed=False)["computedImports"] is False
+    assert analyze(tree, "m")["computedImports"] is True

@@ -10,7 +10,8 @@ import { dirname } from "node:path";
 import { checkCachePath } from "../config/kiln-dir.js";
 import type { ModuleAnalysis } from "./rules.js";
 
-export const CHECK_CACHE_VERSION = 2;
+// 3: analyses carry computedImports.
+export const CHECK_CACHE_VERSION = 3;
 
 export interface CachedProblem {
   line: number;

@@ -11,6 +11,11 @@ export interface ModuleAnalysis {
   dynamicNames: boolean;
   /** Edits its own namespace (globals(), exec, sys.modules). */
   namesOpaque: boolean;
+  /**
+   * Imports a computed name (import_module(x)): the affected-test selection
+   * (daemon/affected.ts) cannot follow it statically.
+   */
+  computedImports: boolean;
 }
 
 export interface ModuleFacts {

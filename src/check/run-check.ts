@@ -135,6 +135,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckOutcome> {
                 allNames: outcome.allNames,
                 dynamicNames: outcome.dynamicNames,
                 namesOpaque: outcome.namesOpaque,
+                computedImports: outcome.computedImports,
               },
             };
         states.push({ file: item.file, entry, fresh: true });

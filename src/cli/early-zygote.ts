@@ -12,6 +12,7 @@
 // runs (a usage error, --kiln-help) ends it when Kiln exits. So a wrong guess
 // costs time, never behaviour. Imports only what zygote-start.ts needs.
 import { defaultProbes, isInterpreterError, resolveInterpreter } from "../config/interpreter.js";
+import { daemonInfoNear } from "../config/kiln-dir.js";
 import {
   discardZygote,
   holdZygote,
@@ -25,6 +26,10 @@ let early: StartedZygote | undefined;
 export function startEarlyZygote(args: readonly string[]): void {
   const flag = pythonFlag(args);
   const cwd = process.cwd();
+  // A project with a daemon gets its zygote from there (run-tests.ts): a
+  // spawned one would only compete for the CPU. If the daemon turns out
+  // unusable, the run spawns its own, as after a wrong guess.
+  if (!args.includes("--no-daemon") && daemonInfoNear(cwd) !== undefined) return;
   const chosen = resolveInterpreter({
     ...defaultProbes(),
     ...(flag === undefined ? {} : { flag }),

@@ -23,10 +23,11 @@ program
   // Kiln's usage errors exit 4 like pytest's ExitCode.USAGE_ERROR. Set before
   // the subcommands are added, which inherit it.
   .exitOverride();
-// Only `kiln test` winds down on a signal (it takes them in runTests); the
-// others get Node's default behaviour back before they start.
+// Only `kiln test` and `kiln watch` wind down on a signal (they take them in
+// runTests and runWatchSession); the others get Node's default behaviour back
+// before they start.
 program.hook("preAction", (_root, command) => {
-  if (command.name() !== "test") restoreDefaultSignals();
+  if (command.name() !== "test" && command.name() !== "watch") restoreDefaultSignals();
 });
 // Each command's module, in the order help lists them. Only the command
 // being run is loaded (commander takes only --version and help before a
@@ -39,6 +40,12 @@ const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   check: async () => (await import("./check-command.js")).registerCheckCommand,
   cache: async () => (await import("./cache-command.js")).registerCacheCommand,
   report: async () => (await import("./report-command.js")).registerReportCommand,
+  why: async () => (await import("./why-command.js")).registerWhyCommand,
+  watch: async () => (await import("./watch-command.js")).registerWatchCommand,
+  serve: async () => (await import("./serve-command.js")).registerServeCommand,
+  exec: async () => (await import("./exec-command.js")).registerExecCommand,
+  workspace: async () => (await import("./workspace-command.js")).registerWorkspaceCommand,
+  daemon: async () => (await import("./daemon-command.js")).registerDaemonCommand,
 };
 const named = process.argv[2];
 const load = named !== undefined && Object.hasOwn(COMMANDS, named) ? COMMANDS[named] : undefined;

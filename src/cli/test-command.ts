@@ -3,15 +3,15 @@
 // options and their values as operands with allowUnknownOption).
 import type { Command } from "commander";
 import { KilnConfigError, loadKilnConfig } from "../config/kiln-config.js";
-import { loadDurations, saveDurations } from "../events/durations-store.js";
+import { findDaemon } from "../daemon/find-daemon.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import type { HelloToZygote } from "../protocol/messages.js";
 import { resolveIsolation } from "../sandbox/profiles.js";
-import { runTests } from "../zygote/run-tests.js";
 import { takeEarlyZygote } from "./early-zygote.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
+import { recordedRun } from "./recorded-run.js";
 import type { ReportSelection } from "./report-command.js";
-import { startRecording } from "./run-recording.js";
 import { takeSignals } from "./signals.js";
 import { parseTestOptions, type RawTestOptions, UsageError } from "./test-options.js";
 
@@ -28,6 +28,7 @@ export function registerTestCommand(program: Command): void {
     .option("--timeout <seconds>", "fail a test that runs longer, with its Python stack")
     .option("--python <path>", "the interpreter to run pytest with")
     .option("--no-registry", "import project modules normally (no compiled-code registry)")
+    .option("--no-daemon", "start a cold zygote even when `kiln daemon` runs for this project")
     .option(
       "--isolate <profile>",
       "sandbox the workers: none (default), hermetic or strict ([tool.kiln] isolate)",
@@ -43,6 +44,17 @@ export function registerTestCommand(program: Command): void {
       [],
     )
     .option("--report-dir <dir>", "where --report writes (default: .kiln/runs/<run-id>/reports)")
+    .option(
+      "--changed [ref]",
+      "run only the test files affected by the files changed against a git ref " +
+        "(default: the working tree against HEAD, untracked files included)",
+    )
+    .option(
+      "--affected-by <files>",
+      "run only the test files affected by these files (repeatable, or comma-separated)",
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .allowUnknownOption()
     .allowExcessArguments()
     .helpOption(
@@ -57,12 +69,12 @@ export function registerTestCommand(program: Command): void {
 interface ReportFlags {
   report: string[];
   reportDir?: string;
+  changed?: string | boolean;
+  affectedBy: string[];
 }
 
-async function testAction(
-  pytestArgs: string[],
-  raw: RawTestOptions & ReportFlags,
-): Promise<number> {
+async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags): Promise<number> {
+  let pytestArgs = givenArgs;
   let options: ReturnType<typeof parseTestOptions>;
   try {
     options = parseTestOptions(raw);
@@ -113,43 +125,25 @@ async function testAction(
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
     return ExitCode.USAGE_ERROR;
   }
-  const recording = startRecording({
+  // --changed / --affected-by: loaded only when asked for (start-up, issue 16).
+  let select: HelloToZygote["select"];
+  if (raw.changed !== undefined || raw.affectedBy.length > 0) {
+    const chosen = await selectTests(raw, pytestArgs, cwd, interpreter.path);
+    if (typeof chosen === "number") return chosen;
+    ({ select, pytestArgs } = chosen);
+  }
+  const { exitCode, runDir } = await recordedRun({
     argv: process.argv.slice(2),
     cwd,
-    python: interpreter.path,
-    workers: options.workers,
-    dist: options.dist,
-    timeout: options.timeout,
-    env: process.env,
-  });
-  const exitCode = await runTests({
-    python: interpreter.path,
-    interpreterNote: `interpreter ${interpreter.path} (${interpreter.how})`,
-    cwd,
+    interpreter,
+    options,
     pytestArgs,
-    workers: options.workers,
-    dist: options.dist,
-    timeout: options.timeout,
-    env: process.env,
-    events: recording.events,
-    registry: options.registry,
     isolation,
     zygote: takeEarlyZygote(interpreter.path, cwd),
+    ...(select === undefined ? {} : { select }),
+    ...(options.daemon ? { daemon: findDaemon(cwd, pytestArgs, process.env) } : {}),
     takeSignals,
-    loadDurations: async (rootdir) => {
-      const loaded = await loadDurations(rootdir);
-      if (loaded.warning) process.stderr.write(`kiln: warning: ${loaded.warning}\n`);
-      return loaded.durations;
-    },
-    saveDurations: async (rootdir, durations) => {
-      try {
-        await saveDurations(rootdir, durations);
-      } catch (error) {
-        process.stderr.write(`kiln: warning: could not record test durations: ${String(error)}\n`);
-      }
-    },
   });
-  const runDir = recording.finish(exitCode);
   if (selection !== undefined && reports.length > 0) {
     if (runDir === undefined) {
       process.stderr.write("kiln: warning: no run record (KILN_NO_EVENTS=1?), so no --report\n");
@@ -159,4 +153,38 @@ async function testAction(
     }
   }
   return exitCode;
+}
+
+/**
+ * The selection for --changed / --affected-by, or the exit code when the run
+ * ends here: a usage error (4), or no test file affected (0, with a line
+ * saying so, as jest's --onlyChanged: nothing changed is not a failure).
+ */
+async function selectTests(
+  raw: ReportFlags,
+  pytestArgs: string[],
+  cwd: string,
+  python: string,
+): Promise<{ select: HelloToZygote["select"]; pytestArgs: string[] } | number> {
+  const { resolveSource, prepareSelection, helloSelect } = await import(
+    "../daemon/affected-run.js"
+  );
+  const { ChangeSourceError } = await import("../daemon/affected-inputs.js");
+  const { KilnConfigError } = await import("../config/pyproject-kiln.js");
+  try {
+    const resolved = resolveSource(raw, pytestArgs, cwd);
+    if (resolved === null) return { select: undefined, pytestArgs };
+    const prepared = await prepareSelection({ resolved, cwd, python, env: process.env });
+    if (prepared.selection.all === null && prepared.selection.selected.size === 0) {
+      process.stdout.write(`${prepared.line}; nothing to run\n`);
+      return ExitCode.OK;
+    }
+    return { select: helloSelect(prepared), pytestArgs: resolved.pytestArgs };
+  } catch (error) {
+    if (error instanceof ChangeSourceError || error instanceof KilnConfigError) {
+      process.stderr.write(`kiln: error: ${error.message}\n`);
+      return ExitCode.USAGE_ERROR;
+    }
+    throw error;
+  }
 }

@@ -17,10 +17,15 @@ export interface RawTestOptions {
   registry?: boolean;
   store?: string;
   isolate?: string;
+  /** commander's --no-daemon sets this to false. */
+  daemon?: boolean;
 }
 
 export interface TestOptions {
+  /** The worker count, or with `workersAuto` the most workers there may be. */
   workers: number;
+  /** `-n auto` (the default): the count is chosen after collection (scheduler/worker-count.ts). */
+  workersAuto: boolean;
   dist: DistMode;
   timeout: number | null;
   python: string | undefined;
@@ -28,12 +33,19 @@ export interface TestOptions {
   registry: { store: string | undefined } | null;
   /** --isolate; undefined: [tool.kiln] isolate, else "none". */
   isolate: IsolationProfile | undefined;
+  /** Ask the project's daemon for the zygote (false: --no-daemon). */
+  daemon: boolean;
 }
 
 const DIST_MODES: readonly DistMode[] = ["module", "class", "test"];
 
+/** `-n auto` and xdist's `-n logical`: one worker per core at most, chosen after collection. */
+export function isAutoWorkers(value: string | undefined): value is undefined | "auto" | "logical" {
+  return value === undefined || value === "auto" || value === "logical";
+}
+
 export function parseWorkers(value: string | undefined, cores = availableParallelism()): number {
-  if (value === undefined || value === "auto" || value === "logical") return Math.max(1, cores);
+  if (isAutoWorkers(value)) return Math.max(1, cores);
   if (!/^\d+$/.test(value)) {
     throw new UsageError(`-n expects a number of workers or "auto", got ${JSON.stringify(value)}`);
   }
@@ -80,9 +92,11 @@ export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptio
   return {
     isolate,
     workers: parseWorkers(raw.numprocesses, cores),
+    workersAuto: isAutoWorkers(raw.numprocesses),
     dist,
     timeout,
     python: raw.python,
     registry: raw.registry === false ? null : { store: raw.store },
+    daemon: raw.daemon !== false,
   };
 }

@@ -6,7 +6,12 @@ import { fileURLToPath } from "node:url";
 export const HARNESS_DIR = fileURLToPath(new URL("../../python", import.meta.url));
 
 /** The programs python/kiln_harness/boot.py starts (its PROGRAMS table). */
-export type HarnessProgram = "zygote" | "compile-server" | "doctor-probe";
+export type HarnessProgram =
+  | "zygote"
+  | "compile-server"
+  | "doctor-probe"
+  | "exec-zygote"
+  | "daemon";
 
 // The one line of Python kept in TypeScript: `-c` puts "" (the working
 // directory) first on sys.path; the harness takes its place, so no project

@@ -14,6 +14,8 @@
 // registry for that run, never correctness.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, parse, resolve, sep } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { isTable } from "./pyproject-kiln.js";
 
 /** pytest options that take a value (pytest 7.2-9.1, builtin plugins). */
 const VALUE_OPTIONS = new Set([
@@ -268,21 +270,24 @@ class ConfigRules {
     return this.tomlHasPytest(text);
   }
 
-  /** [tool.pytest.ini_options]; from pytest 9 also a non-empty [tool.pytest]. */
+  /**
+   * [tool.pytest.ini_options]; from pytest 9 also a non-empty [tool.pytest]
+   * (_pytest/config/findpaths.py). A file that is not valid TOML is no
+   * candidate here: pytest itself then fails with the parse error.
+   */
   private tomlHasPytest(text: string): boolean {
-    let table = "";
-    for (const raw of text.split(/\r?\n/)) {
-      const line = raw.trim();
-      const header = /^\[\s*([^\][]+?)\s*\]\s*(#.*)?$/.exec(line);
-      if (header) {
-        table = (header[1] as string).replace(/\s*\.\s*/g, ".").replace(/"/g, "");
-        if (table === "tool.pytest.ini_options") return true;
-        if (this.v9 && table.startsWith("tool.pytest.")) return true;
-        continue;
-      }
-      if (this.v9 && table === "tool.pytest" && line !== "" && !line.startsWith("#")) return true;
+    let document: Record<string, unknown>;
+    try {
+      // Big integers as tomllib reads them (Python ints), not a parse error.
+      document = parseToml(text, { integersAsBigInt: "asNeeded" });
+    } catch {
+      return false;
     }
-    return false;
+    const tool = document.tool;
+    const pytest = isTable(tool) ? tool.pytest : undefined;
+    if (!isTable(pytest)) return false;
+    if (isTable(pytest.ini_options)) return true;
+    return this.v9 && Object.keys(pytest).length > 0;
   }
 }
 

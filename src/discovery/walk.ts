@@ -72,8 +72,11 @@ const NORECURSE_NAMES = new Set([
   "__pycache__",
 ]);
 
-/** pytest's norecursedirs defaults and __pycache__, which decide on the name alone. */
-function skippedByName(name: string): boolean {
+/**
+ * pytest's norecursedirs defaults and __pycache__, which decide on the name
+ * alone. `kiln watch` ignores what the walk skips (daemon/watch-files.ts).
+ */
+export function skippedByName(name: string): boolean {
   return name.startsWith(".") || name.endsWith(".egg") || NORECURSE_NAMES.has(name);
 }
 
@@ -83,6 +86,11 @@ function isEnvironment(dir: string, names: ReadonlySet<string>): boolean {
     (names.has("pyvenv.cfg") && isFile(join(dir, "pyvenv.cfg"))) ||
     (names.has("conda-meta") && isFile(join(dir, "conda-meta", "history")))
   );
+}
+
+/** Whether the walk skips this directory as a virtual environment (pytest's _in_venv). */
+export function isVirtualEnvironment(dir: string): boolean {
+  return isEnvironment(dir, new Set(["pyvenv.cfg", "conda-meta"]));
 }
 
 export function walkProject(root: string): ProjectLayout {

@@ -6,7 +6,14 @@ import type { ReportMeta } from "../protocol/messages.js";
 import type { RunEvent } from "./run-events.js";
 
 /** The intermediate files, in the order the manifest lists them. */
-export const RECORD_FILES = ["collect", "results", "workers", "cache", "modules"] as const;
+export const RECORD_FILES = [
+  "collect",
+  "results",
+  "workers",
+  "cache",
+  "modules",
+  "imports",
+] as const;
 export type RecordFile = (typeof RECORD_FILES)[number];
 
 export function recordFileName(file: RecordFile): string {
@@ -77,7 +84,8 @@ export type WorkerRecord = Extract<
 /**
  * cache.jsonl: the bytecode registry's lookup per project module at start-up,
  * then one "served" line with what the zygote's finder served and where it
- * fell back. modules.jsonl: each project module the zygote loaded, and from where.
+ * fell back. modules.jsonl: each project module the zygote loaded, and from where,
+ * then the modules it imported from outside the project (source "installed").
  */
 export interface CacheRecord {
   /** hit: served from the store; miss: compiled now; bypass: left to Python's import system. */
@@ -90,8 +98,26 @@ export interface CacheRecord {
 export interface ModuleRecord {
   module: string;
   path: string;
-  /** registry: served from the pack; fallback: Python's own import (or pytest's rewrite). */
-  source: "registry" | "compiled" | "fallback";
+  /**
+   * registry: served from the pack; fallback: Python's own import (or
+   * pytest's rewrite); installed: a module from outside the project
+   * (modules:imported), which the daemon's level 0 imports ahead of a run.
+   */
+  source: "registry" | "compiled" | "fallback" | "installed";
+  at: number;
+}
+
+/**
+ * imports.jsonl: the project files (relative to the rootdir) a test file
+ * loaded, one line per test file and source; the test file "" is the zygote's
+ * start-up outside any test module (conftests, plugins). The affected-test
+ * selection folds these into `.kiln/imports.json` (daemon/imports-store.ts).
+ */
+export interface ImportRecord {
+  test: string;
+  /** null: the zygote, at collection; else the worker that ran the test file. */
+  workerId: number | null;
+  files: string[];
   at: number;
 }
 
@@ -101,6 +127,7 @@ export interface RecordsByFile {
   workers: WorkerRecord[];
   cache: CacheRecord[];
   modules: ModuleRecord[];
+  imports: ImportRecord[];
 }
 
 export type RecordLines = { file: RecordFile; records: object[] };
@@ -172,6 +199,25 @@ export function recordsOf(event: RunEvent): RecordLines | undefined {
       return {
         file: "modules",
         records: event.loads.map((l): ModuleRecord => ({ ...l, at: event.at })),
+      };
+    case "imports:recorded": {
+      const records: ImportRecord[] = Object.entries(event.files).map(([test, files]) => ({
+        test,
+        workerId: event.workerId,
+        files,
+        at: event.at,
+      }));
+      if (event.session.length > 0) {
+        records.push({ test: "", workerId: event.workerId, files: event.session, at: event.at });
+      }
+      return { file: "imports", records };
+    }
+    case "modules:imported":
+      return {
+        file: "modules",
+        records: event.modules.map(
+          (m): ModuleRecord => ({ ...m, source: "installed", at: event.at }),
+        ),
       };
     default:
       return { file: "workers", records: [event] };

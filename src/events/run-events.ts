@@ -84,12 +84,28 @@ export type RunEvent =
   | { event: "registry:rootdir-mismatch"; at: number; prepared: string; rootdir: string }
   /** What the zygote's finder did: modules served from the pack, and fallbacks. */
   | { event: "registry:served"; at: number; served: number; fallbacks: number; errors: string[] }
+  /**
+   * Project files each test file loaded (kiln_harness/affected.py): from the
+   * zygote's collection (workerId null) or a worker's tests.
+   */
+  | {
+      event: "imports:recorded";
+      at: number;
+      workerId: number | null;
+      files: Record<string, string[]>;
+      session: string[];
+    }
   /** Project modules the zygote loaded and where from (no load times: kiln_harness/loader.py). */
   | {
       event: "modules:loaded";
       at: number;
       loads: { module: string; path: string; source: "registry" | "fallback" }[];
-    };
+    }
+  /**
+   * Modules pytest.main imported from outside the project (the interpreter's,
+   * installed packages'): what the daemon's level 0 imports (kiln_harness/daemon.py).
+   */
+  | { event: "modules:imported"; at: number; modules: { module: string; path: string }[] };
 
 /** One project module's registry lookup: served from the store, compiled, or left to Python. */
 export interface CacheLookup {

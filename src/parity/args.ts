@@ -15,6 +15,8 @@ export interface ParityOptions {
   baselineOnly: boolean;
   timeoutSeconds: number;
   verbose: boolean;
+  /** Kiln's runs go through `kiln daemon` (daemon-mode.ts). */
+  daemon: boolean;
   help: boolean;
 }
 
@@ -37,6 +39,8 @@ options:
                         code and expected/<run>.json
   --timeout SECONDS     kill a run after this long (default: 300)
   --verbose             show the output tails of every run
+  --daemon              run kiln through \`kiln daemon\` (started in each run's
+                        project copy, stopped after it)
   -- ARGS               extra arguments for both pytest and kiln`;
 
 export class UsageError extends Error {}
@@ -84,6 +88,7 @@ export function parseParityArgs(
       return seconds;
     })
     .option("-v, --verbose")
+    .option("--daemon")
     .option("-h, --help");
   try {
     command.parse(own, { from: "user" });
@@ -105,6 +110,7 @@ export function parseParityArgs(
     baselineOnly: flags.baselineOnly === true,
     timeoutSeconds: flags.timeout ?? 300,
     verbose: flags.verbose === true,
+    daemon: flags.daemon === true,
     help: flags.help === true,
   };
   if (!options.help && !options.all && options.projects.length === 0) {
@@ -123,6 +129,7 @@ interface ParsedFlags {
   baselineOnly?: boolean;
   timeout?: number;
   verbose?: boolean;
+  daemon?: boolean;
   help?: boolean;
 }
 

@@ -22,7 +22,9 @@ import {
   formatDifference,
   parseOutcomesFile,
 } from "./compare.js";
+import { daemonNotUsed, startDaemon, stopDaemon } from "./daemon-mode.js";
 import type { RecordedRun } from "./process.js";
+import { OUTCOMES_ENV } from "./process.js";
 import {
   listFixtureProjects,
   loadProject,
@@ -119,14 +121,35 @@ async function checkRun(
       );
     }
   } else {
+    const outcomesFile = join(scratch, `${project.name}.${run.name}.kiln.json`);
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+    const daemon = options.daemon
+      ? {
+          kilnCli,
+          python: options.python,
+          projectDir: project.dir,
+          env: { ...env, [OUTCOMES_ENV]: outcomesFile },
+        }
+      : undefined;
+    const notStarted = daemon ? startDaemon(daemon) : undefined;
+    if (notStarted !== undefined) lines.push(notStarted);
     const kiln = await runKiln({
       kilnCli,
       python: options.python,
       projectDir: project.dir,
       args: kilnArgs,
-      outcomesFile: join(scratch, `${project.name}.${run.name}.kiln.json`),
+      env,
+      outcomesFile,
       timeoutSeconds: options.timeoutSeconds,
     });
+    if (daemon) {
+      stopDaemon(daemon);
+      const cold = notStarted ?? daemonNotUsed(kiln.stderrTail);
+      if (cold !== undefined) {
+        lines.push(`--daemon: the run did not use the daemon: ${cold}`);
+        setupProblem = true;
+      }
+    }
     lines.push(...describeChild("kiln", kiln, options.verbose));
     if (baseline.outcomes && kiln.outcomes) {
       const exempt = new Set(Object.keys(run.textExempt));

@@ -6,10 +6,20 @@ import type { FrameHeader } from "./frame-codec.js";
 import { ProtocolError } from "./frame-codec.js";
 import type {
   CompileServerToSupervisor,
+  DaemonToClient,
+  ExecWorkerToSupervisor,
+  ExecZygoteToSupervisor,
   WorkerToSupervisor,
   ZygoteToSupervisor,
 } from "./messages.js";
-import { compileServerToSupervisor, workerToSupervisor, zygoteToSupervisor } from "./schema.js";
+import {
+  compileServerToSupervisor,
+  daemonToClient,
+  execWorkerToSupervisor,
+  execZygoteToSupervisor,
+  workerToSupervisor,
+  zygoteToSupervisor,
+} from "./schema.js";
 
 function decodeWith<T>(schema: z.ZodType<T>, header: FrameHeader, peer: string): T {
   const parsed = schema.safeParse(header);
@@ -34,4 +44,16 @@ export function decodeWorkerMessage(header: FrameHeader): WorkerToSupervisor {
 
 export function decodeCompileServerMessage(header: FrameHeader): CompileServerToSupervisor {
   return decodeWith(compileServerToSupervisor, header, "the compile server");
+}
+
+export function decodeExecZygoteMessage(header: FrameHeader): ExecZygoteToSupervisor {
+  return decodeWith(execZygoteToSupervisor, header, "the exec zygote");
+}
+
+export function decodeExecWorkerMessage(header: FrameHeader): ExecWorkerToSupervisor {
+  return decodeWith(execWorkerToSupervisor, header, "an exec worker");
+}
+
+export function decodeDaemonMessage(header: FrameHeader): DaemonToClient {
+  return decodeWith(daemonToClient, header, "the daemon");
 }

@@ -4,13 +4,20 @@
 // commands.
 import type { z } from "zod";
 import type {
+  clientToDaemon,
   compileServerToSupervisor,
+  daemonToClient,
+  execWorkerToSupervisor,
+  execWorkspaceModule,
+  execZygoteToSupervisor,
   helloToZygote,
   pythonInfo,
   reportBodyFormat,
   reportMeta,
   runOrder,
   supervisorToCompileServer,
+  supervisorToExecWorker,
+  supervisorToExecZygote,
   supervisorToWorker,
   supervisorToZygote,
   workerToSupervisor,
@@ -28,3 +35,10 @@ export type WorkerToSupervisor = z.infer<typeof workerToSupervisor>;
 export type SupervisorToWorker = z.infer<typeof supervisorToWorker>;
 export type SupervisorToCompileServer = z.infer<typeof supervisorToCompileServer>;
 export type CompileServerToSupervisor = z.infer<typeof compileServerToSupervisor>;
+export type SupervisorToExecZygote = z.infer<typeof supervisorToExecZygote>;
+export type ExecZygoteToSupervisor = z.infer<typeof execZygoteToSupervisor>;
+export type ExecWorkerToSupervisor = z.infer<typeof execWorkerToSupervisor>;
+export type SupervisorToExecWorker = z.infer<typeof supervisorToExecWorker>;
+export type ExecWorkspaceModule = z.infer<typeof execWorkspaceModule>;
+export type ClientToDaemon = z.infer<typeof clientToDaemon>;
+export type DaemonToClient = z.infer<typeof daemonToClient>;

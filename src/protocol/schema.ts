@@ -120,14 +120,44 @@ export const isolation = z.strictObject({
 export const helloToZygote = message("hello", {
   args: z.array(z.string()),
   socketPath: z.string(),
+  /** With workersAuto, the most workers there may be (run:planned says how many). */
   workers: z.number().int(),
+  workersAuto: z.boolean().optional(),
   dist: z.string(),
   timeout: z.number().nullable(),
   /** The run's scratch directory: stack dumps, spilled report bodies. */
   scratchDir: z.string(),
   interpreterNote: z.string(),
+  /**
+   * `--changed` / `--affected-by` (src/daemon/affected.ts): run only `files`
+   * of the `candidates` test files (paths relative to `rootdir`); `note` is
+   * the header line saying what was selected. Absent: no selection.
+   * `nodeids` (`kiln watch`'s "failed only"): of the items collected from
+   * `files`, only these run; the rest are deselected as pytest's --deselect does.
+   */
+  select: z
+    .strictObject({
+      rootdir: z.string(),
+      files: z.array(z.string()),
+      candidates: z.array(z.string()),
+      note: z.string(),
+      nodeids: z.array(z.string()).optional(),
+    })
+    .optional(),
   /** Absent: "none". */
   isolation: isolation.optional(),
+  /** Where the zygote came from, when not a fresh interpreter (the daemon's level 0). */
+  zygoteNote: z.string().optional(),
+});
+
+/**
+ * Project files (relative to pytest's rootdir) each test file loaded: at
+ * collection (the zygote) or while running (a worker); `session`: loaded in
+ * the zygote outside any test module (kiln_harness/affected.py).
+ */
+const importsRecorded = message("imports:recorded", {
+  files: z.record(z.string(), z.array(z.string())),
+  session: z.array(z.string()),
 });
 
 export const supervisorToZygote = z.discriminatedUnion("type", [
@@ -159,6 +189,8 @@ export const supervisorToZygote = z.discriminatedUnion("type", [
   }),
   message("warning:recorded", warningRecorded),
   message("run:finish", {}),
+  /** `-n auto` chose this many workers (sent before the first worker:spawn). */
+  message("run:planned", { workers: z.number().int(), note: z.string() }),
   message("run:exit", runExit),
   /**
    * The pack the zygote's finder serves project modules from; null: none.
@@ -217,6 +249,7 @@ export const zygoteToSupervisor = z.discriminatedUnion("type", [
     order: runOrder.optional(),
     timeoutOwner: z.enum(["kiln", "pytest-timeout"]).optional(),
   }),
+  importsRecorded,
   /** pytest's rootdir is not the one the registry was prepared for: plain imports from here on. */
   message("registry:rootdir-mismatch", { prepared: z.string(), rootdir: z.string() }),
   message("worker:spawned", { workerId: z.number().int(), pid: z.number().int() }),
@@ -231,6 +264,11 @@ export const zygoteToSupervisor = z.discriminatedUnion("type", [
    * pytest's session is over: its exit status, and the duration pytest's
    * terminal summary printed ("in 1.23s"), for the run record.
    */
+  /**
+   * [name, file] of the modules pytest.main imported from outside the
+   * project, in import order: what the daemon's level 0 imports next time.
+   */
+  message("modules:imported", { modules: z.array(z.tuple([z.string(), z.string()])) }),
   message("session:finished", {
     exitCode: z.number().int(),
     seconds: z.number().nullable(),
@@ -263,6 +301,7 @@ export const workerToSupervisor = z.discriminatedUnion("type", [
   /** The debugger stopped the running test: no timeout applies to it any more. */
   message("debugger:entered", {}),
   message("run:exit", runExit),
+  importsRecorded,
   message("worker:done", {}),
 ]);
 
@@ -281,6 +320,8 @@ const compileFile = z.strictObject({
   isPackage: z.boolean(),
   /** Apply pytest's assertion rewriting (test modules and conftests). */
   rewrite: z.boolean(),
+  /** co_filename when it is not `path`: a workspace module's virtual path (issue 13). */
+  filename: z.string().optional(),
 });
 
 export const supervisorToCompileServer = z.discriminatedUnion("type", [
@@ -326,6 +367,8 @@ const compileResult = z.union([
     allNames: z.array(z.string()),
     dynamicNames: z.boolean(),
     namesOpaque: z.boolean(),
+    /** import_module(x) / __import__(x) with a non-literal name (module_info.py). */
+    computedImports: z.boolean(),
   }),
   z.strictObject({
     path: z.string(),
@@ -348,6 +391,172 @@ export const compileServerToSupervisor = z.discriminatedUnion("type", [
   message("compile:error", { id: z.number().int().nullable(), message: z.string() }),
 ]);
 
+// ---- Exec service (issue 13): src/pool/ ↔ python/kiln_harness/exec_zygote.py
+// (fd 3) and each exec worker (a Unix socket). A worker connects three times
+// (control, stdout, stderr); each connection opens with exec:attach, and the
+// output connections carry raw bytes after it (the worker's fds 1 and 2).
+
+export const execLimits = z.strictObject({
+  /** RLIMIT_NPROC for the whole pool (strict only: it counts in the pool's user namespace). */
+  processes: z.number().int().optional(),
+  openFiles: z.number().int().optional(),
+});
+
+export const supervisorToExecZygote = z.discriminatedUnion("type", [
+  message("exec:hello", {
+    profile: z.enum(["none", "hermetic", "strict"]),
+    /** Modules the profile imports once in its zygote (numpy, ...). */
+    preload: z.array(z.string()),
+    /** Where workers connect (a Unix socket in scratchDir). */
+    socketPath: z.string(),
+    scratchDir: z.string(),
+    limits: execLimits,
+  }),
+  /** Fork one worker; `nonce` lets only it attach as `workerId`. */
+  message("exec:fork", { workerId: z.number().int(), nonce: z.string() }),
+  /** SIGKILL the worker's process group (time limit, drain). */
+  message("exec:kill", { workerId: z.number().int() }),
+  message("shutdown", {}),
+]);
+
+export const execZygoteToSupervisor = z.discriminatedUnion("type", [
+  message("exec:zygote-ready", {
+    python: pythonInfo,
+    pid: z.number().int(),
+    profile: z.string(),
+    /** Seconds spent importing the preload modules and preparing the sandbox. */
+    warmSeconds: z.number(),
+  }),
+  /** The profile can't be applied, or a preload module failed to import. */
+  message("exec:zygote-refused", { message: z.string() }),
+  message("exec:forked", { workerId: z.number().int(), pid: z.number().int() }),
+  message("exec:exited", {
+    workerId: z.number().int(),
+    pid: z.number().int(),
+    exitCode: z.number().int().nullable(),
+    signal: z.number().int().nullable(),
+  }),
+]);
+
+export const execWorkerToSupervisor = z.discriminatedUnion("type", [
+  message("exec:attach", {
+    workerId: z.number().int(),
+    nonce: z.string(),
+    stream: z.enum(["control", "stdout", "stderr"]),
+  }),
+  /** Attached and sandboxed: the worker waits for its one request. */
+  message("exec:ready", { workerId: z.number().int() }),
+  message("exec:done", {
+    exitCode: z.number().int(),
+    /** The last expression's (or the function's) value: JSON, else its repr. */
+    result: z.unknown().optional(),
+    resultKind: z.enum(["json", "repr"]).optional(),
+    error: z
+      .strictObject({ type: z.string(), message: z.string(), traceback: z.string() })
+      .optional(),
+    limitsHit: z.array(z.enum(["time", "memory", "output"])),
+  }),
+]);
+
+/** One workspace module inside exec:run's body (source, then marshalled code). */
+export const execWorkspaceModule = z.strictObject({
+  name: z.string(),
+  isPackage: z.boolean(),
+  /** Relative path inside the workspace ("pkg/mod.py"); null for a namespace package. */
+  path: z.string().nullable(),
+  sourceOffset: z.number().int().nonnegative(),
+  sourceLength: z.number().int().nonnegative(),
+  codeOffset: z.number().int().nonnegative(),
+  codeLength: z.number().int().nonnegative(),
+});
+
+export const supervisorToExecWorker = z.discriminatedUnion("type", [
+  message("exec:run", {
+    code: z.string().optional(),
+    /** The code's file name (co_filename, __file__): `kiln exec FILE` runs it as python FILE would. */
+    filename: z.string().optional(),
+    module: z.string().optional(),
+    function: z.string().optional(),
+    args: z.array(z.unknown()).optional(),
+    stdin: z.string().optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    memoryMb: z.number().int().optional(),
+    workspace: z
+      .strictObject({
+        name: z.string(),
+        version: z.number().int(),
+        modules: z.array(execWorkspaceModule),
+      })
+      .optional(),
+  }),
+]);
+
+/**
+ * `kiln` → the daemon (kiln_harness/daemon.py, level 0 of the zygote tree),
+ * on its Unix socket; the daemon answers each request on the same connection.
+ */
+export const clientToDaemon = z.discriminatedUnion("type", [
+  /**
+   * Fork a zygote for this run. The daemon checks that the fork would be what
+   * a cold start gives (same interpreter path, environment, modules unchanged
+   * on disk), takes the client's stdin/stdout/stderr (pidfd_getfd(2)), and the
+   * child connects to `channelPath`, the run's fd 3 channel.
+   */
+  message("daemon:fork", {
+    python: z.string(),
+    cwd: z.string(),
+    env: z.record(z.string(), z.string()),
+    pid: z.number().int(),
+    channelPath: z.string(),
+  }),
+  message("daemon:status", {}),
+  message("daemon:stop", {}),
+]);
+
+export const daemonToClient = z.discriminatedUnion("type", [
+  /** The run's zygote: its pid (its own session and process group). */
+  message("daemon:forked", {
+    pid: z.number().int(),
+    /** Level 0's pid and when it became warm (epoch ms). */
+    level0Pid: z.number().int(),
+    warmSince: z.number(),
+    /** How many modules level 0 imported ahead, learned from the last run. */
+    preloaded: z.number().int(),
+  }),
+  /** Not forked: the run starts cold and says why. */
+  message("daemon:refused", { reason: z.string() }),
+  /** The forked zygote's wait status, once level 0 reaped it. */
+  message("daemon:exited", {
+    pid: z.number().int(),
+    exitCode: z.number().int().nullable(),
+    /** The signal's number (os.WTERMSIG), or null. */
+    signal: z.number().int().nullable(),
+  }),
+  message("daemon:status", {
+    pid: z.number().int(),
+    socket: z.string(),
+    rootdir: z.string(),
+    python: z.string(),
+    pythonVersion: z.string(),
+    pytest: z.string(),
+    fingerprint: z.string(),
+    startedAt: z.number(),
+    warmSince: z.number(),
+    idleSeconds: z.number(),
+    lastUsedAt: z.number(),
+    runsServed: z.number().int(),
+    running: z.array(z.number().int()),
+    preloaded: z.number().int(),
+    /** Learned modules left out of level 0, with the reason (a warning on import, ...). */
+    excluded: z.array(z.tuple([z.string(), z.string()])),
+    /** Resident memory per level of the zygote tree (kB, /proc/<pid>/status VmRSS). */
+    levels: z.array(
+      z.strictObject({ level: z.number().int(), pid: z.number().int(), rssKb: z.number().int() }),
+    ),
+  }),
+  message("daemon:stopping", {}),
+]);
+
 /** Each channel direction, by the name the Python table uses. */
 export const DIRECTIONS = {
   supervisorToZygote,
@@ -356,6 +565,12 @@ export const DIRECTIONS = {
   supervisorToWorker,
   supervisorToCompileServer,
   compileServerToSupervisor,
+  supervisorToExecZygote,
+  execZygoteToSupervisor,
+  execWorkerToSupervisor,
+  supervisorToExecWorker,
+  clientToDaemon,
+  daemonToClient,
 } as const;
 
 export type Direction = keyof typeof DIRECTIONS;

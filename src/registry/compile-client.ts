@@ -28,6 +28,8 @@ export interface CompileRequestFile {
   isPackage: boolean;
   /** Apply pytest's assertion rewriting (test modules and conftests). */
   rewrite: boolean;
+  /** co_filename when it is not `path`: a workspace module's virtual path. */
+  filename?: string;
 }
 
 /** An import as the compile server reports it. */
@@ -43,6 +45,8 @@ export interface CompiledModuleInfo extends CompiledModule {
   allNames: string[];
   /** The module edits its own namespace (globals(), exec, sys.modules): names unknowable. */
   namesOpaque: boolean;
+  /** import_module(x) / __import__(x) with a name that is not a literal. */
+  computedImports: boolean;
 }
 
 export type CompileFailed = CompileFailure & { failed: true };
@@ -243,6 +247,7 @@ export class CompileServer {
           module: f.module,
           isPackage: f.isPackage,
           rewrite: f.rewrite,
+          ...(f.filename === undefined ? {} : { filename: f.filename }),
         })),
       });
     });
@@ -330,5 +335,6 @@ function decodeResult(result: CompileResult["results"][number], body: Buffer): C
     allNames: result.allNames,
     dynamicNames: result.dynamicNames,
     namesOpaque: result.namesOpaque,
+    computedImports: result.computedImports,
   };
 }

@@ -25,7 +25,7 @@ export interface LoadedRun {
 }
 
 export function emptyRecords(): RecordsByFile {
-  return { collect: [], results: [], workers: [], cache: [], modules: [] };
+  return { collect: [], results: [], workers: [], cache: [], modules: [], imports: [] };
 }
 
 export function loadRun(dir: string, files: Iterable<RecordFile> = RECORD_FILES): LoadedRun {

@@ -16,6 +16,7 @@ import type { ZygoteHandle } from "./zygote-process.js";
 
 export interface RunOptions {
   workers: number;
+  workersAuto: boolean;
   dist: DistMode;
   /** Per-test timeout in seconds, or null. */
   timeout: number | null;
@@ -39,13 +40,20 @@ export class RunController {
   private readonly channels = new Map<number, WorkerChannel>();
   /** run:ready's node ids, for KILN_DEBUG's trace of what each worker is given. */
   private items: string[] = [];
+  /** The recorded durations, being read since collection finished. */
+  private durations: Promise<ReadonlyMap<string, number>> | undefined;
 
   constructor(
     zygote: ZygoteHandle,
     private readonly options: RunOptions,
   ) {
     this.machine = new RunMachine(
-      { workers: options.workers, dist: options.dist, timeout: options.timeout },
+      {
+        workers: options.workers,
+        workersAuto: options.workersAuto,
+        dist: options.dist,
+        timeout: options.timeout,
+      },
       {
         now: () => Date.now(),
         setTimer: realTimer,
@@ -67,6 +75,10 @@ export class RunController {
         events: options.events,
       },
     );
+  }
+
+  private readDurations(rootdir: string): Promise<ReadonlyMap<string, number>> {
+    return this.options.loadDurations(rootdir).catch(() => new Map<string, number>());
   }
 
   private traceWork(workerId: number, indices: readonly number[]): void {
@@ -91,6 +103,8 @@ export class RunController {
     switch (message.type) {
       case "collection:finished":
         this.rootdir = message.rootdir;
+        // Read while the zygote prepares the worker plugins and sends run:ready.
+        this.durations = this.readDurations(message.rootdir);
         this.options.events.emit({
           event: "collection:finished",
           at,
@@ -103,18 +117,15 @@ export class RunController {
         break;
       case "run:ready":
         this.items = message.items;
-        void this.options
-          .loadDurations(this.rootdir ?? "")
-          .catch(() => new Map<string, number>())
-          .then((durations) =>
-            this.machine.start({
-              items: message.items,
-              durations,
-              ...(message.serial === undefined ? {} : { serial: message.serial }),
-              ...(message.order === undefined ? {} : { order: message.order }),
-              pluginOwnsTimeout: message.timeoutOwner === "pytest-timeout",
-            }),
-          );
+        void (this.durations ?? this.readDurations(this.rootdir ?? "")).then((durations) =>
+          this.machine.start({
+            items: message.items,
+            durations,
+            ...(message.serial === undefined ? {} : { serial: message.serial }),
+            ...(message.order === undefined ? {} : { order: message.order }),
+            pluginOwnsTimeout: message.timeoutOwner === "pytest-timeout",
+          }),
+        );
         break;
       case "worker:spawned":
         this.machine.workerSpawned(message.workerId, message.pid);
@@ -149,6 +160,15 @@ export class RunController {
           })),
         });
         break;
+      case "imports:recorded":
+        this.options.events.emit({
+          event: "imports:recorded",
+          at,
+          workerId: null,
+          files: message.files,
+          session: message.session,
+        });
+        break;
       case "registry:rootdir-mismatch":
         process.stderr.write(
           `kiln: warning: the module registry was prepared for ${message.prepared}, but pytest's ` +
@@ -160,6 +180,13 @@ export class RunController {
           at,
           prepared: message.prepared,
           rootdir: message.rootdir,
+        });
+        break;
+      case "modules:imported":
+        this.options.events.emit({
+          event: "modules:imported",
+          at,
+          modules: message.modules.map(([module, path]) => ({ module, path })),
         });
         break;
       case "session:finished":

@@ -12,6 +12,7 @@ import { OutcomeTally } from "../events/outcomes.js";
 import type { WorkerToSupervisor } from "../protocol/messages.js";
 import { planGroups } from "../scheduler/plan.js";
 import { WorkQueue } from "../scheduler/work-queue.js";
+import { chooseWorkerCount } from "../scheduler/worker-count.js";
 import { deathMessage, describeDeath, type WorkerDeath } from "./crash-message.js";
 import {
   CONNECT_GRACE_MS,
@@ -95,6 +96,12 @@ export class RunMachine {
       }
       workers = 1;
       this.interactive = true;
+    } else if (this.settings.workersAuto) {
+      const { dist } = this.settings;
+      const choice = chooseWorkerCount({ ...plan, cores: workers, dist });
+      workers = choice.workers;
+      // Before the first worker:spawn: the zygote's progress output fits the count.
+      this.ports.toZygote({ type: "run:planned", workers, note: choice.reason });
     }
     // Longest-first only pays with several workers; one worker keeps pytest's
     // order exactly, so `-n 1` (with -x, --sw, say) stops where pytest stops.
@@ -280,6 +287,15 @@ export class RunMachine {
           ...(message.interrupt === undefined ? {} : { interrupt: message.interrupt }),
         });
         this.stop();
+        break;
+      case "imports:recorded":
+        this.ports.events.emit({
+          event: "imports:recorded",
+          at: this.ports.now(),
+          workerId,
+          files: message.files,
+          session: message.session,
+        });
         break;
       case "worker:hello":
       case "worker:done":

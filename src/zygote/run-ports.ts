@@ -33,7 +33,10 @@ export interface RunPorts {
 }
 
 export interface RunSettings {
+  /** The worker count, or with `workersAuto` the most there may be. */
   workers: number;
+  /** `-n auto`: choose the count at start (scheduler/worker-count.ts) and tell the zygote. */
+  workersAuto: boolean;
   dist: DistMode;
   /** Per-test timeout in seconds, or null. */
   timeout: number | null;

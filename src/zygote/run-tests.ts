@@ -4,9 +4,11 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { HARNESS_DIR } from "../config/harness.js";
 import { pytestRootdir } from "../config/rootdir.js";
+import { type DaemonLookup, forkFromDaemon } from "../daemon/daemon-zygote.js";
 import { countsLine } from "../events/outcomes.js";
 import type { RunEventSink } from "../events/run-events.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import type { HelloToZygote } from "../protocol/messages.js";
 import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
 import type { IsolationLimits, IsolationProfile } from "../sandbox/profiles.js";
@@ -15,8 +17,15 @@ import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
 import { tryKill } from "./try-kill.js";
 import { WorkerServer } from "./worker-server.js";
-import { spawnZygote, ZygoteStartError } from "./zygote-process.js";
-import type { StartedZygote } from "./zygote-start.js";
+import {
+  spawnZygote,
+  type TestOutput,
+  type ZygoteLink,
+  ZygoteStartError,
+} from "./zygote-process.js";
+import { discardZygote, type StartedZygote } from "./zygote-start.js";
+
+export type { TestOutput } from "./zygote-process.js";
 
 export interface TestRunRequest {
   python: string;
@@ -24,6 +33,8 @@ export interface TestRunRequest {
   cwd: string;
   pytestArgs: string[];
   workers: number;
+  /** `-n auto`: `workers` is the ceiling; the run chooses after collection. */
+  workersAuto: boolean;
   dist: DistMode;
   timeout: number | null;
   env: NodeJS.ProcessEnv;
@@ -32,10 +43,16 @@ export interface TestRunRequest {
   events: RunEventSink;
   /** null: --no-registry. */
   registry: RegistryOptions | null;
+  /** --changed / --affected-by: the test files to run (daemon/affected-run.ts). */
+  select?: HelloToZygote["select"];
   /** The workers' sandbox (DESIGN.md section 4); absent: none. */
   isolation?: { profile: IsolationProfile; limits: IsolationLimits };
   /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
   zygote?: StartedZygote;
+  /** pytest's output goes here instead of Kiln's terminal (`kiln watch`). */
+  output?: TestOutput;
+  /** The project's daemon (daemon/find-daemon.ts); absent with --no-daemon. */
+  daemon?: DaemonLookup;
   /**
    * Hands SIGINT/SIGTERM to the run, including any that arrived before it
    * started (cli/signals.ts); returns the function that gives them back.
@@ -72,23 +89,52 @@ export async function runTests(request: TestRunRequest): Promise<number> {
   let zygotePid: number | undefined;
   // Signals from before the run started are handed over here.
   const releaseSignals = request.takeSignals(onSignal);
-  let registry: RegistrySession | null = null;
+  // Assigned in beginRegistry (a closure): typed so that TypeScript does not narrow it to null.
+  let registry = null as RegistrySession | null;
   try {
     await server.listen();
-    const spawnedAt = request.zygote?.startedAt ?? Date.now();
+    // Walk and stat the project while the zygote starts and imports pytest
+    // (or while the daemon forks one). The registry's scope is pytest's
+    // rootdir, wherever kiln runs from; its rules depend on the pytest
+    // version, known once the zygote said hello.
+    const rootdirOf = (pytestVersion?: string) =>
+      pytestRootdir({
+        cwd: request.cwd,
+        args: request.pytestArgs,
+        env: request.env,
+        pytestVersion,
+      });
+    let guessedRoot = null as string | null;
+    let begun = false;
+    const beginRegistry = () => {
+      if (begun) return;
+      begun = true;
+      guessedRoot = request.registry ? rootdirOf() : null;
+      registry =
+        request.registry && guessedRoot !== null
+          ? RegistrySession.begin(guessedRoot, request.registry)
+          : null;
+    };
+    const warm = await daemonZygote(request, scratch, beginRegistry);
+    if (warm !== undefined && request.zygote !== undefined) discardZygote(request.zygote);
+    const spawnedAt = warm ? Date.now() : (request.zygote?.startedAt ?? Date.now());
     const spawning = spawnZygote({
       python: request.python,
       cwd: request.cwd,
       env: request.env,
-      ...(request.zygote === undefined ? {} : { started: request.zygote }),
+      ...(warm ? { link: warm.link } : request.zygote ? { started: request.zygote } : {}),
+      ...(request.output === undefined ? {} : { output: request.output }),
       hello: {
+        ...(warm ? { zygoteNote: warm.note } : {}),
         args: request.pytestArgs,
         socketPath: server.socketPath,
         workers: request.workers,
+        workersAuto: request.workersAuto,
         dist: request.dist,
         timeout: request.timeout,
         scratchDir: scratch,
         interpreterNote: request.interpreterNote,
+        ...(request.select === undefined ? {} : { select: request.select }),
         ...(request.isolation === undefined || request.isolation.profile === "none"
           ? {}
           : {
@@ -105,23 +151,9 @@ export async function runTests(request: TestRunRequest): Promise<number> {
             }),
       },
     });
-    // Walk and stat the project while the zygote starts and imports pytest.
-    // The registry's scope is pytest's rootdir, wherever kiln runs from; its
-    // rules depend on the pytest version, known once the zygote said hello.
-    const rootdirOf = (pytestVersion?: string) =>
-      pytestRootdir({
-        cwd: request.cwd,
-        args: request.pytestArgs,
-        env: request.env,
-        pytestVersion,
-      });
-    const guessedRoot = request.registry ? rootdirOf() : null;
-    registry =
-      request.registry && guessedRoot !== null
-        ? RegistrySession.begin(guessedRoot, request.registry)
-        : null;
+    beginRegistry();
     const zygote = await spawning;
-    zygotePid = zygote.process.pid;
+    zygotePid = zygote.pid;
     // An interrupt before the zygote runs pytest: pytest itself would stop
     // with "!!! KeyboardInterrupt !!!", nothing run, status 2. The zygote is
     // still in its handshake, waiting for the registry: end it rather than
@@ -199,12 +231,13 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     request.events.emit({
       event: "zygote:ready",
       at: Date.now(),
-      pid: zygote.process.pid ?? -1,
+      pid: zygote.pid ?? -1,
       python: zygote.python,
       pytest: zygote.pytestVersion,
     });
     const run = new RunController(zygote, {
       workers: request.workers,
+      workersAuto: request.workersAuto,
       dist: request.dist,
       timeout: request.timeout,
       scratchDir: scratch,
@@ -264,6 +297,38 @@ export async function runTests(request: TestRunRequest): Promise<number> {
     await server.close();
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The zygote the project's daemon forks for this run, or undefined for a cold
+ * start, saying why on stderr when a daemon was there: the daemon never fails
+ * a run.
+ */
+async function daemonZygote(
+  request: TestRunRequest,
+  scratchDir: string,
+  meanwhile: () => void,
+): Promise<{ link: ZygoteLink; note: string } | undefined> {
+  const lookup = request.daemon;
+  if (lookup === undefined) return undefined;
+  const why = (reason: string) =>
+    process.stderr.write(`kiln: daemon not used: ${reason}; starting a cold zygote\n`);
+  if (!lookup.found) {
+    if (lookup.note !== undefined) why(lookup.note);
+    return undefined;
+  }
+  const forked = await forkFromDaemon({
+    info: lookup.info,
+    rootdir: lookup.rootdir,
+    python: request.python,
+    cwd: request.cwd,
+    env: request.env,
+    scratchDir,
+    meanwhile,
+  });
+  if (forked.ok) return forked.zygote;
+  why(forked.reason);
+  return undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Spawning the zygote: the project's interpreter running kiln_harness.zygote
 // with the protocol on fd 3, and the hello handshake that must come first.
 
-import type { ChildProcess } from "node:child_process";
+import type { Duplex } from "node:stream";
 import { FrameChannel } from "../protocol/channel.js";
 import { decodeZygoteMessage } from "../protocol/decode.js";
 import { ExitCode } from "../protocol/exit-codes.js";
@@ -25,8 +25,22 @@ export class ZygoteStartError extends Error {
   }
 }
 
+/**
+ * A zygote's process and its fd 3 channel, however it was started: spawned
+ * (zygote-start.ts) or forked by the daemon's level 0 (daemon/daemon-zygote.ts).
+ */
+export interface ZygoteLink {
+  readonly pid: number | undefined;
+  readonly channel: Duplex | null;
+  kill(signal: NodeJS.Signals): void;
+  /** Starting it failed (spawn's "error" event); never settles otherwise. */
+  readonly failed: Promise<NodeJS.ErrnoException>;
+  /** After its exit and the last frame it sent. */
+  readonly exited: Promise<ZygoteExit>;
+}
+
 export interface ZygoteHandle {
-  readonly process: ChildProcess;
+  readonly pid: number | undefined;
   readonly python: PythonInfo;
   readonly pytestVersion: string;
   readonly magic: string;
@@ -48,42 +62,81 @@ export interface ZygoteSpawnOptions {
    * (cli/early-zygote.ts); otherwise it is started here.
    */
   started?: StartedZygote;
+  /** Pipe pytest's output here (zygote-start.ts's pipeOutput; `started` must have been started so). */
+  output?: TestOutput;
+  /** A zygote already started some other way (the daemon's); takes precedence. */
+  link?: ZygoteLink;
+}
+
+/** Where pytest's output goes when Kiln does not hand it its own terminal. */
+export interface TestOutput {
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+}
+
+/** The zygote started for `options`, its output piped to `options.output` if given. */
+function startedWithOutput(options: ZygoteSpawnOptions): StartedZygote {
+  const started =
+    options.started ??
+    startZygote(options.python, options.cwd, options.env, options.output !== undefined);
+  if (options.output !== undefined && started.child.ok) {
+    const { stdout, stderr } = started.child.process;
+    if (stdout === null || stderr === null) {
+      throw new Error("this is a bug in kiln: piping the output of a zygote started without pipes");
+    }
+    const output = options.output;
+    stdout.on("data", (chunk: Buffer) => output.stdout(chunk));
+    stderr.on("data", (chunk: Buffer) => output.stderr(chunk));
+  }
+  return started;
+}
+
+function linkOf(started: StartedZygote): ZygoteLink | { error: unknown } {
+  if (!started.child.ok) return { error: started.child.error };
+  const child = started.child.process;
+  const pipe = child.stdio[3];
+  return {
+    pid: child.pid,
+    channel: pipe !== null && pipe !== undefined && "write" in pipe ? (pipe as Duplex) : null,
+    kill: (signal) => child.kill(signal),
+    failed: started.failed,
+    exited: started.exited,
+  };
 }
 
 export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> {
   return new Promise((resolve, reject) => {
-    const started = options.started ?? startZygote(options.python, options.cwd, options.env);
-    if (!started.child.ok) {
+    const link = options.link ?? linkOf(startedWithOutput(options));
+    if ("error" in link) {
       reject(
         new ZygoteStartError(
-          `cannot start ${options.python}: ${String(started.child.error)}`,
+          `cannot start ${options.python}: ${String(link.error)}`,
           ExitCode.USAGE_ERROR,
         ),
       );
       return;
     }
-    const child: ChildProcess = started.child.process;
     let settled = false;
     let handler: ((message: ZygoteToSupervisor) => void) | undefined;
     const early: ZygoteToSupervisor[] = [];
-    const exited: Promise<ZygoteExit> = started.exited;
+    const exited: Promise<ZygoteExit> = link.exited;
     const fail = (message: string, exitCode: number) => {
       if (settled) return;
       settled = true;
-      child.kill("SIGKILL");
+      link.kill("SIGKILL");
       reject(new ZygoteStartError(message, exitCode));
     };
-    void started.failed.then((error) => {
+    void link.failed.then((error) => {
       const why = error.code === "ENOENT" ? "no such file" : error.message;
       fail(`cannot start the interpreter ${options.python}: ${why}`, ExitCode.USAGE_ERROR);
     });
-    const pipe = child.stdio[3];
-    if (pipe === null || pipe === undefined || !("write" in pipe)) {
+    const pipe = link.channel;
+    if (pipe === null) {
       fail("this is a bug in kiln: no fd 3 pipe to the zygote", ExitCode.INTERNAL_ERROR);
       return;
     }
     const channel = new FrameChannel<ZygoteToSupervisor, SupervisorToZygote>(
-      pipe as import("node:stream").Duplex,
+      pipe,
       decodeZygoteMessage,
       {
         message: (message) => {
@@ -139,7 +192,7 @@ export function spawnZygote(options: ZygoteSpawnOptions): Promise<ZygoteHandle> 
       }
       settled = true;
       resolve({
-        process: child,
+        pid: link.pid,
         python: message.python,
         pytestVersion: message.pytest,
         magic: message.magic,

@@ -27,7 +27,18 @@ export interface StartedZygote {
   readonly exited: Promise<ZygoteExit>;
 }
 
-export function startZygote(python: string, cwd: string, env: NodeJS.ProcessEnv): StartedZygote {
+/**
+ * `pipeOutput` (`kiln watch`): the zygote's stdout and stderr, which its
+ * workers inherit, are pipes for Kiln to forward (its status line shares the
+ * terminal), and its stdin is /dev/null (the keys are Kiln's). Otherwise all
+ * three are Kiln's own, so pdb reaches the user's terminal.
+ */
+export function startZygote(
+  python: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  pipeOutput = false,
+): StartedZygote {
   const never = new Promise<never>(() => {});
   const startedAt = Date.now();
   let child: ChildProcess;
@@ -35,7 +46,9 @@ export function startZygote(python: string, cwd: string, env: NodeJS.ProcessEnv)
     child = spawn(python, harnessArgs("zygote"), {
       cwd,
       env,
-      stdio: ["inherit", "inherit", "inherit", "pipe"],
+      stdio: pipeOutput
+        ? ["ignore", "pipe", "pipe", "pipe"]
+        : ["inherit", "inherit", "inherit", "pipe"],
       // Its own process group: a terminal Ctrl-C reaches only the
       // supervisor, which then interrupts the zygote exactly once.
       detached: true,

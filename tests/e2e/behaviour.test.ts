@@ -1,6 +1,7 @@
 // What a pytest user sees: failure text, crashes, timeouts, -s, -x, Ctrl-C,
 // session fixtures per worker, recorded durations.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { project, pythonWithPytest, runKiln, runPytest } from "../helpers/kiln.js";
@@ -152,6 +153,38 @@ describe("kiln test behaves like pytest", () => {
       durations: Record<string, number>;
     };
     expect(Object.keys(recorded.durations)).toEqual(["test_one.py::test_one"]);
+  });
+
+  it("-n auto chooses the worker count from the recorded durations and says so", async () => {
+    const slow =
+      "import time\n\ndef test_1():\n    time.sleep(0.06)\n\ndef test_2():\n    time.sleep(0.06)\n";
+    const dir = tempProject({ "test_a.py": slow, "test_b.py": slow });
+    // A first run knows only the item count: 4 quick-looking tests, one worker,
+    // and pytest's per-file progress lines, as with one process.
+    const first = await runKiln(["test", "-p", "no:cacheprovider"], { cwd: dir });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("kiln: up to ");
+    expect(first.stdout).toContain("kiln: -n auto: 1 worker (4 items, no recorded durations)");
+    expect(first.stdout).toMatch(/^test_a\.py \.\. /m);
+    // Now ~0.24 s are recorded: a second worker pays (where there are two cores).
+    const second = await runKiln(["test", "-p", "no:cacheprovider"], { cwd: dir });
+    expect(second.code).toBe(0);
+    const expected = Math.min(2, availableParallelism());
+    expect(second.stdout).toMatch(
+      new RegExp(
+        `kiln: -n auto: ${expected} workers? \\(4 items, ~0\\.\\d\\d s of tests expected from recorded durations`,
+      ),
+    );
+    const manifest = JSON.parse(
+      readFileSync(join(dir, ".kiln", "runs", "latest", "manifest.json"), "utf8"),
+    ) as { workersStarted: number };
+    expect(manifest.workersStarted).toBe(expected);
+    // -q hides it with the header; an explicit -n never prints it.
+    const quiet = await runKiln(["test", "-q", "-p", "no:cacheprovider"], { cwd: dir });
+    expect(quiet.stdout).not.toContain("-n auto");
+    const given = await runKiln(["test", "-n", "1", "-p", "no:cacheprovider"], { cwd: dir });
+    expect(given.stdout).not.toContain("-n auto");
+    expect(given.stdout).toContain("kiln: 1 worker forked from a zygote");
   });
 
   it("shows --durations and -r summaries from pytest's reporter, no colour off a TTY", async () => {

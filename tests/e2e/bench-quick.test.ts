@@ -97,7 +97,9 @@ describe("npm run bench -- --quick", () => {
     const labels = quickSuites.find((suite) => suite.name === name)?.labels ?? [];
     for (const label of labels.filter((l) => l === "pytest" || l.startsWith("kiln"))) {
       // A timed row starts with a number of seconds, not a failure note.
-      expect(text).toMatch(new RegExp(`^\\| \`${label}\` \\| \\d+\\.\\d\\d \\|`, "m"));
+      // A label may hold regex characters: `kiln (daemon)`.
+      const literal = label.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      expect(text).toMatch(new RegExp(`^\\| \`${literal}\` \\| \\d+\\.\\d\\d \\|`, "m"));
     }
   });
 

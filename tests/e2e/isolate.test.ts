@@ -261,7 +261,7 @@ describe.skipIf(!namespaces)("kiln test --isolate", () => {
     const c = await runKiln(["test"], { cwd: bad });
     expect(c.code).toBe(4);
     expect(c.stderr).toMatch(
-      /pyproject\.toml:2 \[tool\.kiln\] isolate: unknown isolation profile "max"/,
+      /pyproject\.toml \[tool\.kiln\] isolate: unknown isolation profile "max"/,
     );
   });
 

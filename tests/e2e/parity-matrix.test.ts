@@ -106,6 +106,28 @@ describe("parity matrix", () => {
       for (const dir of projectDirs) expect(output).toContain(`${basename(dir)}:`);
     },
   );
+
+  // Issue 11: every example project also through `kiln daemon` (its default
+  // run, one pytest version, to keep CI time in bounds: the daemon's fork
+  // is the same code under every version).
+  it("pytest 9.1 through kiln daemon: every example project matches plain pytest", {
+    timeout: 600_000,
+  }, async ({ expect }) => {
+    const python = MATRIX[2].python;
+    const { code, output, seconds } = await runParity([
+      ...examples,
+      "--python",
+      python,
+      "--daemon",
+      "--run",
+      "default",
+    ]);
+    console.log(`parity matrix: pytest 9.1 --daemon: ${seconds.toFixed(1)}s`);
+    const failed = output.split("\n").filter((line) => line.startsWith("FAIL "));
+    expect(failed, output).toEqual([]);
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/parity: all \d+ runs match/);
+  });
 });
 
 // The isolation profiles (DESIGN.md section 4) must not change what pytest

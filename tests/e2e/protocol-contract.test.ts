@@ -92,12 +92,20 @@ describe("every message Python sends matches the one schema", () => {
       // pytest.exit() in a worker ends the session.
       results.push(await run(suite, ["-n", "1", "test_c.py"]));
       // pytest's rootdir differs from the one the registry was prepared for
-      // (registry-rootdir.test.ts explains the layout).
+      // (registry-rootdir.test.ts explains the layout: a -p plugin moves it).
       const mismatch = project({
-        "proj/pyproject.toml": '[tool]\npytest.ini_options.addopts = "-q"\n',
+        "proj/moveroot.py":
+          "import pathlib, pytest\n\n@pytest.hookimpl(tryfirst=True)\n" +
+          "def pytest_load_initial_conftests(early_config):\n" +
+          "    early_config._rootpath = pathlib.Path(__file__).parent\n",
         "proj/tests/test_m.py": "def test_m():\n    pass\n",
       });
-      results.push(await run(mismatch, ["-n", "1"], join(mismatch, "proj/tests")));
+      results.push(
+        await runKiln(["test", "--python", python, "-p", "no:cacheprovider", "-p", "moveroot"], {
+          cwd: join(mismatch, "proj/tests"),
+          env: { ...ENV, PYTHONPATH: join(mismatch, "proj") },
+        }),
+      );
       // An interpreter whose pytest cannot be imported: the zygote refuses.
       const broken = project({ "shadow/pytest.py": "raise ImportError('no pytest here')\n" });
       results.push(

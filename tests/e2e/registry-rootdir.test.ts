@@ -36,17 +36,25 @@ describe("registry scope", () => {
   });
 
   it("imports normally and says so when pytest's rootdir is not the one prepared for", async () => {
-    // A pytest table written as a dotted key under [tool]: pytest reads it
-    // (proj/ is the rootdir); Kiln's rootdir rules only see table headers and
-    // prepare for the pytest.ini above. The zygote notices before any conftest.
+    // Kiln works out pytest's rootdir before pytest runs (config/rootdir.ts)
+    // and prepares the registry there. Whatever its port of pytest's rules
+    // misses, the zygote notices before any conftest. Here a plugin loaded
+    // with -p moves the rootdir from the pytest.ini above to proj/, as a rule
+    // Kiln does not know would.
     const dir = tempDir("kiln-rootdir-mismatch-");
     writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
     mkdirSync(join(dir, "proj/tests"), { recursive: true });
-    writeFileSync(join(dir, "proj/pyproject.toml"), '[tool]\npytest.ini_options.addopts = "-rA"\n');
+    writeFileSync(
+      join(dir, "proj/moveroot.py"),
+      "import pathlib, pytest\n\n@pytest.hookimpl(tryfirst=True)\n" +
+        "def pytest_load_initial_conftests(early_config):\n" +
+        "    early_config._rootpath = pathlib.Path(__file__).parent\n",
+    );
     writeFileSync(join(dir, "proj/tests/conftest.py"), "X = 1\n");
     writeFileSync(join(dir, "proj/tests/test_a.py"), "def test_a():\n    assert 1 == 2\n");
-    const r = await runKiln(["test", "-n", "1", "-p", "no:cacheprovider"], {
+    const r = await runKiln(["test", "-n", "1", "-p", "no:cacheprovider", "-p", "moveroot"], {
       cwd: join(dir, "proj/tests"),
+      env: { PYTHONPATH: join(dir, "proj") },
     });
     expect(r.stdout).toContain(`rootdir: ${join(dir, "proj")}`);
     expect(r.stderr).toContain(

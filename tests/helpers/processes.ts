@@ -1,5 +1,5 @@
 // Whether a process Kiln started is still there, for "no process left behind".
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 /** Running, and not merely a zombie waiting for this container's init to reap it. */
 export function processAlive(pid: number): boolean {
@@ -9,4 +9,19 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Live processes whose working directory is `dir` (a zygote and its workers run in the project). */
+export function processesIn(dir: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    try {
+      if (readlinkSync(`/proc/${name}/cwd`) === dir && processAlive(pid)) found.push(pid);
+    } catch {
+      // gone, or not ours to look at
+    }
+  }
+  return found;
 }

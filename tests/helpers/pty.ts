@@ -10,6 +10,10 @@ export interface PtyStep {
   /** Wait this long after the match before typing. */
   delaySeconds?: number;
   send?: string;
+  /** Write this file (path relative to the command's cwd) before typing. */
+  write?: { path: string; text: string };
+  /** Then send this signal number to the command. */
+  signal?: number;
 }
 
 export interface PtyResult {
@@ -19,6 +23,8 @@ export interface PtyResult {
   signal: number | null;
   /** A step whose text never came, or a command that did not finish. */
   error: string | null;
+  /** The command's pid. */
+  pid: number;
 }
 
 const DRIVER = join(REPO, "tests/helpers/pty_session.py");
@@ -28,11 +34,12 @@ export function runOnPty(
   cwd: string,
   steps: PtyStep[],
   timeoutSeconds = 20,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<PtyResult> {
   const spec = {
     argv,
     cwd,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", TERM: "xterm" },
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", TERM: "xterm", ...env },
     steps,
     timeoutSeconds,
   };

@@ -2,12 +2,15 @@
 
 Reads a JSON spec on stdin:
   {"argv": [...], "cwd": "...", "env": {...}, "timeoutSeconds": 60,
-   "steps": [{"expect": "<regex>", "delaySeconds": 0, "send": "<text>"}, ...]}
+   "steps": [{"expect": "<regex>", "delaySeconds": 0, "send": "<text>",
+              "write": {"path": "<relative to cwd>", "text": "..."}, "signal": N}, ...]}
 runs argv under pty.fork() (so its stdin, stdout and stderr are the terminal,
 and it is the session leader of that terminal, as under a shell), waits for
 each step's regex in the output that follows the previous match, waits its
-delay if any (still reading), types the step's text, then reads to the end. Writes one JSON object on stdout:
-  {"transcript": "...", "exitCode": N|null, "signal": N|null, "error": "..."|null}
+delay if any (still reading), writes the step's file, types the step's text,
+sends the step's signal to the command, then reads to the end. Writes one JSON
+object on stdout:
+  {"transcript": "...", "exitCode": N|null, "signal": N|null, "error": "..."|null, "pid": N}
 with the transcript as _plain() shows it. Standard library only.
 """
 
@@ -28,7 +31,8 @@ def _plain(out):
     """The text as a reader sees it: LF line ends, no colour codes. Steps'
     regexes match this, and it is the transcript returned."""
     text = out.decode("utf-8", "replace").replace("\r\n", "\n")
-    return re.sub("\x1b\\[[0-9;]*m", "", text)
+    # Colours, and the cursor moves of a status line drawn in place (\x1b[2K).
+    return re.sub("\x1b\\[[0-9;?]*[A-Za-z]", "", text)
 
 
 def main():
@@ -78,8 +82,14 @@ def main():
         pause_until = time.monotonic() + float(step.get("delaySeconds", 0))
         while not eof and time.monotonic() < pause_until:
             read_some(max(0.0, pause_until - time.monotonic()))
+        if "write" in step:
+            path = os.path.join(spec["cwd"], step["write"]["path"])
+            with open(path, "w") as f:
+                f.write(step["write"]["text"])
         if "send" in step:
             os.write(master, step["send"].encode("utf-8"))
+        if "signal" in step:
+            os.kill(pid, int(step["signal"]))
     while not eof and time.monotonic() < deadline and error is None:
         read_some(0.2)
     if not eof and error is None:
@@ -94,6 +104,7 @@ def main():
             "exitCode": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "error": error,
+            "pid": pid,
         },
         sys.stdout,
     )

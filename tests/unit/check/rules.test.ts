@@ -25,7 +25,14 @@ function ref(
 }
 
 function analysis(partial: Partial<ModuleAnalysis> = {}): ModuleAnalysis {
-  return { imports: [], allNames: [], dynamicNames: false, namesOpaque: false, ...partial };
+  return {
+    imports: [],
+    allNames: [],
+    dynamicNames: false,
+    namesOpaque: false,
+    computedImports: false,
+    ...partial,
+  };
 }
 
 function facts(

@@ -9,16 +9,28 @@ describe("kiln test flags", () => {
     expect(parseWorkers("0", 8)).toBe(1);
     expect(() => parseWorkers("-2", 8)).toThrow(UsageError);
     expect(() => parseWorkers("two", 8)).toThrow(/-n expects/);
+    // auto (and xdist's logical) is a ceiling the run refines after collection.
+    expect(parseTestOptions({ numprocesses: "logical" }, 4)).toMatchObject({
+      workers: 4,
+      workersAuto: true,
+    });
+    expect(parseTestOptions({ numprocesses: "2" }, 4).workersAuto).toBe(false);
   });
 
   it("defaults to module grouping, no timeout, the registry on with the local store", () => {
     expect(parseTestOptions({}, 2)).toEqual({
       workers: 2,
+      workersAuto: true,
       dist: "module",
       timeout: null,
       python: undefined,
       registry: { store: undefined },
+      daemon: true,
     });
+  });
+
+  it("asks the project's daemon unless --no-daemon", () => {
+    expect(parseTestOptions({ daemon: false }, 2).daemon).toBe(false);
   });
 
   it("turns the registry off with --no-registry and validates --store", () => {

@@ -3,10 +3,15 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   findPyproject,
+  isolationSettings,
   KilnConfigError,
   loadKilnConfig,
-  parseKilnToml,
 } from "../../../src/config/kiln-config.js";
+import { parseKilnTable } from "../../../src/config/pyproject-kiln.js";
+
+const parseKilnToml = (text: string, path: string) =>
+  isolationSettings(parseKilnTable(text, path), path);
+
 import { tempDir } from "../../helpers/temp.js";
 
 describe("[tool.kiln] in pyproject.toml", () => {
@@ -39,16 +44,16 @@ describe("[tool.kiln] in pyproject.toml", () => {
 
   it("refuses an unknown profile, an unknown limit and a bad value, with the line", () => {
     expect(() => parseKilnToml('[tool.kiln]\nisolate = "sealed"\n', "p.toml")).toThrow(
-      /p\.toml:2 \[tool\.kiln\] isolate: unknown isolation profile "sealed"/,
+      /p\.toml \[tool\.kiln\] isolate: unknown isolation profile "sealed"/,
     );
     expect(() => parseKilnToml("[tool.kiln.limits]\nram = 5\n", "p.toml")).toThrow(
-      /p\.toml:2 .*unknown limit "ram"; known: address_space_mb/,
+      /p\.toml \[tool\.kiln\.limits\] ram: unknown limit "ram"; known: address_space_mb/,
     );
     expect(() => parseKilnToml("[tool.kiln.limits]\nprocesses = 0\n", "p.toml")).toThrow(
       KilnConfigError,
     );
     expect(() => parseKilnToml("[tool.kiln.limits]\nprocesses = [1]\n", "p.toml")).toThrow(
-      /expected a quoted string or a whole number/,
+      /processes: must be a whole number > 0, got 1/,
     );
   });
 

@@ -65,6 +65,18 @@ const CASES: Case[] = [
     args: [],
   },
   {
+    // Any TOML spelling pytest's tomllib reads: a dotted key, a big integer.
+    name: "pyproject.toml with the pytest table as a dotted key, inside a pytest.ini project",
+    files: {
+      "pytest.ini": "[pytest]\n",
+      "proj/pyproject.toml":
+        '[tool]\npytest.ini_options.addopts = "-q"\nother.big = 99999999999999999999\n',
+      "proj/tests/test_a.py": TEST,
+    },
+    cwd: "proj/tests",
+    args: [],
+  },
+  {
     name: "pyproject.toml [tool.pytest] (pytest 9) inside a tox.ini [pytest] project",
     files: {
       "tox.ini": "[tox]\n[pytest]\n",

@@ -43,6 +43,7 @@ function records(): RecordsByFile {
       { type: "served", at: 2, served: 1, fallbacks: 2, errors: [] } as never,
     ],
     modules: [],
+    imports: [],
   };
 }
 
@@ -67,6 +68,7 @@ describe("foldManifest", () => {
       ["workers.jsonl", 2, 0],
       ["cache.jsonl", 4, 0],
       ["modules.jsonl", 0, 0],
+      ["imports.jsonl", 0, 0],
     ]);
   });
 

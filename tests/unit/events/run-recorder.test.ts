@@ -96,6 +96,7 @@ describe("RunRecorder", () => {
     expect(readdirSync(dir).sort()).toEqual([
       "cache.jsonl",
       "collect.jsonl",
+      "imports.jsonl",
       "modules.jsonl",
       "results.jsonl",
       "workers.jsonl",
@@ -126,6 +127,7 @@ describe("RunRecorder", () => {
       ["workers.jsonl", 2],
       ["cache.jsonl", 0],
       ["modules.jsonl", 0],
+      ["imports.jsonl", 0],
     ]);
     // The teardown report repeats the call's output in pytest; the record keeps it once.
     const results = readJsonl<{ when: string; sections?: unknown[] }>(join(dir, "results.jsonl"));

@@ -58,6 +58,7 @@ function fakeCompiler(facts: InterpreterFacts, log: string[]) {
             dynamicNames: false,
             allNames: [],
             namesOpaque: false,
+            computedImports: false,
           };
         }),
       close: async () => {},

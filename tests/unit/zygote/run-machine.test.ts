@@ -97,7 +97,10 @@ function plan(names: string[], extra: Partial<RunPlan> = {}): RunPlan {
 
 function setup(settings: Partial<RunSettings> = {}) {
   const world = new World();
-  const machine = new RunMachine({ workers: 1, dist: "test", timeout: null, ...settings }, world);
+  const machine = new RunMachine(
+    { workers: 1, workersAuto: false, dist: "test", timeout: null, ...settings },
+    world,
+  );
   const pid = (id: number) => 1000 + id;
   const up = (id: number) => {
     machine.workerSpawned(id, pid(id));
@@ -183,6 +186,32 @@ describe("a run without trouble", () => {
     none.start(plan([]));
     expect(none.world.spawned()).toEqual([]);
     expect(none.world.finishes()).toBe(1);
+  });
+
+  it("with -n auto, tells the zygote the count it chose before the first spawn", () => {
+    const few = setup({ workers: 2, workersAuto: true, dist: "module" });
+    few.start(plan([...items(2, "test_a.py"), ...items(2, "test_b.py")]));
+    expect(few.world.zygote[0]).toEqual({
+      type: "run:planned",
+      workers: 1,
+      note: "-n auto: 1 worker (4 items, no recorded durations)",
+    });
+    expect(few.world.spawned()).toEqual([1]);
+    const names = [...items(2, "test_a.py"), ...items(2, "test_b.py")];
+    const slow = setup({ workers: 2, workersAuto: true, dist: "module" });
+    slow.start(plan(names, { durations: new Map(names.map((n) => [n, 0.5])) }));
+    expect(slow.world.zygote[0]).toMatchObject({ type: "run:planned", workers: 2 });
+    expect(slow.world.spawned()).toEqual([1, 2]);
+  });
+
+  it("says nothing of a count given with -n, nor under --pdb", () => {
+    const given = setup({ workers: 2, dist: "module" });
+    given.start(plan([...items(1, "test_a.py"), ...items(1, "test_b.py")]));
+    expect(given.world.zygote.some((m) => m.type === "run:planned")).toBe(false);
+    expect(given.world.spawned()).toEqual([1, 2]);
+    const pdb = setup({ workers: 2, workersAuto: true });
+    pdb.start(plan(items(2), { serial: "--pdb" }));
+    expect(pdb.world.zygote.some((m) => m.type === "run:planned")).toBe(false);
   });
 
   it("runs --pdb serially in one worker, saying so, and keeps no durations", () => {

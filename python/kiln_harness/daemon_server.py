@@ -1,0 +1,339 @@
+"""The daemon's socket and lifecycle (daemon.py starts it): requests from
+`kiln` (the clientToDaemon messages of src/protocol/schema.ts), reaping the
+run zygotes it forked, and stopping when idle, when the project directory
+disappears or when another daemon's info file replaced its own.
+
+Single-threaded (level 0 forks, forking.py says why): one select() loop.
+"""
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+
+from .forking import reap_children
+from .level0 import fork_run, take_stdio
+from .protocol import Channel, ProtocolError
+
+# How often the project directory and the info file are checked.
+POLL_SECONDS = 1.0
+
+
+class _Client:
+    def __init__(self, sock):
+        self.sock = sock
+        self.chan = Channel(sock.fileno(), sends="daemonToClient", receives="clientToDaemon")
+        self.child = None  # the run zygote forked for it, until reaped
+
+
+class DaemonServer:
+    def __init__(self, config, level, pytest, excluded, learned_from):
+        self.config = config
+        self.level = level
+        self.pytest = pytest
+        self.excluded = excluded
+        self.started_at = config.get("startedAt") or time.time() * 1000
+        self.warm_since = time.time() * 1000
+        self.last_used = time.monotonic()
+        self.last_used_wall = time.time() * 1000
+        self.runs = config.get("runsServed", 0)
+        self.clients = {}
+        self.children = {}  # run zygote pid -> _Client
+        self.stop_reason = None
+        self.rebuild = False
+        self.root_id = _identity(config["rootdir"])
+        # The run record level 0 learned from (path, mtime): a newer one may
+        # name modules it does not hold yet.
+        self.learned_from = learned_from
+        self.relearned = []
+
+    def listen(self):
+        inherited = self.config.pop("listenFd", None)
+        if inherited is not None:
+            # A rebuild (daemon.py): the socket kept listening across the exec.
+            self.listener = socket.socket(fileno=inherited)
+            os.set_inheritable(inherited, False)
+            self._write_info()
+            return
+        path = self.config["socket"]
+        try:
+            os.unlink(path)  # the starter checked that no daemon answers on it
+        except FileNotFoundError:
+            pass
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o077)  # only this user may ask for a fork
+        try:
+            self.listener.bind(path)
+        finally:
+            os.umask(old)
+        self.listener.listen(16)
+        self._write_info()
+
+    def _write_info(self):
+        info = {
+            "pid": os.getpid(),
+            "socket": self.config["socket"],
+            "rootdir": self.config["rootdir"],
+            "python": self.config["python"],
+            "startedAt": self.started_at,
+        }
+        path = self.config["info"]
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(info, f)
+        os.replace(tmp, path)
+
+    def serve(self):
+        """Runs until a stop; returns True when level 0 must be rebuilt."""
+        sel = selectors.DefaultSelector()
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            self.level.handlers[signum] = signal.getsignal(signum)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        sel.register(self.listener, selectors.EVENT_READ, "listen")
+        sel.register(wake_r, selectors.EVENT_READ, "wake")
+        self._own_fds = (wake_r, wake_w, sel.fileno(), self.listener.fileno())
+        next_poll = time.monotonic() + POLL_SECONDS
+        try:
+            while self.stop_reason is None:
+                for key, _ in sel.select(POLL_SECONDS):
+                    if key.data == "listen":
+                        sock, _ = self.listener.accept()
+                        sock.setblocking(True)
+                        client = _Client(sock)
+                        self.clients[sock.fileno()] = client
+                        sel.register(sock, selectors.EVENT_READ, client)
+                    elif key.data == "wake":
+                        try:
+                            while os.read(wake_r, 512):
+                                pass
+                        except BlockingIOError:
+                            pass
+                        self._reap()
+                    else:
+                        self._read(sel, key.data)
+                now = time.monotonic()
+                if now >= next_poll:
+                    next_poll = now + POLL_SECONDS
+                    self._check_lifetime(now)
+                # Not while a connection is open: its request would be lost in
+                # the exec (a new one waits in the listener's backlog).
+                if self.rebuild and not self.children and not self.clients:
+                    self.stop_reason = "rebuild"
+        finally:
+            self._shutdown(sel)
+        if self.stop_reason not in ("rebuild", None):
+            _log(f"stopped: {self.stop_reason}")
+        return self.stop_reason == "rebuild"
+
+    def _on_term(self, *_):
+        self.stop_reason = "SIGTERM"
+
+    def _check_lifetime(self, now):
+        if _identity(self.config["rootdir"]) != self.root_id:
+            self.stop_reason = f"the project directory {self.config['rootdir']} is gone"
+            return
+        try:
+            with open(self.config["info"], encoding="utf-8") as f:
+                owner = json.load(f).get("pid")
+        except (OSError, ValueError):
+            owner = None
+        if owner != os.getpid():
+            self.stop_reason = "its info file was removed or another daemon took its place"
+            return
+        if not self.children and not self.rebuild:
+            self._check_learning()
+        idle = self.config["idleSeconds"]
+        if not self.children and idle > 0 and now - self.last_used >= idle:
+            self.stop_reason = f"idle for {idle:g} s"
+
+    def _check_learning(self):
+        """Rebuild level 0 when the last run's record names modules it would
+        import now (the project imports more than when it started)."""
+        from .level0 import candidates, latest_record, learned_modules, record_stamp
+
+        record = latest_record(self.config["runsDir"])
+        stamp = record_stamp(record)
+        if stamp is None or stamp == self.learned_from:
+            return
+        self.learned_from = stamp
+        names = learned_modules(record)
+        new = list(candidates(names, self.excluded, self.level.project_dirs))
+        if new:
+            more = " and more" if len(new) > 3 else ""
+            _log(f"rebuilding level 0: the last run imported {', '.join(new[:3])}{more}")
+            self.relearned = new
+            self.rebuild = True
+
+    def _read(self, sel, client):
+        try:
+            alive = client.chan.read_available()
+            frames = client.chan.pop_frames()
+        except (OSError, ProtocolError):
+            alive, frames = False, []
+        for header, _ in frames:
+            self._handle(client, header)
+        if not alive:
+            self._drop(sel, client)
+
+    def _drop(self, sel, client):
+        sel.unregister(client.sock)
+        self.clients.pop(client.sock.fileno(), None)
+        client.sock.close()
+        if client.child is not None:
+            # Its `kiln` is gone (killed with SIGKILL): nobody will read the
+            # run's results, so its zygote and workers end now.
+            _kill_group(client.child)
+
+    def _handle(self, client, header):
+        kind = header.get("type")
+        self.last_used = time.monotonic()
+        self.last_used_wall = time.time() * 1000
+        if kind == "daemon:fork":
+            self._fork(client, header)
+        elif kind == "daemon:status":
+            client.chan.send(self._status())
+        elif kind == "daemon:stop":
+            client.chan.send({"type": "daemon:stopping"})
+            self.stop_reason = "kiln daemon stop"
+        else:
+            client.chan.send({"type": "daemon:refused", "reason": f"unknown request {kind!r}"})
+
+    def _fork(self, client, request):
+        if client.child is not None:
+            client.chan.send({"type": "daemon:refused", "reason": "one run per connection"})
+            return
+        # A pending rebuild (relearning) leaves level 0 valid: refusal() checks
+        # each request against the files on disk.
+        reason, stale = self.level.refusal(request["python"], request["cwd"], request["env"])
+        stdio = None
+        if reason is None:
+            stdio, reason = take_stdio(request["pid"])
+        if reason is not None:
+            if stale:
+                _log(f"rebuilding level 0: {reason}")
+                self.rebuild = True
+            client.chan.send({"type": "daemon:refused", "reason": reason})
+            return
+        close = list(self._own_fds) + [c.sock.fileno() for c in self.clients.values()]
+        try:
+            pid = fork_run(self.level, request, stdio, close, self.pytest)
+        finally:
+            for fd in stdio:
+                os.close(fd)
+        client.child = pid
+        self.children[pid] = client
+        self.runs += 1
+        client.chan.send(
+            {
+                "type": "daemon:forked",
+                "pid": pid,
+                "level0Pid": os.getpid(),
+                "warmSince": self.warm_since,
+                "preloaded": self.level.preloaded,
+            }
+        )
+
+    def _reap(self):
+        for pid, code, sig in reap_children():
+            client = self.children.pop(pid, None)
+            if client is None:
+                continue
+            client.child = None
+            self.last_used = time.monotonic()
+            try:
+                client.chan.send(
+                    {"type": "daemon:exited", "pid": pid, "exitCode": code, "signal": sig}
+                )
+            except OSError:
+                pass  # the client left; _drop already ended the run
+
+    def _status(self):
+        return {
+            "type": "daemon:status",
+            "pid": os.getpid(),
+            "socket": self.config["socket"],
+            "rootdir": self.config["rootdir"],
+            "python": self.config["python"],
+            "pythonVersion": ".".join(map(str, sys.version_info[:3])),
+            "pytest": self.pytest.__version__,
+            "fingerprint": self.level.fingerprint,
+            "startedAt": self.started_at,
+            "warmSince": self.warm_since,
+            "idleSeconds": self.config["idleSeconds"],
+            "lastUsedAt": self.last_used_wall,
+            "runsServed": self.runs,
+            "running": sorted(self.children),
+            "preloaded": self.level.preloaded,
+            "excluded": [[k, v] for k, v in sorted(self.excluded.items())],
+            "levels": [{"level": 0, "pid": os.getpid(), "rssKb": _rss_kb(os.getpid())}],
+        }
+
+    def _shutdown(self, sel):
+        for pid in list(self.children):
+            _kill_group(pid)
+        for pid in list(self.children):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        for client in list(self.clients.values()):
+            client.sock.close()
+        sel.close()
+        if self.stop_reason == "rebuild":
+            return  # the listener, socket file and info file serve on (daemon.py)
+        self.listener.close()
+        try:
+            if _owner(self.config["info"]) == os.getpid():
+                os.unlink(self.config["info"])
+                os.unlink(self.config["socket"])
+        except OSError:
+            pass
+
+
+def _owner(info_path):
+    try:
+        with open(info_path, encoding="utf-8") as f:
+            return json.load(f).get("pid")
+    except (OSError, ValueError):
+        return None
+
+
+def _identity(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _log(line):
+    sys.stderr.write(f"kiln daemon [{time.strftime('%Y-%m-%d %H:%M:%S')}]: {line}\n")
+    sys.stderr.flush()

@@ -1,0 +1,68 @@
+"""The exec service's sandbox, behind one small interface (issue 13).
+
+prepare(profile, scratch_dir, limits) runs once in the exec zygote, before
+any fork, and returns an object with enter(worker_id) (right after the
+fork) and lock(keep_fds) (once the worker's connections are made, before it
+reads its request). `none` needs nothing. `hermetic` and `strict` are the
+isolation profiles of kiln_harness/sandbox.py (DESIGN.md section 4); where
+that module or a feature a profile needs is missing, prepare() raises
+SandboxUnavailable naming it: a profile is never silently downgraded.
+"""
+
+import os
+import resource
+
+PROFILES = ("none", "hermetic", "strict")
+
+
+class SandboxUnavailable(Exception):
+    """The requested profile can't be applied here (the message says why)."""
+
+
+class NoSandbox:
+    profile = "none"
+
+    def enter(self, worker_id):
+        pass
+
+    def lock(self, keep_fds):
+        pass
+
+
+def prepare(profile, scratch_dir, limits):
+    if profile not in PROFILES:
+        raise SandboxUnavailable("unknown profile %r (one of %s)" % (profile, ", ".join(PROFILES)))
+    if profile == "none":
+        return NoSandbox()
+    try:
+        from . import sandbox
+    except ImportError as exc:
+        raise SandboxUnavailable(
+            "profile %r needs kiln_harness.sandbox, which this kiln does not have (%s)" % (profile, exc)
+        ) from None
+    isolation = {"profile": profile, "limits": dict(limits), "projectPaths": []}
+    try:
+        return sandbox.prepare(isolation, scratch_dir, [])
+    except Exception as exc:  # SandboxError and OSError alike: refuse, never downgrade
+        raise SandboxUnavailable("profile %r can't be applied here: %s" % (profile, exc)) from None
+
+
+def limit_memory(megabytes):
+    """RLIMIT_AS for this worker (setrlimit(2); lowering is always allowed).
+    Address space, not RSS: what CPython's allocator sees as MemoryError."""
+    if megabytes is None:
+        return
+    soft = int(megabytes) * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def own_process_group():
+    """The worker leads its own process group, so the zygote's kill (killpg)
+    also ends the children its code started (unless they left the group)."""
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass

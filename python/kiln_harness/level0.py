@@ -1,0 +1,400 @@
+"""Level 0 of the zygote tree: the interpreter, pytest, this harness and the
+modules the project's last run imported from outside the project, held warm
+by the daemon (daemon.py; DESIGN.md section 7). A run's zygote is a fork of
+it that then takes the path a cold zygote takes from its hello on
+(zygote.serve), so what a test or a plugin sees is what a cold start gives.
+
+Only what a cold start would give is forked: a request whose interpreter,
+environment or installed files differ from what level 0 was built with is
+refused (the run starts cold and says why), and level 0 is rebuilt. Nothing
+is patched in place.
+
+A level 1 (conftests and collection, the next slice of issue 11) would be a
+fork of this process holding more state; `fork_run` is what it calls too.
+"""
+
+import hashlib
+import importlib
+import importlib.machinery
+import os
+import signal
+import sys
+import threading
+import warnings
+
+# Variables a shell changes between two commands of the same session; a
+# difference in any other is a reason to start cold (a module may read the
+# environment at import: level 0 imported with its own).
+VOLATILE_ENV = frozenset(("PWD", "OLDPWD", "SHLVL", "_"))
+
+
+# Learned modules level 0 never imports, with the reason. GNU readline
+# initializes itself from the process's stdin and terminal when the module is
+# imported (CPython Modules/readline.c setup_readline); level 0's stdin is
+# /dev/null, a run's may be a terminal, where pdb then uses it.
+NEVER_PRELOADED = {"readline": "binds to the terminal it is imported under"}
+
+
+def env_digest(env):
+    """{name: a hash of its value}: what the daemon's configuration carries of
+    its environment (src/daemon/daemon-start.ts makes the same), so that no
+    value shows in its command line (ps). sha256 of the UTF-8 value, 16 hex."""
+    return {
+        k: hashlib.sha256(v.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        for k, v in env.items()
+    }
+
+
+class Rebuild(Exception):
+    """A learned module must stay out of level 0; start again without it."""
+
+    def __init__(self, name, reason):
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+def learned_modules(path):
+    """The modules the last run imported from outside the project, in import
+    order: the "installed" lines of its modules.jsonl (records.ts)."""
+    import json
+
+    names = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("source") == "installed":
+                    names.append(str(record.get("module")))
+    except OSError:
+        return []
+    return names
+
+
+def _under(path, dirs):
+    """Whether path is one of dirs or inside one."""
+    real = os.path.join(os.path.realpath(path), "")
+    return any(real.startswith(os.path.join(os.path.realpath(d), "")) for d in dirs)
+
+
+def latest_record(runs_dir):
+    """modules.jsonl of the run `<runs_dir>/latest` names (a symlink, or a file
+    holding the run's name: src/events/run-dir.ts), or None."""
+    latest = os.path.join(runs_dir, "latest")
+    try:
+        if os.path.isfile(latest) and not os.path.islink(latest):
+            with open(latest, encoding="utf-8") as f:
+                latest = os.path.join(runs_dir, f.read().strip())
+    except OSError:
+        return None
+    path = os.path.join(latest, "modules.jsonl")
+    return path if os.path.isfile(path) else None
+
+
+def record_stamp(path):
+    """What identifies a run record's version: its path and mtime."""
+    if path is None:
+        return None
+    try:
+        return (path, os.stat(path).st_mtime_ns)
+    except OSError:
+        return None
+
+
+def candidates(names, excluded, project_dirs):
+    """The learned modules level 0 would import now, in order: not imported
+    yet, not excluded, and still found outside the project."""
+    for name in names:
+        top = name.partition(".")[0]
+        if name in sys.modules or name in excluded or top in excluded or top in NEVER_PRELOADED:
+            continue
+        if top not in sys.modules:
+            spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
+            if spec is None and top not in sys.builtin_module_names:
+                # Not installed for this interpreter (the record may come from
+                # a run with another one): nothing to import, nothing to rebuild.
+                continue
+            origin = getattr(spec, "origin", None) if spec is not None else None
+            locations = list(getattr(spec, "submodule_search_locations", None) or [])
+            if any(_under(p, project_dirs) for p in ([origin] if origin else []) + locations):
+                continue  # now a project module: never held warm
+        yield name
+
+
+def preload(names, excluded, project_dirs):
+    """Import each candidate; raises Rebuild for the first one that cannot be
+    held warm the way a cold run would import it: it fails to import, warns
+    at import (pytest would have shown that warning in the run's summary), or
+    starts a thread (level 0 must stay single-threaded to fork, forking.py)."""
+    for name in candidates(names, excluded, project_dirs):
+        if name in sys.modules:
+            continue  # a module imported before it imported this one
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                importlib.import_module(name)
+            except BaseException as exc:  # noqa: B036 - SystemExit at import too
+                raise Rebuild(name, f"import failed ({type(exc).__name__}: {exc})") from None
+        if caught:
+            raise Rebuild(name, f"warns when imported ({caught[0].category.__name__})")
+        if threading.active_count() > 1:
+            raise Rebuild(name, "starts a thread when imported")
+
+
+def module_files(project_dirs):
+    """{file: (mtime_ns, size, inode)} of every loaded module outside the project
+    (an editor that saves by rename makes a new inode, whatever the mtime
+    granularity)."""
+    files = {}
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str) or file in files or _under(file, project_dirs):
+            continue
+        try:
+            st = os.stat(file)
+        except OSError:
+            files[file] = None
+            continue
+        files[file] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    return files
+
+
+def installed_state(project_dirs):
+    """{what: hash} of the interpreter and of what is installed on sys.path:
+    each directory's entries (a new or removed distribution, .pth file or
+    module), with the mtime of each distribution's metadata (a reinstall).
+    Plugins load through entry points in that metadata, so a changed plugin
+    list changes it too."""
+    exe = os.path.realpath(sys.executable)
+    state = {"interpreter": f"{sys.executable}\0{exe}\0{os.stat(exe).st_mtime_ns}"}
+    for entry in sys.path:
+        if not entry or not os.path.isdir(entry) or _under(entry, project_dirs):
+            continue
+        h = hashlib.sha256()
+        try:
+            names = sorted(os.listdir(entry))
+        except OSError:
+            continue
+        for name in names:
+            h.update(name.encode("utf-8", "surrogateescape") + b"\0")
+            if name.endswith((".dist-info", ".egg-info", ".pth", ".egg-link")):
+                try:
+                    h.update(str(os.stat(os.path.join(entry, name)).st_mtime_ns).encode())
+                except OSError:
+                    pass
+        state[entry] = h.hexdigest()
+    return state
+
+
+def fingerprint_of(state):
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(f"{key}\0{state[key]}\0".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:16]
+
+
+class Level0:
+    """The warm state and the checks made before each fork."""
+
+    def __init__(self, python, project_dirs, base_modules, preloaded, env_digest):
+        self.python = python
+        self.project_dirs = project_dirs
+        self.base_modules = base_modules
+        self.preloaded = preloaded
+        # The environment `kiln daemon start` gave the interpreter command
+        # (env_digest): what a cold `kiln test` would give it. Python's own
+        # os.environ may differ (a pyenv shim edits PATH before it execs the
+        # interpreter; a preloaded module may set a variable at import), and
+        # those differences, which a cold start gets too, stay in the fork.
+        self.env_digest = env_digest
+        self.cwd = os.getcwd()
+        # The signal handlers before the daemon's own (daemon_server.py):
+        # what the fork restores.
+        self.handlers = {}
+        self.installed = installed_state(project_dirs)
+        self.fingerprint = fingerprint_of(self.installed)
+        self.files = module_files(project_dirs)
+        self.tops = sorted({n.partition(".")[0] for n in sys.modules if n not in base_modules})
+
+    def refusal(self, python, cwd, env):
+        """Why a run with this interpreter, directory and environment must not
+        fork from here, or None. A stale level 0 also says `stale`."""
+        if python != self.python:
+            return f"it runs {self.python}, this run {python}", False
+        digest = env_digest(env)
+        differ = sorted(
+            k
+            for k in set(digest) | set(self.env_digest)
+            if k not in VOLATILE_ENV and digest.get(k) != self.env_digest.get(k)
+        )
+        if differ:
+            shown = ", ".join(differ[:5]) + (", ..." if len(differ) > 5 else "")
+            return (
+                f"the environment differs from the daemon's ({shown}); restart it from this "
+                "shell with `kiln daemon start`",
+                False,
+            )
+        installed = installed_state(self.project_dirs)
+        if installed != self.installed:
+            changed = sorted(k for k in set(installed) | set(self.installed) if installed.get(k) != self.installed.get(k))
+            return f"{changed[0]} changed since it started; it restarts", True
+        for file, seen in self.files.items():
+            try:
+                st = os.stat(file)
+                now = (st.st_mtime_ns, st.st_size, st.st_ino)
+            except OSError:
+                now = None
+            if now != seen:
+                return f"{file} changed since it was imported; it restarts", True
+        # A module in the run's directory would shadow the installed one a
+        # cold start imports (sys.path[0] is the working directory).
+        if os.path.realpath(cwd) != os.path.realpath(self.cwd):
+            for top in self.tops:
+                if importlib.machinery.PathFinder.find_spec(top, [cwd]) is not None:
+                    return f"{top} in {cwd} shadows the module the daemon imported", False
+        return None, False
+
+
+def take_stdio(pid):
+    """The client's stdin, stdout and stderr, as its own open file
+    descriptions (pidfd_getfd(2), Linux 5.6: shared offsets and flags, as a
+    spawned child's inherited descriptors), or the reason they can't be.
+
+    pidfd_getfd needs ptrace access to the client (same user, and Yama's
+    ptrace_scope allowing it); without it, /proc/<pid>/fd/N is reopened for a
+    terminal or a FIFO, where a new open file description behaves the same.
+    A socket (Node's pipes) or a regular file (its offset) can't be shared
+    that way, so the run starts cold."""
+    import ctypes
+
+    fds = []
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (OSError, AttributeError) as exc:
+        return None, f"cannot reach the client's stdio (pidfd_open: {exc})"
+    try:
+        syscall = ctypes.CDLL(None, use_errno=True).syscall
+        for n in (0, 1, 2):
+            fd = syscall(438, pidfd, n, 0)  # SYS_pidfd_getfd, the same on x86-64 and arm64
+            if fd < 0:
+                err = ctypes.get_errno()
+                reopened = _reopen(pid, n)
+                if reopened is None:
+                    for f in fds:
+                        os.close(f)
+                    return None, (
+                        f"cannot share the client's fd {n} (pidfd_getfd: {os.strerror(err)}; "
+                        "not a terminal or FIFO either)"
+                    )
+                fd = reopened
+            fds.append(fd)
+    finally:
+        os.close(pidfd)
+    return fds, None
+
+
+def _reopen(pid, n):
+    import stat
+
+    path = f"/proc/{pid}/fd/{n}"
+    try:
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            return None
+        return os.open(path, (os.O_RDONLY if n == 0 else os.O_WRONLY) | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def fork_run(level, request, stdio, close_fds, pytest):
+    """Fork a run's zygote: returns its pid in the parent; the child never
+    returns. It gets its own session (a cold zygote is spawned detached, so
+    `kiln` signals its process group), the client's stdio, directory and
+    environment, and connects to the client's channel socket."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 3
+    try:
+        _become_run_zygote(level, request, stdio, close_fds)
+        code = _serve_run(request, pytest, level.base_modules)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _become_run_zygote(level, request, stdio, close_fds):
+    from . import zygote
+
+    os.setsid()
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    # The handlers level 0 had before the daemon installed its own (a
+    # preloaded module may have set one at import, as it would in a cold run).
+    signal.set_wakeup_fd(-1)
+    for signum, handler in level.handlers.items():
+        signal.signal(signum, handler)
+    zygote.INTERRUPT["pending"] = False
+    signal.signal(signal.SIGINT, zygote._note_interrupt)
+    for target, fd in zip((0, 1, 2), stdio):
+        os.dup2(fd, target)
+        os.close(fd)
+    # A fresh interpreter line-buffers stdout only on a terminal (stderr
+    # always, 3.9+); level 0's stdout was the daemon's log file.
+    sys.stdout.reconfigure(line_buffering=os.isatty(1))
+    os.chdir(request["cwd"])
+    # The rest of the environment is level 0's (refusal() checked it).
+    for name in VOLATILE_ENV:
+        if name in request["env"]:
+            os.environ[name] = request["env"][name]
+        else:
+            os.environ.pop(name, None)
+    # boot.py put the working directory first on sys.path: this run's instead.
+    if request["cwd"] != level.cwd and level.cwd in sys.path:
+        sys.path[sys.path.index(level.cwd)] = request["cwd"]
+
+
+def _serve_run(request, pytest, base_modules):
+    import socket
+
+    from . import zygote
+    from .protocol import Channel, move_out_of_the_way
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(request["channelPath"])
+    chan = Channel(
+        move_out_of_the_way(sock.detach()),
+        sends="zygoteToSupervisor",
+        receives="supervisorToZygote",
+    )
+    try:
+        zygote.serve(chan, pytest, None, base_modules)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    # The rest of a cold interpreter's exit (Py_FinalizeEx): wait for
+    # non-daemon threads, run atexit handlers, flush the standard streams.
+    try:
+        threading._shutdown()
+    except Exception:
+        pass
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    return code

@@ -1,0 +1,55 @@
+// Starting the pools a server or a one-shot `kiln exec` needs, one per
+// profile, all or nothing: a profile that can't be applied stops the start
+// with its reason (never a silent downgrade).
+import { rmSync } from "node:fs";
+import { createScratchDir } from "../zygote/scratch-dir.js";
+import type { Profile } from "./exec-zygote.js";
+import { Pool, type PoolObserver } from "./pool.js";
+import type { SizingConfig } from "./sizing.js";
+
+export interface PoolSetOptions {
+  profiles: Profile[];
+  python: string;
+  preload?: string[];
+  sizing?: Partial<SizingConfig>;
+  observer?: PoolObserver;
+  /** RLIMIT_NPROC in each sandboxed pool's user namespace. */
+  processes?: number;
+}
+
+export interface PoolSet {
+  pools: Map<Profile, Pool>;
+  stop(): Promise<void>;
+}
+
+/** Processes a sandboxed pool may run in all (workers and their children): a fork bomb stops here. */
+export const DEFAULT_POOL_PROCESSES = 256;
+
+export async function startPools(options: PoolSetOptions): Promise<PoolSet> {
+  const scratchDir = createScratchDir();
+  const pools = new Map<Profile, Pool>();
+  const stop = async () => {
+    await Promise.all([...pools.values()].map((p) => p.stop()));
+    rmSync(scratchDir, { recursive: true, force: true });
+  };
+  try {
+    for (const profile of options.profiles) {
+      pools.set(
+        profile,
+        await Pool.start({
+          profile,
+          python: options.python,
+          preload: options.preload,
+          scratchDir,
+          sizing: options.sizing,
+          observer: options.observer,
+          processes: profile === "none" ? undefined : (options.processes ?? DEFAULT_POOL_PROCESSES),
+        }),
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { pools, stop };
+}
