@@ -85,13 +85,7 @@ export function outcomes(run: EscapeRun): Record<string, Outcome> {
  * drivers check them with it.fails, so each one flips the suite red the day
  * it is fixed, to be moved out of this list.
  */
-export const KNOWN_GAPS: Record<string, string> = {
-  // sandbox_ns.private_tmp mounts the private /tmp (where a strict worker's
-  // temp dir and tmp_path live) without size=: a tmpfs defaults to half the
-  // RAM, its pages are not the writer's address space (RLIMIT_AS) and
-  // RLIMIT_FSIZE bounds one file only. 512 MiB went through.
-  "test_limits.py::test_fill_the_disk": "the private /tmp tmpfs has no size limit",
-};
+export const KNOWN_GAPS: Record<string, string> = {};
 
 /** Each collected test's outcome when every attempt is refused, known gaps left out. */
 export function refusedOutcomes(
