@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["tests/unit/**/*.test.ts", "tests/e2e/**/*.test.ts"],
+    include: ["tests/unit/**/*.test.ts", "tests/e2e/**/*.test.ts", "tests/security/**/*.test.ts"],
     // Temp dirs and fixture cleanliness: see the two files' headers.
     globalSetup: ["tests/helpers/global-setup.ts"],
     setupFiles: ["tests/helpers/file-setup.ts"],

@@ -23,6 +23,8 @@ command -v pyflakes3 >/dev/null 2>&1 || need_apt+=(pyflakes3)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The HTML report is checked in headless Chromium (playwright-core drives it).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The sandbox bench's baseline (bench/sandbox.ts): bubblewrap, per test.
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 # A colour emoji font, so the report's ✅ ❌ ❓ ⏭ marks render in its screenshots.
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_apt+=(fonts-noto-color-emoji)
 

@@ -22,7 +22,13 @@ from .coverage_fork import measure_worker, measuring
 from .debugging import interactive_reason, interrupt_location, raise_keyboard_interrupt_at
 from .forking import fork_worker, reap_children
 from .plugin_compat import timeout_owner
-from .replay import WorkerNode, crash_report, serialized_reports
+from .replay import (
+    UnreadableReport,
+    WorkerNode,
+    crash_report,
+    serialized_reports,
+    unreadable_message,
+)
 from .warnings_codec import unserialize_warning
 
 
@@ -397,10 +403,19 @@ class KilnZygotePlugin:
         nodeid = header["nodeid"]
         location = tuple(header["location"])
         spill_dir = self.scratch_dir if self.sandbox is None else self.sandbox.spill_dirs()[1]
-        datas = serialized_reports(header, body, spill_dir)
+        try:
+            datas = serialized_reports(header, body, spill_dir)
+            reports = [
+                hook.pytest_report_from_serializable(config=self.config, data=data)
+                for data in datas
+            ]
+            if any(report is None for report in reports):
+                raise UnreadableReport("not a pytest report")
+        except Exception as exc:  # untrusted bytes from a worker (replay.UnreadableReport)
+            self._refuse_worker(header, exc)
+            return
         hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
-        for data in datas:
-            report = hook.pytest_report_from_serializable(config=self.config, data=data)
+        for report in reports:
             self._log_report(report, header.get("workerId"))
         if not header.get("unfinished"):
             hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
@@ -419,6 +434,20 @@ class KilnZygotePlugin:
             self.chan.send(
                 {"type": "run:stop-requested", "reason": str(session.shouldfail or session.shouldstop)}
             )
+
+    def _refuse_worker(self, header, exc):
+        """A worker sent a report that cannot be read: the test fails with
+        the reason, and the worker is killed (it is this process's child), as
+        the supervisor kills one that writes garbage into its channel."""
+        worker_id = header.get("workerId")
+        for pid, wid in self.children.items():
+            if wid == worker_id:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        message = unreadable_message(header, exc)
+        self._report_crash({**header, "when": "call", "message": message, "duration": 0.0})
 
     def _report_crash(self, header):
         """A worker died (signal, os._exit, timeout) while running an item:

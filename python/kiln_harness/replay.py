@@ -67,18 +67,43 @@ def read_spilled_body(path, spill_dir):
     return body
 
 
+class UnreadableReport(Exception):
+    """A worker's report body is not what report_sender.py sends: user code
+    in the worker wrote into its channel (tests/security/ forges such frames)."""
+
+
 def serialized_reports(header, body, spill_dir=None):
     """One test's pytest_report_to_serializable dicts, whole again: read
     from the spill file when the body was too large for a frame
-    (report_sender.SPILL_BODY_AT), with each report's sections rebuilt."""
-    body_file = header.get("bodyFile")
-    if body_file is not None:
-        body = read_spilled_body(body_file, spill_dir)
-    datas = marshal.loads(body) if header.get("format") == "marshal" else json.loads(body)
-    earlier = []
-    for data in datas:
-        earlier = rebuild_sections(data, earlier)
-    return datas
+    (report_sender.SPILL_BODY_AT), with each report's sections rebuilt.
+
+    The body comes from a worker, where the test's own code runs: a spill
+    file read_spilled_body refuses, or anything but a list of report dicts,
+    raises UnreadableReport (the test fails; the zygote goes on)."""
+    try:
+        body_file = header.get("bodyFile")
+        if body_file is not None:
+            body = read_spilled_body(body_file, spill_dir)
+        datas = marshal.loads(body) if header.get("format") == "marshal" else json.loads(body)
+        if not isinstance(datas, list) or not all(isinstance(d, dict) for d in datas):
+            raise ValueError("not a list of serialized reports")
+        earlier = []
+        for data in datas:
+            earlier = rebuild_sections(data, earlier)
+        return datas
+    except Exception as exc:  # untrusted bytes: any failure to read them is the worker's
+        raise UnreadableReport(f"{type(exc).__name__}: {exc}") from None
+
+
+def unreadable_message(header, problem):
+    """What a test fails with when its worker's report could not be read."""
+    return (
+        f"Kiln stopped worker kw{header.get('workerId')} while it ran {header['nodeid']}: "
+        f"something in the test wrote into the worker's channel to Kiln (a report that "
+        f"could not be read: {problem}).\n"
+        "Nothing that worker said afterwards could be trusted, so its output for this test "
+        "is lost; the rest of its group continues in a fresh worker."
+    )
 
 
 def crash_report(item, header):

@@ -257,6 +257,7 @@ def prepare(isolation, scratch_dir, args, workers=1):
         [os.environ.get("TMPDIR")],
         pid_max_for(profile, limits),
         pid_max_required=os.getuid() == 0,
+        tmp_mb=limits.get("tmpMb"),
     )
     os.mkdir(os.path.join(staging, SPILL_DIR), 0o700)
     seccomp = abi = None

@@ -95,7 +95,13 @@ def _under(path, root):
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def private_tmp(staging, keep, fresh):
+def _tmpfs_data(tmp_mb):
+    # size= bounds what the run's files may hold (tmpfs(5)); without it a
+    # tmpfs may grow to half the RAM.
+    return "mode=1777" if not tmp_mb else "mode=1777,size=%dm" % int(tmp_mb)
+
+
+def private_tmp(staging, keep, fresh, tmp_mb=None):
     """A new tmpfs at `staging` (an empty directory), laid out as /tmp will
     look to a worker: `keep` paths under /tmp bind-mounted at their place,
     `fresh` directories under /tmp created empty. Workers mount it on /tmp
@@ -111,7 +117,7 @@ def private_tmp(staging, keep, fresh):
         )
     # Only the outermost of nested paths needs a bind (MS_REC brings the rest).
     keep = [p for p in keep if not any(q != p and _under(p, q) for q in keep)]
-    mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mounting a private tmpfs for /tmp")
+    mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, _tmpfs_data(tmp_mb), "mounting a private tmpfs for /tmp")
     for path in keep:
         inside = os.path.join(staging, os.path.relpath(path, tmp))
         if os.path.isdir(path):
@@ -129,7 +135,7 @@ def private_tmp(staging, keep, fresh):
             os.makedirs(inside, mode=0o700, exist_ok=True)
 
 
-def enter(staging, keep, fresh, pid_max=None, pid_max_required=True):
+def enter(staging, keep, fresh, pid_max=None, pid_max_required=True, tmp_mb=None):
     """Enter the namespaces (module docstring); the private /tmp is laid out
     at `staging` (private_tmp). `pid_max`: the PID namespace's own pid_max
     (see _start_init); when it cannot be set and is not required, the
@@ -150,12 +156,12 @@ def enter(staging, keep, fresh, pid_max=None, pid_max_required=True):
     _write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
     loopback_up()
     mount(None, "/", None, MS_REC | MS_PRIVATE, what="making / private (MS_REC|MS_PRIVATE)")
-    private_tmp(staging, keep, fresh)
+    private_tmp(staging, keep, fresh, tmp_mb)
     if os.path.isdir("/dev/shm"):
         # POSIX shared memory and semaphores (multiprocessing's locks) live
         # in /dev/shm, a tmpfs the IPC namespace does not cover: the run
         # gets its own, as it gets its own /tmp.
-        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mounting a private /dev/shm")
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, _tmpfs_data(tmp_mb), "mounting a private /dev/shm")
     return _start_init(pid_max, pid_max_required)
 
 

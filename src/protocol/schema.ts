@@ -105,6 +105,8 @@ export const isolationLimits = z.strictObject({
   fileSizeMb: z.number().int().positive().optional(),
   openFiles: z.number().int().positive().optional(),
   cpuSeconds: z.number().int().positive().optional(),
+  /** Size of the run's private /tmp and /dev/shm (tmpfs size=, shared by its workers). */
+  tmpMb: z.number().int().positive().optional(),
   /** cgroup v2, only where a delegated cgroup exists. */
   memoryMb: z.number().int().positive().optional(),
   pids: z.number().int().positive().optional(),

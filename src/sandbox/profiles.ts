@@ -32,6 +32,10 @@ export const PROFILE_SUMMARY: Readonly<Record<IsolationProfile, string>> = {
  * letting it raise its own (the hard limit never goes back up). When it is
  * exceeded the running test fails with SIGXCPU and the rest of the group
  * continues in a fresh worker with a fresh budget.
+ * tmpMb sizes the private /tmp (and /dev/shm) tmpfs: without size= a tmpfs
+ * may take half the RAM, its pages are nobody's address space (RLIMIT_AS)
+ * and RLIMIT_FSIZE bounds one file only, so many files could fill the
+ * machine's memory. Shared by the run's workers, as a disk quota would be.
  * processes is what tests may start, shared by the run's workers
  * (RLIMIT_NPROC counts per user; python/kiln_harness/sandbox.py adds room
  * for the run's own tasks); for root, whom RLIMIT_NPROC does not bind, the
@@ -43,6 +47,7 @@ export const STRICT_DEFAULT_LIMITS: Readonly<IsolationLimits> = {
   fileSizeMb: 1,
   openFiles: 256,
   cpuSeconds: 5,
+  tmpMb: 256,
 };
 
 /** [tool.kiln.limits] key -> the protocol's field. */
@@ -52,6 +57,7 @@ export const LIMIT_KEYS: Readonly<Record<string, keyof IsolationLimits>> = {
   file_size_mb: "fileSizeMb",
   open_files: "openFiles",
   cpu_seconds: "cpuSeconds",
+  tmp_mb: "tmpMb",
   memory_mb: "memoryMb",
   pids: "pids",
 };

@@ -2,7 +2,6 @@
 // zygote's pipe and the workers' sockets, the stack files in the scratch
 // directory. It also routes the zygote's messages: most become machine
 // events or run events; run:ready first reads the recorded durations.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunEventSink } from "../events/run-events.js";
 import type { ZygoteToSupervisor } from "../protocol/messages.js";
@@ -10,6 +9,7 @@ import type { DistMode } from "../scheduler/grouping.js";
 import { DEBUG, debug, traceReceived } from "./debug-trace.js";
 import { RunMachine } from "./run-machine.js";
 import type { RunSummary, Timer } from "./run-ports.js";
+import { readStackFile } from "./scratch-files.js";
 import { tryKill } from "./try-kill.js";
 import type { WorkerChannel, WorkerConnectionHandlers } from "./worker-server.js";
 import type { ZygoteHandle } from "./zygote-process.js";
@@ -69,13 +69,8 @@ export class RunController {
           if (DEBUG && message.type === "work") this.traceWork(workerId, message.indices);
           this.channels.get(workerId)?.send(message);
         },
-        readStack: (workerId) => {
-          try {
-            return readFileSync(join(options.scratchDir, `worker-${workerId}.stack`), "utf8");
-          } catch {
-            return "";
-          }
-        },
+        readStack: (workerId) =>
+          readStackFile(join(options.scratchDir, `worker-${workerId}.stack`)),
         warn: (line) => process.stderr.write(`kiln: ${line}\n`),
         events: options.events,
       },

@@ -34,7 +34,8 @@ export class RunMachine {
   private phaseNow: RunPhase = "collecting";
   private stopKind: StopKind | undefined;
   private items: string[] = [];
-  private indexOf = new Map<string, number>();
+  /** Each worker's last reported node id: its late teardown report after a stop. */
+  private readonly lastReported = new Map<number, string>();
   private queue = new WorkQueue([]);
   private readonly workers: WorkerTable;
   private interruptTimer: Timer | undefined;
@@ -75,7 +76,6 @@ export class RunMachine {
       throw new Error(`this is a bug in kiln: a run started twice (${this.phaseNow})`);
     }
     this.items = plan.items;
-    this.indexOf = new Map(plan.items.map((nodeid, index) => [nodeid, index]));
     this.workers.pluginOwnsTimeout = plan.pluginOwnsTimeout;
     this.summary.running = true;
     if (this.phaseNow === "stopping") {
@@ -258,6 +258,9 @@ export class RunMachine {
     if (worker === undefined) {
       throw new Error(`this is a bug in kiln: a message from unknown worker kw${workerId}`);
     }
+    // Being killed for what it wrote: frames that arrived with the bad one
+    // (a test can write many in one go) are not to be believed either.
+    if (worker.corruption !== undefined) return;
     switch (message.type) {
       case "work:wanted":
         this.handOut(worker);
@@ -335,14 +338,34 @@ export class RunMachine {
     message: Extract<WorkerToSupervisor, { type: "test:finished" }>,
     body: Uint8Array,
   ): void {
+    // A worker runs its items in the order it was handed them and reports
+    // each once, as it ends (report_sender.py: one test:finished at
+    // logfinish); after a stop it may report the last one's teardown again,
+    // a teardown alone (worker.py _teardown_rest). Anything else was written by user code in
+    // the worker, which can find its channel (tests/security/): as for
+    // garbage on the channel, nothing that worker says can be trusted, so
+    // it is stopped and its running test fails with the reason. A test
+    // named in a forged report keeps the result its own run gives it.
+    const running = worker.assigned[0];
+    const isRunning = running !== undefined && this.items[running] === message.nodeid;
+    const lateTeardown =
+      this.lastReported.get(worker.id) === message.nodeid &&
+      message.reports.every((report) => report.when === "teardown");
+    if (!isRunning && !lateTeardown) {
+      const runningNow = running === undefined ? "no test" : this.items[running];
+      this.workerCorrupted(
+        worker.id,
+        `it sent a result for ${message.nodeid} while it was running ${runningNow}`,
+      );
+      return;
+    }
+    if (isRunning) worker.assigned.shift();
+    this.lastReported.set(worker.id, message.nodeid);
     let total = 0;
     for (const report of message.reports) total += report.duration;
     if (!this.interactive) this.summary.durations.set(message.nodeid, total);
     worker.ranTests++;
     for (const report of message.reports) this.summary.outcomes.addPhase(message.nodeid, report);
-    const index = this.indexOf.get(message.nodeid);
-    const at = index === undefined ? -1 : worker.assigned.indexOf(index);
-    if (at >= 0) worker.assigned.splice(at, 1);
     worker.inDebugger = false;
     this.workers.progress(worker);
     this.ports.events.emit({

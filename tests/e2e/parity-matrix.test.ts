@@ -129,3 +129,54 @@ describe("parity matrix", () => {
     expect(output).toMatch(/parity: all \d+ runs match/);
   });
 });
+
+// The isolation profiles (DESIGN.md section 4) must not change what pytest
+// reports: the same matrix under --isolate hermetic and strict, with the
+// pytest 9.1 venv only (it has every plugin the example projects need, so
+// none is skipped; one series keeps CI time down: the profiles are applied
+// in the worker, the same code under every pytest).
+//
+// Under strict, three runs differ by design: big_output prints 3 MB, and
+// strict's default file size limit (1 MiB, as Judge0's) stops pytest's
+// capture file, which is a file like any other (EFBIG: the cause is checked
+// in tests/security/sandbox-files.test.ts); plugin_cov's two runs are
+// refused (exit 4): strict workers may not write coverage data into the
+// project, so Kiln says so rather than lose the workers' coverage. The example projects are copied
+// under $TMPDIR, so below /tmp: the private /tmp a worker gets keeps them.
+const ISOLATED = [
+  { profile: "hermetic", differs: [] as string[] },
+  {
+    profile: "strict",
+    differs: ["big_output:default", "plugin_cov:default", "plugin_cov:branch"],
+  },
+] as const;
+
+describe("parity matrix under the isolation profiles", () => {
+  it.for(ISOLATED)(
+    "--isolate $profile, pytest 9.1: every example project matches plain pytest",
+    { timeout: 600_000 },
+    async ({ profile, differs }, { expect }) => {
+      const python = join(REPO, ".venvs/pytest-9.1/bin/python");
+      expect(pytestVersion(python)).toMatch(/^9\.1\./);
+      const projectDirs = [...examples, conftestImportError()];
+      const { code, output, seconds } = await runParity([
+        ...projectDirs,
+        "--python",
+        python,
+        "--kiln-args",
+        `--isolate ${profile}`,
+      ]);
+      console.log(`parity matrix: --isolate ${profile}, pytest 9.1: ${seconds.toFixed(1)}s`);
+      const failed = output
+        .split("\n")
+        .filter((line) => line.startsWith("FAIL "))
+        .map((line) => line.slice(5).replace(/ \(\d+ tests\)$/, ""));
+      expect(failed, output).toEqual(differs);
+      if (profile === "strict") {
+        expect(output).toContain("ERROR: pytest-cov under --isolate strict");
+      }
+      expect(code, output).toBe(differs.length === 0 ? 0 : 1);
+      for (const dir of projectDirs) expect(output).toContain(`${basename(dir)}:`);
+    },
+  );
+});

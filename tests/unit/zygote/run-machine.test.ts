@@ -313,6 +313,80 @@ describe("a worker that dies", () => {
     expect(world.crashed()[0]?.message).toContain("wrote into the worker's channel");
     expect(world.crashed()[0]?.message).toContain("invalid frame length 1651663207");
   });
+
+  it("that reports on a test another worker runs is killed, and the forgery is not recorded", () => {
+    const { world, machine, up, want, finish, exit, start, pid } = setup({
+      workers: 2,
+      dist: "module",
+    });
+    const names = [...items(2, "test_a.py"), ...items(1, "test_b.py")];
+    start(plan(names));
+    up(1);
+    up(2);
+    const mine = want(1);
+    const theirs = want(2);
+    expect(mine).not.toEqual(theirs);
+    const forged = theirs[0] as string;
+    const failed: ReportMeta[] = [
+      { when: "call", outcome: "failed", duration: 0, wasxfail: false },
+    ];
+    finish(1, forged, failed);
+    expect(world.kills).toEqual([[pid(1), "SIGKILL"]]);
+    // Neither relayed to the zygote (pytest's report) nor counted.
+    expect(world.zygote.filter((m) => m.type === "test:finished")).toEqual([]);
+    expect(machine.result.outcomes.total.failed).toBe(0);
+    exit(1, null, 9);
+    expect(world.crashed()).toEqual([
+      expect.objectContaining({
+        nodeid: mine[0],
+        message: expect.stringContaining(
+          `it sent a result for ${forged} while it was running ${mine[0]}`,
+        ),
+      }),
+    ]);
+    // The test the forgery named keeps its own worker's report.
+    finish(2, forged);
+    expect(world.zygote.filter((m) => m.type === "test:finished").map((m) => m.nodeid)).toEqual([
+      forged,
+    ]);
+  });
+
+  it("that reports its own next test before the running one is killed", () => {
+    const { world, up, want, finish, start, pid } = setup({ dist: "module" });
+    start(plan(items(3)));
+    up(1);
+    const group = want(1);
+    finish(1, group[1] as string);
+    expect(world.kills).toEqual([[pid(1), "SIGKILL"]]);
+    expect(world.zygote.filter((m) => m.type === "test:finished")).toEqual([]);
+  });
+
+  it("may report its last test's teardown again after a stop (pytest 7's late teardown)", () => {
+    const { world, up, want, finish, start } = setup({ dist: "module" });
+    start(plan(items(2)));
+    up(1);
+    const group = want(1);
+    const first = group[0] as string;
+    finish(1, first);
+    const teardown = passed.filter((report) => report.when === "teardown");
+    finish(1, first, teardown);
+    expect(world.kills).toEqual([]);
+    expect(world.zygote.filter((m) => m.type === "test:finished")).toHaveLength(2);
+    // The whole test again is not a late teardown: the worker is killed.
+    finish(1, first);
+    expect(world.kills).toEqual([[1001, "SIGKILL"]]);
+  });
+
+  it("may report a node id two items share, once for each", () => {
+    const { world, up, want, finish, start } = setup({ dist: "module" });
+    start(plan(["test_a.py::test_x", "test_a.py::test_x"]));
+    up(1);
+    const group = want(1);
+    expect(group).toHaveLength(2);
+    for (const nodeid of group) finish(1, nodeid);
+    expect(world.kills).toEqual([]);
+    expect(world.zygote.filter((m) => m.type === "test:finished")).toHaveLength(2);
+  });
 });
 
 describe("--timeout", () => {
