@@ -32,7 +32,11 @@ export const PHASES = [
 export type Phase = (typeof PHASES)[number];
 
 export interface RunProfile {
-  /** The worker count Kiln ran with (run:started). */
+  /**
+   * The workers Kiln forked (worker:spawn-requested, as the manifest's
+   * workersStarted counts them): with `-n auto`, run:started's count is only
+   * the ceiling, chosen from after collection.
+   */
   workers: number | undefined;
   tests: number;
   /** ms after the spawn of `kiln`; absent when the record does not say. */
@@ -151,7 +155,9 @@ export function profileRun(
     }
   }
   return {
-    workers: record.events.find((e) => e.event === "run:started")?.workers,
+    workers: record.events.some((e) => e.event === "run:started")
+      ? record.events.filter((e) => e.event === "worker:spawn-requested").length
+      : undefined,
     tests: spans.length,
     phases,
     forkToFirstTestMs,

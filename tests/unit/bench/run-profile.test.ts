@@ -78,6 +78,12 @@ describe("profileRun", () => {
     expect(profile?.tests).toBe(4);
   });
 
+  it("counts the workers forked, not run:started's ceiling (-n auto)", () => {
+    const auto = record();
+    auto.events = auto.events.map((e) => (e.event === "run:started" ? { ...e, workers: 8 } : e));
+    expect(profileRun(auto, T0, 430)?.workers).toBe(2);
+  });
+
   it("measures fork -> first test and the gaps per worker, never across workers", () => {
     const profile = profileRun(record(), T0, 430);
     // Worker 1: requested 350, first test 360; worker 2: 351 -> 362.
