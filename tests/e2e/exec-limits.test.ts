@@ -23,6 +23,13 @@ async function stillServes(): Promise<void> {
   expect(r.json).toMatchObject({ stdout: "alive\n", result: 42, exit_code: 0 });
 }
 
+describe("without --token-file", () => {
+  it("listens on loopback only, and says so", () => {
+    expect(new URL(server.url).hostname).toBe("127.0.0.1");
+    expect(server.output()).toContain("no --token-file: listening on loopback only (127.0.0.1)");
+  });
+});
+
 describe("limits", () => {
   it("kills code that never ends at timeout_ms", async () => {
     const r = await postExec(server.url, {
