@@ -112,6 +112,24 @@ describe("no state crosses requests", () => {
   });
 });
 
+describe("no state crosses requests in /dev/shm", () => {
+  it("gives each worker its own /dev/shm, gone with it", async () => {
+    const first = await postExec(server.url, {
+      code: "open('/dev/shm/left', 'w').write('from the last request')\nimport os\nos.listdir('/dev/shm')",
+    });
+    expect(first.json.result).toEqual(["left"]);
+    const second = await postExec(server.url, {
+      code: "import os\nos.listdir('/dev/shm')",
+    });
+    expect(second.json.result).toEqual([]);
+    // multiprocessing's semaphores still work in it.
+    const lock = await postExec(server.url, {
+      code: "import multiprocessing\nlock = multiprocessing.Lock()\nlock.acquire()",
+    });
+    expect(lock.json).toMatchObject({ result: true, exit_code: 0 });
+  });
+});
+
 describe("escapes through the API are refused", () => {
   const attempts: [string, string][] = [
     ["write outside the sandbox", "open('/root/kiln-escape', 'w').write('x')"],
