@@ -99,8 +99,11 @@ export async function execute(
   let done: ExecDone | null;
   try {
     done = await worker.run(request, body, sink);
-    await worker.outputDrained(DRAIN_MS);
+    // Reaped first: once the worker is gone the kernel has closed its
+    // output connections, so the drain below ends as soon as the last
+    // bytes are read, not at its bound (a child of the code may hold them).
     await reaped(pool, worker);
+    await worker.outputDrained(DRAIN_MS);
   } finally {
     clearTimeout(timer);
     worker.close();
