@@ -112,6 +112,18 @@ describe("no state crosses requests", () => {
   });
 });
 
+describe("one request per worker", () => {
+  it("serves each request from a fresh worker", async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const r = await postExec(server.url, { code: "import os\nos.getpid()" });
+      const worker = r.json.worker as { id: number; pid: number };
+      seen.add(`${worker.id}/${worker.pid}`);
+    }
+    expect(seen.size).toBe(4);
+  });
+});
+
 describe("no state crosses requests in /dev/shm", () => {
   it("gives each worker its own /dev/shm, gone with it", async () => {
     const first = await postExec(server.url, {
