@@ -4,7 +4,7 @@
 // workspace import vs warm .pyc, the python3 -c (and bwrap) baselines, and
 // a mixed soak (lost responses, leaked processes, server RSS).
 //
-//   npm run build && node bench/exec/exec-bench.mjs [--profile strict] [--soak 10000] [--floor 4]
+//   npm run bench:exec [-- --profile strict] [--soak 10000] [--floor 4]
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -19,7 +19,7 @@ const flag = (name, fallback) => {
   return at >= 0 ? args[at + 1] : fallback;
 };
 const PROFILE = flag("--profile", "strict");
-const SOAK = Number(flag("--soak", "2000"));
+const SOAK = Number(flag("--soak", "10000"));
 const FLOOR = flag("--floor", "4");
 const PYTHON = process.env.KILN_PYTHON ?? "python3";
 

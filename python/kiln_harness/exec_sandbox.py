@@ -47,6 +47,28 @@ def prepare(profile, scratch_dir, limits):
         raise SandboxUnavailable("profile %r can't be applied here: %s" % (profile, exc)) from None
 
 
+# A worker's own /dev/shm: POSIX shared memory and multiprocessing's
+# semaphores need a few pages; its tmpfs pages are memory that RLIMIT_AS
+# does not count, hence a bound.
+PRIVATE_SHM_MB = 32
+
+
+def private_shm(box):
+    """hermetic, strict: a fresh tmpfs on /dev/shm for this worker alone, in
+    the mount namespace it already has of its own (sandbox_ns.worker_mounts).
+    The pool's /dev/shm (sandbox_ns.enter) is shared by all its workers and
+    outlives them: a file one request left there was readable by the next
+    (tests/e2e/exec-limits.test.ts). This one goes with the worker's mount
+    namespace when the worker and its processes are gone. Called before
+    lock(), whose Landlock rules then name this mount."""
+    if box.profile == "none" or not os.path.isdir("/dev/shm"):
+        return
+    from .sandbox_ns import MS_NODEV, MS_NOSUID, mount
+
+    data = "mode=1777,size=%dm" % PRIVATE_SHM_MB
+    mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, data, "mounting the worker's own /dev/shm")
+
+
 def limit_memory(megabytes):
     """RLIMIT_AS for this worker (setrlimit(2); lowering is always allowed).
     Address space, not RSS: what CPython's allocator sees as MemoryError."""

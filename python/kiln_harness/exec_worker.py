@@ -52,6 +52,7 @@ def _point_stdio(out_fd, err_fd):
 def run(worker_id, nonce, socket_path, box):
     """The worker's body (inside forking.fork_worker, which exits with what it returns)."""
     box.enter(worker_id)
+    exec_sandbox.private_shm(box)
     exec_sandbox.own_process_group()
     control = move_out_of_the_way(_attach(socket_path, worker_id, nonce, "control"))
     out_fd = _attach(socket_path, worker_id, nonce, "stdout")

@@ -13,6 +13,20 @@ import type { ExecZygoteToSupervisor, SupervisorToExecZygote } from "../protocol
 export type Profile = "none" | "hermetic" | "strict";
 export const PROFILES: readonly Profile[] = ["none", "hermetic", "strict"];
 
+/**
+ * Strict's file limits in an exec pool, as in `kiln test --isolate strict`
+ * (src/sandbox/profiles.ts STRICT_DEFAULT_LIMITS): without them the escape
+ * suite's file bombs got through the API (tests/security/escape-exec.test.ts:
+ * a 64 MiB file, 512 MiB of files in /tmp, 2,000 open files). Address
+ * space and time are per request (memory_mb, timeout_ms), so neither
+ * RLIMIT_AS nor RLIMIT_CPU is set here. fileSizeMb is larger than the test
+ * profile's 1 MiB: an exec worker's output goes to sockets, not a capture
+ * file, and code may write a scratch file of a few MiB. tmpMb is the pool's
+ * private /tmp, shared by its workers (each one's temp dir is removed when
+ * it is reaped), as a disk quota would be.
+ */
+export const EXEC_STRICT_FILE_LIMITS = { fileSizeMb: 8, openFiles: 256, tmpMb: 256 } as const;
+
 export interface ExecZygoteOptions {
   python: string;
   profile: Profile;
@@ -141,7 +155,10 @@ export class ExecZygote {
       preload: options.preload,
       socketPath: options.socketPath,
       scratchDir: options.scratchDir,
-      limits: options.processes === undefined ? {} : { processes: options.processes },
+      limits: {
+        ...(options.profile === "strict" ? EXEC_STRICT_FILE_LIMITS : {}),
+        ...(options.processes === undefined ? {} : { processes: options.processes }),
+      },
     });
     const timeout = options.startTimeoutMs ?? 30_000;
     const timer = setTimeout(

@@ -2,7 +2,7 @@
 // output up to the cap, enforce the time limit (the zygote kills the
 // worker's process group), and shape the answer the API returns.
 import { StringDecoder } from "node:string_decoder";
-import type { ExecDone, ExecRun } from "./exec-worker.js";
+import type { ExecDone, ExecRun, ExecWorker } from "./exec-worker.js";
 import type { Pool } from "./pool.js";
 
 export type LimitHit = "time" | "memory" | "output";
@@ -36,6 +36,36 @@ export interface ExecOptions {
 
 /** How long to wait for the last output bytes once the worker is done. */
 const DRAIN_MS = 1_000;
+/** How long a worker has to exit after its answer before it is killed. */
+const EXIT_MS = 1_000;
+
+/**
+ * The answer waits until the zygote has reaped the worker: by then it has
+ * killed what the code left in the worker's process group and removed the
+ * worker's temp dir (exec_zygote.py reap), so a client that sends its next
+ * request on receiving this answer never finds this one's files (answering
+ * on exec:done, before the exit, left a window in which it could). A worker
+ * that does not exit after its answer (a non-daemon thread) is killed.
+ */
+async function reaped(pool: Pool, worker: ExecWorker): Promise<void> {
+  if (await settlesWithin(worker.exited, EXIT_MS)) return;
+  pool.kill(worker);
+  // Still no exit: the zygote itself is stuck or gone (the pool then fails
+  // its workers and reports itself unhealthy); the answer is still right.
+  await settlesWithin(worker.exited, EXIT_MS);
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(() => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
 
 export async function execute(
   pool: Pool,
@@ -69,6 +99,10 @@ export async function execute(
   let done: ExecDone | null;
   try {
     done = await worker.run(request, body, sink);
+    // Reaped first: once the worker is gone the kernel has closed its
+    // output connections, so the drain below ends as soon as the last
+    // bytes are read, not at its bound (a child of the code may hold them).
+    await reaped(pool, worker);
     await worker.outputDrained(DRAIN_MS);
   } finally {
     clearTimeout(timer);

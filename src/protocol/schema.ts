@@ -402,6 +402,10 @@ export const execLimits = z.strictObject({
   /** RLIMIT_NPROC for the whole pool (strict only: it counts in the pool's user namespace). */
   processes: z.number().int().optional(),
   openFiles: z.number().int().optional(),
+  /** RLIMIT_FSIZE per worker (strict). */
+  fileSizeMb: z.number().int().positive().optional(),
+  /** The size of the pool's private /tmp tmpfs (strict; shared by its workers). */
+  tmpMb: z.number().int().positive().optional(),
 });
 
 export const supervisorToExecZygote = z.discriminatedUnion("type", [

@@ -26,6 +26,11 @@ const BATCH = 500;
 const DROP_IF_UNCHANGED =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
+// One script runs atomically on the server (Redis EVAL): no other client's
+// command runs between the GET and the SET.
+const INCREMENT_FROM_FLOOR =
+  "local v = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])) + 1 redis.call('SET', KEYS[1], v) return v";
+
 export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** Longest wait for one batch of commands before Redis is treated as gone. */
@@ -143,6 +148,19 @@ export class RedisStore implements ModuleStore {
     } catch (error) {
       this.goDown("write to", error);
     }
+  }
+
+  async increment(key: string, floor: number): Promise<number> {
+    const value = await this.timed(
+      this.client.eval(INCREMENT_FROM_FLOOR, {
+        keys: [redisKey(`counter:${key}`)],
+        arguments: [String(floor)],
+      }),
+    );
+    if (typeof value !== "number") {
+      throw new Error(`this is a bug in kiln: Redis answered ${String(value)} to an increment`);
+    }
+    return value;
   }
 
   async stats(): Promise<StoreStats> {

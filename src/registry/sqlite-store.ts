@@ -105,6 +105,26 @@ export class SqliteStore implements ModuleStore {
     });
   }
 
+  async increment(key: string, floor: number): Promise<number> {
+    const conn = this.live();
+    // BEGIN IMMEDIATE takes the write lock before the read (SQLite's
+    // transaction docs): a second writer waits (busy_timeout) and then reads
+    // the value this one wrote.
+    return conn.db
+      .transaction(() => {
+        const name = `counter:${key}`;
+        const stored = conn.db.prepare("SELECT value FROM meta WHERE key = ?").pluck().get(name);
+        const next = Math.max(Number(stored ?? 0), floor) + 1;
+        conn.db
+          .prepare(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+          )
+          .run(name, String(next));
+        return next;
+      })
+      .immediate();
+  }
+
   async stats(): Promise<StoreStats> {
     const totals = this.live().totals.get() ?? { entries: 0, bytes: 0 };
     return { ...totals, corrupted: this.corrupted, location: this.file };

@@ -90,4 +90,12 @@ export interface ModuleStore {
   /** Evict least-recently-used entries down to the size bound. Returns entries removed. */
   gc(): Promise<number>;
   close(): Promise<void>;
+  /**
+   * Atomically raises the counter `key` to max(its value, floor) + 1 and
+   * returns it: two writers never get the same number (a workspace version;
+   * a read-then-write of the head let two concurrent pushes pick the same
+   * one). Unlike getMany/putMany it throws when the store can't answer: a
+   * number it could not allocate must not be guessed.
+   */
+  increment(key: string, floor: number): Promise<number>;
 }

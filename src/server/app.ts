@@ -76,9 +76,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // A pool that can't serve (its zygote died, its workers die before they
   // are ready) is the service's fault, but a temporary one: 503, not 500.
-  app.setErrorHandler(async (error, _request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     if (error instanceof PoolError) {
       return reply.code(503).send({ error: "unavailable", message: error.message });
+    }
+    // A chunked body (no Content-Length) found too large while it is read.
+    // Fastify answers with Connection: close and stops reading; the client,
+    // still sending, then meets a reset that can discard the 413 before it
+    // reads it (tests/e2e/exec-body-limit.test.ts). Kept alive instead, as
+    // for a declared length above: the rest of the body is read and dropped
+    // (bounded by Node's requestTimeout), and the client gets its answer.
+    if ((error as { code?: string }).code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      reply.removeHeader("connection");
+      request.raw.resume();
+      return reply.code(413).send({
+        error: "too large",
+        message: `the request body is over ${deps.bodyLimit} bytes, the most this server takes (kiln serve --body-limit)`,
+      });
     }
     const { statusCode, code, message } = error as {
       statusCode?: number;

@@ -78,7 +78,7 @@ export async function pushWorkspace(
     (f): IndexModule =>
       byPath.get(f.name) ?? { name: f.name, isPackage: true, path: null, source: null, code: null },
   );
-  const version = (await store.lastVersion(name)) + 1;
+  const version = await store.allocateVersion(name);
   await store.publish({ name, version, magic, pushedAt: new Date().toISOString(), modules }, blobs);
   return version;
 }

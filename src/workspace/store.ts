@@ -7,6 +7,8 @@
 //   ws:head:<NAME>              the current version (written last: a push is
 //                               never half-visible)
 //   ws:names                    the workspace names, for `ls`
+//   ws:versions:<NAME>          a counter (ModuleStore.increment): each push
+//                               allocates its version atomically
 // Values that are not code sit in StoredEntry.code as JSON. The SQLite
 // store is its own file (.kiln/workspaces.sqlite), so the registry's LRU
 // eviction of compiled test modules never evicts a workspace.
@@ -44,6 +46,7 @@ export const keys = {
   code: (hash: string) => `ws:code:${hash}`,
   index: (name: string, version: number) => `ws:index:${name}:${version}`,
   head: (name: string) => `ws:head:${name}`,
+  versions: (name: string) => `ws:versions:${name}`,
   names: "ws:names",
 };
 
@@ -81,6 +84,11 @@ export class WorkspaceStore {
 
   async lastVersion(name: string): Promise<number> {
     return (await this.readJson<Head>(keys.head(name)))?.version ?? 0;
+  }
+
+  /** A new version, never handed out twice, even to concurrent pushes (ModuleStore.increment). */
+  async allocateVersion(name: string): Promise<number> {
+    return this.store.increment(keys.versions(name), await this.lastVersion(name));
   }
 
   async index(name: string, version: number): Promise<WorkspaceIndex | undefined> {

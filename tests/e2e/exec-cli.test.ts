@@ -2,7 +2,7 @@
 // through a server (KILN_SERVER, KILN_TOKEN) with its streaming API: output
 // as it comes, the code's exit status, errors with their traceback.
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExecServer, startExecServer } from "../helpers/exec-server.js";
@@ -33,6 +33,26 @@ describe("kiln exec", () => {
     expect(r.stdout).toBe("out\n");
     expect(r.stderr).toBe("err\n");
     expect(r.code).toBe(7);
+  });
+
+  it("imports a workspace's modules with --workspace, under the --profile asked for", async () => {
+    const src = join(cwd, "ws-src");
+    mkdirSync(join(src, "shared"), { recursive: true });
+    writeFileSync(join(src, "shared", "__init__.py"), "GREETING = 'from the store'\n");
+    const pushed = await runKiln(["workspace", "push", "clidemo", src], { cwd });
+    expect(pushed.stdout).toBe("1\n");
+    const code = "import shared, os\nprint(shared.GREETING, os.path.exists(shared.__file__))";
+    for (const profile of ["strict", "hermetic"]) {
+      const r = await runKiln(
+        ["exec", "-c", code, "--workspace", "clidemo", "--profile", profile],
+        { cwd },
+      );
+      expect(r.stdout, r.stderr).toBe("from the store False\n");
+      expect(r.code).toBe(0);
+    }
+    const unknown = await runKiln(["exec", "-c", "1", "--workspace", "nope"], { cwd });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no workspace named "nope"');
   });
 
   it("runs a FILE and prints an error's traceback with its lines, exit 1", async () => {

@@ -59,6 +59,24 @@ describe("exec service health", () => {
     }
   });
 
+  it("preloads --preload modules in the zygote: the code finds them imported", async () => {
+    const server = await startExecServer(
+      ["--profile", "strict", "--preload", "fractions,colorsys"],
+      {
+        cwd: tempDir("kiln-exec-preload-"),
+      },
+    );
+    try {
+      // `wave` is imported by neither the harness nor --preload: the control.
+      const r = await postExec(server.url, {
+        code: "import sys\n[m in sys.modules for m in ('fractions', 'colorsys', 'wave')]",
+      });
+      expect(r.json.result).toEqual([true, true, false]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("refuses to start when a preload module can't be imported, saying which", async () => {
     const r = await runKiln(
       ["serve", "--port", "0", "--profile", "strict", "--preload", "no_such_module_kiln"],

@@ -105,6 +105,25 @@ for (const kind of ["sqlite", "redis"] as const) {
       expect(r.json.result).toBe(2);
     });
 
+    it("gives a request the version that was current when it started, even past a push", async () => {
+      // The request imports only after the push below: it must still get
+      // version 2, whole (the index and its modules travel with the request).
+      const running = postExec(server.url, {
+        workspace: "demo",
+        code: "import time\ntime.sleep(2)\nimport shared, shared.sub\n[shared.VERSION, shared.sub.DOUBLE]",
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      writeFileSync(join(src, "shared/__init__.py"), "from .halopsa import ticket\nVERSION = 3\n");
+      const pushed = await runKiln(["workspace", "push", "demo", src, "--store", store], { cwd });
+      expect(pushed.stdout).toBe("3\n");
+      expect((await running).json.result).toEqual([2, 4]);
+      const next = await postExec(server.url, {
+        workspace: "demo",
+        code: "import shared, shared.sub\n[shared.VERSION, shared.sub.DOUBLE]",
+      });
+      expect(next.json.result).toEqual([3, 6]);
+    });
+
     it("answers an unknown workspace or module with an error, not a 500", async () => {
       const unknown = await postExec(server.url, { workspace: "nope", code: "1" });
       expect(unknown.status).toBe(200);
@@ -122,7 +141,7 @@ for (const kind of ["sqlite", "redis"] as const) {
 
     it("lists, shows and removes workspaces", async () => {
       const ls = await runKiln(["workspace", "ls", "--store", store], { cwd });
-      expect(ls.stdout).toBe("demo\t2\n");
+      expect(ls.stdout).toBe("demo\t3\n");
       const show = await runKiln(["workspace", "show", "demo", "--store", store], { cwd });
       expect(show.stdout).toContain("plugins\tnamespace package");
       expect(show.stdout).toContain("shared.halopsa\tmodule\tshared/halopsa.py");

@@ -103,6 +103,11 @@ class MemoryStore implements ModuleStore {
   async gc() {
     return 0;
   }
+  private counter = 0;
+  async increment(_key: string, floor: number) {
+    this.counter = Math.max(this.counter, floor) + 1;
+    return this.counter;
+  }
   async close() {}
 }
 
