@@ -47,8 +47,8 @@ export class ResultLedger {
   accept(jobId: string, attempt: number, nodeid: string): Acceptance {
     const job = this.jobs.get(jobId);
     if (job === undefined || !job.nodeids.includes(nodeid)) return "foreign";
-    let seen = this.attempts.get(jobId);
-    if (seen === undefined) this.attempts.set(jobId, (seen = new Set()));
+    const seen = this.attempts.get(jobId) ?? new Set<number>();
+    this.attempts.set(jobId, seen);
     seen.add(attempt);
     if (this.reported.has(nodeid)) return "duplicate";
     this.reported.add(nodeid);

@@ -8,7 +8,7 @@ import { type DistMode, groupItems } from "../scheduler/grouping.js";
 import { orderGroups } from "../scheduler/ordering.js";
 
 export interface JobSpec {
-  /** Unique in the queue: the run id and the job's position. */
+  /** Unique in the queue: the run id and the job's position (BullMQ refuses ":" in an id). */
   id: string;
   /** Positions in the coordinator's collected items, in run order. */
   indices: number[];
@@ -26,7 +26,7 @@ export function planJobs(
     dist,
   );
   return orderGroups(groups, durations).map((group, position) => ({
-    id: `${runId}:${position}`,
+    id: `${runId}-${position}`,
     indices: group.items.map((item) => item.index),
     nodeids: group.items.map((item) => item.nodeid),
   }));
