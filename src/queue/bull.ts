@@ -47,12 +47,21 @@ export function parseQueueUrl(url: string): string {
  * Commands fail at once while disconnected rather than wait in node-redis'
  * offline queue: a Redis that went away is an error, never a hang.
  */
-function connect(url: string): { client: IRedisClient; raw: RedisClientType } {
+function connect(
+  url: string,
+  onError: (error: Error) => void = () => undefined,
+): { client: IRedisClient; raw: RedisClientType } {
   const raw: RedisClientType = createClient({ url, disableOfflineQueue: true });
   // A connection error is also each pending command's rejection; without a
   // listener node-redis would throw it as an uncaught 'error' event.
-  raw.on("error", () => undefined);
-  return { client: createNodeRedisClient(raw), raw };
+  raw.on("error", onError);
+  const client = createNodeRedisClient(raw);
+  // The adapter re-emits the client's errors; BullMQ stops listening when
+  // it closes a connection, and an error during an outage after that
+  // would be thrown from the socket's event (found by queue-faults.test.ts:
+  // "Socket closed unexpectedly" as an uncaught exception). onError has it.
+  client.on("error", () => undefined);
+  return { client, raw };
 }
 
 async function closeRaw(raw: RedisClientType): Promise<void> {
@@ -99,6 +108,13 @@ export interface CoordinatorHandlers {
   progress(jobId: string, progress: TestProgress): void;
   completed(jobId: string): void;
   failed(jobId: string, reason: string): void;
+  /**
+   * The connection to Redis failed (Redis stopped, restarted, unreachable).
+   * Called once; the coordinator ends the run with a clear error naming the
+   * tests not reported, rather than wait on events that may never come:
+   * a restarted Redis without persistence has lost the queue's jobs.
+   */
+  connectionLost(message: string): void;
 }
 
 /** The coordinator's side: enqueue jobs, hear their progress and ends. */
@@ -110,10 +126,20 @@ export class JobQueue {
   ) {}
 
   static async open(url: string, handlers: CoordinatorHandlers): Promise<JobQueue> {
-    const forQueue = connect(url);
-    const forEvents = connect(url);
+    let lost = false;
+    const onError = (error: Error) => {
+      if (lost) return;
+      lost = true;
+      handlers.connectionLost(`the queue's Redis at ${url} is unreachable: ${error.message}`);
+    };
+    const forQueue = connect(url, onError);
+    const forEvents = connect(url, onError);
     const queue = new Queue(QUEUE_NAME, { connection: forQueue.client });
     const events = new QueueEvents(QUEUE_NAME, { connection: forEvents.client });
+    // BullMQ re-emits its connections' errors on these objects; an
+    // EventEmitter's 'error' without a listener would be thrown.
+    queue.on("error", onError);
+    events.on("error", onError);
     events.on("progress", ({ jobId, data }) => {
       if (isProgress(data)) handlers.progress(jobId, data);
     });
@@ -132,6 +158,28 @@ export class JobQueue {
         opts: { jobId: job.id, removeOnComplete: true, removeOnFail: true },
       })),
     );
+  }
+
+  /**
+   * The agents consuming this queue now (BullMQ names each worker's Redis
+   * connection; CLIENT LIST counts them): the coordinator's "no agent"
+   * check, before it waits on jobs nobody will take.
+   */
+  agentCount(): Promise<number> {
+    return this.queue.getWorkersCount();
+  }
+
+  /**
+   * Waits until at least one agent is connected, polling every `pollMs`;
+   * false once `timeoutMs` passed without one.
+   */
+  async waitForAgent(timeoutMs: number, pollMs = 200): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if ((await this.agentCount()) > 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((done) => setTimeout(done, Math.min(pollMs, deadline - Date.now())));
+    }
   }
 
   async close(): Promise<void> {
@@ -180,6 +228,9 @@ export function consumeJobs(
       maxStalledCount: timings.maxStalls,
     },
   );
+  // A Redis that went away: BullMQ's worker reconnects and resumes taking
+  // jobs; the error is said on stderr, once per outage is enough for now.
+  worker.on("error", (error) => process.stderr.write(`kiln agent: queue: ${error.message}\n`));
   return {
     waitUntilReady: () => worker.waitUntilReady(),
     close: async () => {

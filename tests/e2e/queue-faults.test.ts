@@ -64,6 +64,7 @@ async function coordinator(url: string, jobs: JobSpec[]) {
   const duplicates: string[] = [];
   const completed: string[] = [];
   const failed: string[] = [];
+  const lost: string[] = [];
   const waiters: (() => void)[] = [];
   const wake = () => {
     for (const waiter of waiters.splice(0)) waiter();
@@ -82,6 +83,10 @@ async function coordinator(url: string, jobs: JobSpec[]) {
       failed.push(jobId);
       wake();
     },
+    connectionLost: (message) => {
+      lost.push(message);
+      wake();
+    },
   });
   const until = async (what: () => boolean, label: string) => {
     const deadline = Date.now() + 20_000;
@@ -93,7 +98,7 @@ async function coordinator(url: string, jobs: JobSpec[]) {
       });
     }
   };
-  return { ledger, firsts, duplicates, completed, failed, until };
+  return { ledger, firsts, duplicates, completed, failed, lost, until };
 }
 
 describe("the queue under faults (real Redis, real agent processes)", () => {
@@ -109,7 +114,10 @@ describe("the queue under faults (real Redis, real agent processes)", () => {
     ];
     const jobs = planJobs("run1", items, "module", new Map());
     const c = await coordinator(redis.url, jobs);
+    // No agent yet: the coordinator's check says so after its timeout.
+    expect(await queue?.waitForAgent(300)).toBe(false);
     const first = await startAgent(redis.url);
+    expect(await queue?.agentCount()).toBe(1);
     await queue?.enqueue("run1", jobs);
     // Killed after its first report, three slow tests before the job's end.
     await c.until(() => c.firsts.includes("m1.py::slow1"), "the first report");
@@ -155,4 +163,19 @@ describe("the queue under faults (real Redis, real agent processes)", () => {
     expect(c.ledger.attemptsOf("run2-0")).toBe(2);
     expect(c.duplicates).toEqual(["k.py::ok"]);
   }, 40_000);
+
+  it("Redis going away mid-run: a clear error at once, never a hang", async () => {
+    redis = await startRedisServer();
+    const jobs = planJobs("run3", ["a.py::t"], "module", new Map());
+    const c = await coordinator(redis.url, jobs);
+    await redis.stop("SIGKILL");
+    await c.until(() => c.lost.length > 0, "the connection-lost report");
+    expect(c.lost[0]).toContain(`the queue's Redis at ${redis.url} is unreachable`);
+    expect(c.lost).toHaveLength(1);
+    // Enqueueing now fails at once (no offline queue), rather than waiting.
+    const started = Date.now();
+    await expect(queue?.enqueue("run3", jobs)).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(c.ledger.unreported()).toEqual(["a.py::t"]);
+  }, 30_000);
 });
