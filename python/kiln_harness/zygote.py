@@ -186,6 +186,10 @@ def serve(chan, pytest, missing, already_imported):
     plugins = [plugin, compat, affected.TRACKER]
     if hello.get("select"):  # --changed / --affected-by
         plugins.append(affected.SelectionFilter(hello["select"]))
+    if hello.get("shard"):  # --shard I/N
+        from .shard import ShardFilter
+
+        plugins.append(ShardFilter(chan, hello["shard"]))
     code = pytest.main(args, plugins=plugins)
     code = int(code)
     if finder is not None:

@@ -67,6 +67,7 @@ export async function recordedRun(
     registry: options.registry,
     ...(request.zygote === undefined ? {} : { zygote: request.zygote }),
     ...(request.select === undefined ? {} : { select: request.select }),
+    ...(options.shard === undefined ? {} : { shard: options.shard }),
     ...(request.isolation === undefined ? {} : { isolation: request.isolation }),
     ...(request.daemon === undefined ? {} : { daemon: request.daemon }),
     ...(request.output === undefined ? {} : { output: request.output }),

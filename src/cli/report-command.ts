@@ -32,9 +32,49 @@ export function registerReportCommand(program: Command): void {
     .argument("[dir]", "a run directory, or a project directory", ".")
     .option("--report <modules>", "comma-separated module ids or paths (repeatable)", collect, [])
     .option("-o, --output <dir>", "where to write (default: <run-dir>/reports)")
-    .action(async (dir: string, raw: { report: string[]; output?: string }) => {
+    .option(
+      "--merge <runs...>",
+      "join these run directories (the shards of `kiln test --shard`) into one run, " +
+        "render its reports and write its durations.json; exits with the merged run's code",
+    )
+    .option(
+      "--out <dir>",
+      "with --merge: the merged run's directory (default: a new run in .kiln/runs, whose " +
+        "durations also go to .kiln/durations.json)",
+    )
+    .action(async (dir: string, raw: ReportFlags) => {
+      if (raw.merge !== undefined) {
+        const { mergeAction } = await import("./report-merge.js");
+        if (raw.output !== undefined) {
+          process.stderr.write(
+            "kiln: error: --merge writes its reports into <merged run>/reports; use --out for the merged run's directory, not -o\n",
+          );
+          process.exitCode = ExitCode.USAGE_ERROR;
+          return;
+        }
+        process.exitCode = await mergeAction({
+          runs: dir === "." ? raw.merge : [dir, ...raw.merge],
+          out: raw.out,
+          reports: raw.report.length > 0 ? parseReportList(raw.report) : DEFAULT_REPORTS,
+          cwd: process.cwd(),
+          argv: process.argv.slice(2),
+        });
+        return;
+      }
+      if (raw.out !== undefined) {
+        process.stderr.write("kiln: error: --out goes with --merge; use -o for reports\n");
+        process.exitCode = ExitCode.USAGE_ERROR;
+        return;
+      }
       process.exitCode = await reportAction(dir, raw);
     });
+}
+
+interface ReportFlags {
+  report: string[];
+  output?: string;
+  merge?: string[];
+  out?: string;
 }
 
 async function reportAction(

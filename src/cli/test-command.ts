@@ -45,6 +45,11 @@ export function registerTestCommand(program: Command): void {
     )
     .option("--report-dir <dir>", "where --report writes (default: .kiln/runs/<run-id>/reports)")
     .option(
+      "--shard <I/N>",
+      "run shard I of N: the collected tests split by recorded durations " +
+        "(.kiln/durations.json); join the runs with `kiln report --merge`",
+    )
+    .option(
       "--changed [ref]",
       "run only the test files affected by the files changed against a git ref " +
         "(default: the working tree against HEAD, untracked files included)",

@@ -5,6 +5,7 @@ import { MAX_TIMEOUT_SECONDS } from "../config/timer-limit.js";
 import { parseStoreSpec, StoreSpecError } from "../registry/open-store.js";
 import { type IsolationProfile, ProfileError, parseProfile } from "../sandbox/profiles.js";
 import type { DistMode } from "../scheduler/grouping.js";
+import { parseShard, type ShardSpec, ShardSpecError } from "../scheduler/shard.js";
 
 export class UsageError extends Error {}
 
@@ -19,6 +20,7 @@ export interface RawTestOptions {
   isolate?: string;
   /** commander's --no-daemon sets this to false. */
   daemon?: boolean;
+  shard?: string;
 }
 
 export interface TestOptions {
@@ -35,6 +37,8 @@ export interface TestOptions {
   isolate: IsolationProfile | undefined;
   /** Ask the project's daemon for the zygote (false: --no-daemon). */
   daemon: boolean;
+  /** --shard I/N: this machine runs its part of the split (scheduler/shard.ts). */
+  shard?: ShardSpec;
 }
 
 const DIST_MODES: readonly DistMode[] = ["module", "class", "test"];
@@ -89,7 +93,17 @@ export function parseTestOptions(raw: RawTestOptions, cores?: number): TestOptio
       throw error;
     }
   }
+  let shard: ShardSpec | undefined;
+  if (raw.shard !== undefined) {
+    try {
+      shard = parseShard(raw.shard);
+    } catch (error) {
+      if (error instanceof ShardSpecError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   return {
+    ...(shard === undefined ? {} : { shard }),
     isolate,
     workers: parseWorkers(raw.numprocesses, cores),
     workersAuto: isAutoWorkers(raw.numprocesses),

@@ -76,6 +76,19 @@ export async function saveDurations(
   for (const [nodeid, seconds] of recorded) {
     if (isValidDuration(seconds)) durations.set(nodeid, seconds);
   }
+  await writeDurationsFile(durationsPath(rootdir), durations);
+  return warning;
+}
+
+/**
+ * Writes `durations` as a durations file at `file`, atomically. Also the
+ * merged run's durations.json (`kiln report --merge`), which a project can
+ * take as its .kiln/durations.json.
+ */
+export async function writeDurationsFile(
+  file: string,
+  durations: ReadonlyMap<string, number>,
+): Promise<void> {
   // Sorted keys keep the file stable across runs, which makes it diffable
   // when someone is investigating ordering.
   // Null prototype: a nodeid of "__proto__" must be a key, not a setter call.
@@ -84,7 +97,6 @@ export async function saveDurations(
     sorted[nodeid] = durations.get(nodeid) as number;
   }
   const text = `${JSON.stringify({ version: DURATIONS_VERSION, durations: sorted }, null, 2)}\n`;
-  const file = durationsPath(rootdir);
   // Unique temp name: two concurrent runs must not write into the same temp
   // file. The last rename wins, which for a cache is fine. No fsync: a torn
   // file after a power loss just loads as empty with a warning.
@@ -96,7 +108,6 @@ export async function saveDurations(
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  return warning;
 }
 
 function isValidDuration(value: unknown): value is number {

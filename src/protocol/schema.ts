@@ -150,6 +150,11 @@ export const helloToZygote = message("hello", {
   isolation: isolation.optional(),
   /** Where the zygote came from, when not a fresh interpreter (the daemon's level 0). */
   zygoteNote: z.string().optional(),
+  /**
+   * `--shard I/N` (1-based): after collection the zygote sends shard:items
+   * and deselects what shard:keep leaves out (src/scheduler/shard.ts).
+   */
+  shard: z.strictObject({ index: z.number().int(), count: z.number().int() }).optional(),
 });
 
 /**
@@ -191,6 +196,8 @@ export const supervisorToZygote = z.discriminatedUnion("type", [
   }),
   message("warning:recorded", warningRecorded),
   message("run:finish", {}),
+  /** --shard: the positions in shard:items' `nodeids` this shard runs. */
+  message("shard:keep", { indices: z.array(z.number().int()), note: z.string() }),
   /** `-n auto` chose this many workers (sent before the first worker:spawn). */
   message("run:planned", { workers: z.number().int(), note: z.string() }),
   message("run:exit", runExit),
@@ -228,6 +235,11 @@ export const zygoteToSupervisor = z.discriminatedUnion("type", [
     /** [module, path, "registry" | "fallback"]; no load time: see kiln_harness/loader.py */
     loads: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
   }),
+  /**
+   * --shard: every item pytest collected and did not deselect, for the
+   * supervisor's split; the zygote waits for shard:keep.
+   */
+  message("shard:items", { rootdir: z.string(), nodeids: z.array(z.string()) }),
   message("collection:finished", {
     rootdir: z.string(),
     items: z.array(z.strictObject({ nodeid: z.string(), location })),

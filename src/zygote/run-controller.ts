@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { RunEventSink } from "../events/run-events.js";
 import type { ZygoteToSupervisor } from "../protocol/messages.js";
 import type { DistMode } from "../scheduler/grouping.js";
+import { type ShardSpec, splitShards } from "../scheduler/shard.js";
 import { DEBUG, debug, traceReceived } from "./debug-trace.js";
 import { RunMachine } from "./run-machine.js";
 import type { RunSummary, Timer } from "./run-ports.js";
@@ -24,6 +25,8 @@ export interface RunOptions {
   /** Recorded durations for the project, read once its rootdir is known. */
   loadDurations(rootdir: string): Promise<ReadonlyMap<string, number>>;
   events: RunEventSink;
+  /** --shard I/N: answers the zygote's shard:items. */
+  shard?: ShardSpec;
 }
 
 function realTimer(ms: number, fire: () => void): Timer {
@@ -44,7 +47,7 @@ export class RunController {
   private durations: Promise<ReadonlyMap<string, number>> | undefined;
 
   constructor(
-    zygote: ZygoteHandle,
+    private readonly zygote: ZygoteHandle,
     private readonly options: RunOptions,
   ) {
     this.machine = new RunMachine(
@@ -98,9 +101,30 @@ export class RunController {
     this.machine.kill();
   }
 
+  /** --shard: this shard's part of the split, over every shard's same collection. */
+  private async answerShard(zygote: ZygoteHandle, rootdir: string, nodeids: string[]) {
+    const shard = this.options.shard;
+    if (shard === undefined) {
+      throw new Error("this is a bug in kiln: the zygote sent shard:items without --shard");
+    }
+    const durations = await this.readDurations(rootdir);
+    const plan = splitShards(nodeids, durations, shard.count);
+    const indices = plan.shards[shard.index - 1] ?? [];
+    const total = plan.expected.reduce((sum, seconds) => sum + seconds, 0);
+    const recorded = nodeids.filter((nodeid) => durations.has(nodeid)).length;
+    const note =
+      `kiln: shard ${shard.index}/${shard.count}: ${indices.length} of ${nodeids.length} tests, ` +
+      `expected ${(plan.expected[shard.index - 1] ?? 0).toFixed(2)}s of ${total.toFixed(2)}s ` +
+      `(${recorded} of ${nodeids.length} durations recorded)`;
+    zygote.send({ type: "shard:keep", indices, note });
+  }
+
   onZygoteMessage(message: ZygoteToSupervisor): void {
     const at = Date.now();
     switch (message.type) {
+      case "shard:items":
+        void this.answerShard(this.zygote, message.rootdir, message.nodeids);
+        break;
       case "collection:finished":
         this.rootdir = message.rootdir;
         // Read while the zygote prepares the worker plugins and sends run:ready.

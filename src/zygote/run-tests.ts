@@ -13,6 +13,7 @@ import type { PreparedRegistry } from "../registry/prepare.js";
 import { type RegistryOptions, RegistrySession } from "../registry/registry-session.js";
 import type { IsolationLimits, IsolationProfile } from "../sandbox/profiles.js";
 import type { DistMode } from "../scheduler/grouping.js";
+import type { ShardSpec } from "../scheduler/shard.js";
 import { RunController } from "./run-controller.js";
 import { createScratchDir } from "./scratch-dir.js";
 import { tryKill } from "./try-kill.js";
@@ -45,6 +46,8 @@ export interface TestRunRequest {
   registry: RegistryOptions | null;
   /** --changed / --affected-by: the test files to run (daemon/affected-run.ts). */
   select?: HelloToZygote["select"];
+  /** --shard I/N: run only this shard's part of the split (scheduler/shard.ts). */
+  shard?: ShardSpec;
   /** The workers' sandbox (DESIGN.md section 4); absent: none. */
   isolation?: { profile: IsolationProfile; limits: IsolationLimits };
   /** The zygote's interpreter if it was started already (cli/early-zygote.ts). */
@@ -135,6 +138,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
         scratchDir: scratch,
         interpreterNote: request.interpreterNote,
         ...(request.select === undefined ? {} : { select: request.select }),
+        ...(request.shard === undefined ? {} : { shard: request.shard }),
         ...(request.isolation === undefined || request.isolation.profile === "none"
           ? {}
           : {
@@ -243,6 +247,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       scratchDir: scratch,
       loadDurations: request.loadDurations,
       events: request.events,
+      ...(request.shard === undefined ? {} : { shard: request.shard }),
     });
     controller = run;
     zygote.onMessage((message) => run.onZygoteMessage(message));
@@ -254,7 +259,11 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       at: Date.now(),
       exitCode: interruptedExit(exit.code, interrupts) ?? exit.code ?? ExitCode.INTERNAL_ERROR,
     });
-    if (run.rootdir !== undefined && run.result.durations.size > 0) {
+    // A shard leaves .kiln/durations.json alone: the other shards (on this
+    // machine too, run one after another) must split from the same file,
+    // or they disagree and a test runs twice or never. Its durations are in
+    // its run record; `kiln report --merge` folds all shards' into the file.
+    if (request.shard === undefined && run.rootdir !== undefined && run.result.durations.size > 0) {
       await request.saveDurations(run.rootdir, run.result.durations);
     }
     if (exit.signal !== null) {

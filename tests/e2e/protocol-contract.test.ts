@@ -85,6 +85,8 @@ describe("every message Python sends matches the one schema", () => {
       const results: KilnResult[] = [];
       // Workers, reports, warnings, the registry's stats.
       results.push(await run(suite, ["-n", "2", "test_a.py"]));
+      // --shard: shard:items and its answer.
+      results.push(await run(suite, ["-n", "1", "--shard", "1/2", "test_a.py"]));
       // -x's stop, in its own run: it may stop before another file's warning.
       results.push(await run(suite, ["-n", "2", "-x", "test_b.py", "test_a.py"]));
       // The debugger (no terminal: pdb reads EOF at its prompt).
@@ -117,7 +119,7 @@ describe("every message Python sends matches the one schema", () => {
 
       for (const r of results) clean(r);
       // --pdb without a terminal: pdb reads EOF and quits the session, status 2, as in pytest.
-      expect(results.map((r) => r.code)).toEqual([0, 1, 2, 3, 0, 4]);
+      expect(results.map((r) => r.code)).toEqual([0, 0, 1, 2, 3, 0, 4]);
       const got = received(results);
       expect([...got.zygote].sort()).toEqual(typesOf("zygoteToSupervisor"));
       expect([...got.worker].sort()).toEqual(typesOf("workerToSupervisor"));

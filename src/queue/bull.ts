@@ -1,0 +1,250 @@
+// The work queue of `kiln test --queue` and `kiln agent`, on BullMQ (README:
+// "Dependencies and why"). What Kiln relies on, and why each setting:
+// - A job is locked by the agent running it; the lock is renewed while the
+//   agent lives. An agent killed mid-job stops renewing: once the lock
+//   expires, a live agent's stalled-job check moves the job back to the
+//   queue and another agent runs it (ci-queue's lost lease re-taken).
+// - maxStalledCount bounds that: a job that stalls more often fails for
+//   good, so a test that kills every agent running it ends the job instead
+//   of cycling forever (ci-queue's bounded requeues). The coordinator then
+//   reports that test crashed (ledger.ts).
+// - Each finished test is sent as job progress (Job#updateProgress → the
+//   queue's event stream), so the coordinator reports it as it arrives; a
+//   re-run attempt's re-reports are dropped by the ledger, keyed by attempt.
+import {
+  createNodeRedisClient,
+  type IRedisClient,
+  type Job,
+  Queue,
+  QueueEvents,
+  Worker,
+} from "bullmq";
+import { createClient, type RedisClientType } from "redis";
+
+export class QueueUrlError extends Error {}
+
+/** `redis://[user:password@]host[:port][/db]`, checked; anything else is a usage error. */
+export function parseQueueUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new QueueUrlError(`--queue expects redis://HOST:PORT, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "redis:" || parsed.hostname === "") {
+    throw new QueueUrlError(`--queue expects redis://HOST:PORT, got ${JSON.stringify(url)}`);
+  }
+  const dbText = parsed.pathname.replace(/^\//, "");
+  if (dbText !== "" && !/^\d+$/.test(dbText)) {
+    throw new QueueUrlError(`--queue ${url}: the database must be a number, got ${dbText}`);
+  }
+  return url;
+}
+
+/**
+ * One connection for one BullMQ object, on node-redis (the client the
+ * store already uses; BullMQ 6 adapts it, so no second Redis client).
+ * Commands fail at once while disconnected rather than wait in node-redis'
+ * offline queue: a Redis that went away is an error, never a hang.
+ */
+function connect(
+  url: string,
+  onError: (error: Error) => void = () => undefined,
+): { client: IRedisClient; raw: RedisClientType } {
+  const raw: RedisClientType = createClient({ url, disableOfflineQueue: true });
+  // A connection error is also each pending command's rejection; without a
+  // listener node-redis would throw it as an uncaught 'error' event.
+  raw.on("error", onError);
+  const client = createNodeRedisClient(raw);
+  // The adapter re-emits the client's errors; BullMQ stops listening when
+  // it closes a connection, and an error during an outage after that
+  // would be thrown from the socket's event (found by queue-faults.test.ts:
+  // "Socket closed unexpectedly" as an uncaught exception). onError has it.
+  client.on("error", () => undefined);
+  return { client, raw };
+}
+
+async function closeRaw(raw: RedisClientType): Promise<void> {
+  if (raw.isOpen) await raw.close().catch(() => raw.destroy());
+}
+
+/** The one queue every run and agent of this Redis shares; jobs carry their run id. */
+export const QUEUE_NAME = "kiln-jobs";
+
+export interface QueueTimings {
+  /** How long an agent's lock on a job lasts without renewal (ms). */
+  lockMs: number;
+  /** How often live agents look for jobs whose lock expired (ms). */
+  stalledCheckMs: number;
+  /** Stalls a job survives; one more fails it (a test that kills every agent). */
+  maxStalls: number;
+}
+
+/**
+ * BullMQ's defaults (30 s lock, 30 s check, 1 stall); KILN_QUEUE_LOCK_MS
+ * shortens the lock (and the check, to half of it) for tests, where a
+ * killed agent's job must come back in seconds.
+ */
+export function queueTimings(env: NodeJS.ProcessEnv): QueueTimings {
+  const raw = env.KILN_QUEUE_LOCK_MS;
+  const lockMs = raw !== undefined && /^\d+$/.test(raw) ? Math.max(200, Number(raw)) : 30_000;
+  return { lockMs, stalledCheckMs: Math.max(100, Math.floor(lockMs / 2)), maxStalls: 1 };
+}
+
+export interface JobData {
+  runId: string;
+  nodeids: string[];
+}
+
+/** One finished test, sent as the job's progress. */
+export interface TestProgress {
+  nodeid: string;
+  attempt: number;
+  /** What the coordinator replays (opaque here). */
+  report: unknown;
+}
+
+export interface CoordinatorHandlers {
+  progress(jobId: string, progress: TestProgress): void;
+  completed(jobId: string): void;
+  failed(jobId: string, reason: string): void;
+  /**
+   * The connection to Redis failed (Redis stopped, restarted, unreachable).
+   * Called once; the coordinator ends the run with a clear error naming the
+   * tests not reported, rather than wait on events that may never come:
+   * a restarted Redis without persistence has lost the queue's jobs.
+   */
+  connectionLost(message: string): void;
+}
+
+/** The coordinator's side: enqueue jobs, hear their progress and ends. */
+export class JobQueue {
+  private constructor(
+    private readonly queue: Queue,
+    private readonly events: QueueEvents,
+    private readonly raws: RedisClientType[],
+  ) {}
+
+  static async open(url: string, handlers: CoordinatorHandlers): Promise<JobQueue> {
+    let lost = false;
+    const onError = (error: Error) => {
+      if (lost) return;
+      lost = true;
+      handlers.connectionLost(`the queue's Redis at ${url} is unreachable: ${error.message}`);
+    };
+    const forQueue = connect(url, onError);
+    const forEvents = connect(url, onError);
+    const queue = new Queue(QUEUE_NAME, { connection: forQueue.client });
+    const events = new QueueEvents(QUEUE_NAME, { connection: forEvents.client });
+    // BullMQ re-emits its connections' errors on these objects; an
+    // EventEmitter's 'error' without a listener would be thrown.
+    queue.on("error", onError);
+    events.on("error", onError);
+    events.on("progress", ({ jobId, data }) => {
+      if (isProgress(data)) handlers.progress(jobId, data);
+    });
+    events.on("completed", ({ jobId }) => handlers.completed(jobId));
+    events.on("failed", ({ jobId, failedReason }) => handlers.failed(jobId, failedReason));
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    return new JobQueue(queue, events, [forQueue.raw, forEvents.raw]);
+  }
+
+  /** Enqueued in the order given (the plan's longest first). */
+  async enqueue(runId: string, jobs: readonly { id: string; nodeids: string[] }[]): Promise<void> {
+    await this.queue.addBulk(
+      jobs.map((job) => ({
+        name: runId,
+        data: { runId, nodeids: job.nodeids } satisfies JobData,
+        opts: { jobId: job.id, removeOnComplete: true, removeOnFail: true },
+      })),
+    );
+  }
+
+  /**
+   * The agents consuming this queue now (BullMQ names each worker's Redis
+   * connection; CLIENT LIST counts them): the coordinator's "no agent"
+   * check, before it waits on jobs nobody will take.
+   */
+  agentCount(): Promise<number> {
+    return this.queue.getWorkersCount();
+  }
+
+  /**
+   * Waits until at least one agent is connected, polling every `pollMs`;
+   * false once `timeoutMs` passed without one.
+   */
+  async waitForAgent(timeoutMs: number, pollMs = 200): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if ((await this.agentCount()) > 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((done) => setTimeout(done, Math.min(pollMs, deadline - Date.now())));
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await Promise.allSettled(this.raws.map(closeRaw));
+  }
+}
+
+export interface AgentJob {
+  id: string;
+  data: JobData;
+  /** 1 for the first run of this job, 2 after its first agent died, ... */
+  attempt: number;
+  report(progress: Omit<TestProgress, "attempt">): Promise<void>;
+}
+
+/** The agent's side: take jobs (`concurrency` at a time) and run them. */
+export interface JobConsumer {
+  waitUntilReady(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export function consumeJobs(
+  url: string,
+  timings: QueueTimings,
+  concurrency: number,
+  run: (job: AgentJob) => Promise<void>,
+): JobConsumer {
+  const connection = connect(url);
+  const worker = new Worker<JobData>(
+    QUEUE_NAME,
+    async (job: Job<JobData>) => {
+      const attempt = job.attemptsStarted > 0 ? job.attemptsStarted : job.stalledCounter + 1;
+      await run({
+        id: job.id ?? "",
+        data: job.data,
+        attempt,
+        report: (progress) => job.updateProgress({ ...progress, attempt }),
+      });
+    },
+    {
+      connection: connection.client,
+      concurrency,
+      lockDuration: timings.lockMs,
+      stalledInterval: timings.stalledCheckMs,
+      maxStalledCount: timings.maxStalls,
+    },
+  );
+  // A Redis that went away: BullMQ's worker reconnects and resumes taking
+  // jobs; the error is said on stderr, once per outage is enough for now.
+  worker.on("error", (error) => process.stderr.write(`kiln agent: queue: ${error.message}\n`));
+  return {
+    waitUntilReady: () => worker.waitUntilReady(),
+    close: async () => {
+      await worker.close().catch(() => undefined);
+      await closeRaw(connection.raw);
+    },
+  };
+}
+
+function isProgress(data: unknown): data is TestProgress {
+  return (
+    typeof data === "object" &&
+    data !== null &&
+    typeof (data as TestProgress).nodeid === "string" &&
+    typeof (data as TestProgress).attempt === "number"
+  );
+}
