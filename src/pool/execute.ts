@@ -2,8 +2,8 @@
 // output up to the cap, enforce the time limit (the zygote kills the
 // worker's process group), and shape the answer the API returns.
 import { StringDecoder } from "node:string_decoder";
+import type { ExecPool, PooledWorker, Runtime } from "./exec-pool.js";
 import type { ExecDone, ExecRun } from "./exec-worker.js";
-import type { Pool } from "./pool.js";
 
 export type LimitHit = "time" | "memory" | "output";
 
@@ -23,7 +23,7 @@ export interface ExecResponse {
   limits_hit: LimitHit[];
   /** Output past the cap was dropped. */
   truncated: boolean;
-  worker: { id: number; pid: number | null; profile: string };
+  worker: { id: number; pid: number | null; profile: string; runtime: Runtime };
 }
 
 export interface ExecOptions {
@@ -37,8 +37,8 @@ export interface ExecOptions {
 /** How long to wait for the last output bytes once the worker is done. */
 const DRAIN_MS = 1_000;
 
-export async function execute(
-  pool: Pool,
+export async function execute<W extends PooledWorker>(
+  pool: ExecPool<W>,
   request: ExecRun,
   body: Buffer,
   options: ExecOptions,
@@ -90,7 +90,12 @@ export async function execute(
     duration_ms: Math.round(duration * 1000) / 1000,
     limits_hit: [],
     truncated,
-    worker: { id: worker.id, pid: worker.pid ?? null, profile: worker.profile },
+    worker: {
+      id: worker.id,
+      pid: worker.pid ?? null,
+      profile: worker.profile,
+      runtime: pool.runtime,
+    },
   };
   if (done) {
     response.exit_code = done.exitCode;
