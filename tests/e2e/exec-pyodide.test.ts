@@ -5,7 +5,7 @@
 // .kiln/ and reused; and the same answers as the native runtime for the
 // same requests (timings, worker ids and traceback caret lines aside: the
 // two runtimes' Pythons differ in version).
-import { statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -112,6 +112,30 @@ describe("instances", () => {
     const r = await runKiln(["exec", "--runtime", "pyodide", "-c", "print('local')"], { cwd });
     expect(r).toMatchObject({ code: 0, stdout: "local\n" });
     expect(statSync(path).mtimeMs).toBe(before);
+  });
+
+  it("serves workspace modules from the store through the same finder, with source lines", async () => {
+    const src = join(cwd, "ws-src");
+    mkdirSync(join(src, "shared"), { recursive: true });
+    mkdirSync(join(src, "nsp"));
+    writeFileSync(
+      join(src, "shared", "__init__.py"),
+      "from .b import g\ndef f(x):\n    return g(x) + 1\ndef boom():\n    raise ValueError('boom')\n",
+    );
+    writeFileSync(join(src, "shared", "b.py"), "def g(x):\n    return x * 2\n");
+    writeFileSync(join(src, "nsp", "m.py"), "V = 7\n");
+    const push = await runKiln(["workspace", "push", "demo", src, "--store", "sqlite"], { cwd });
+    expect(push.code).toBe(0);
+    const code =
+      "import shared, nsp.m\nprint(shared.f(20), nsp.m.V, shared.__file__)\nshared.boom()";
+    const r = await runKiln(
+      ["exec", "--runtime", "pyodide", "--workspace", "demo", "--store", "sqlite", "-c", code],
+      { cwd },
+    );
+    expect(r.stdout).toBe("41 7 /<kiln-workspace>/demo/shared/__init__.py\n");
+    expect(r.stderr).toContain('File "/<kiln-workspace>/demo/shared/__init__.py", line 5, in boom');
+    expect(r.stderr).toContain("raise ValueError('boom')");
+    expect(r.code).toBe(1);
   });
 
   it("refuses --preload: no vendored wheels, and it never fetches", async () => {
