@@ -159,7 +159,7 @@ try {
   const source = `
     const { parentPort } = await import("node:worker_threads");
     const { loadPyodide } = await import(${JSON.stringify(join(REPO, "node_modules/pyodide/pyodide.mjs"))});
-    const py = await loadPyodide();
+    const py = await loadPyodide({ indexURL: ${JSON.stringify(join(REPO, "node_modules/pyodide/"))}, stdout: () => {} });
     py.runPython("print(1)");
     parentPort.postMessage("done");`;
   for (let i = 0; i < Math.min(N, 5); i++) {

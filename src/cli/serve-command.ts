@@ -2,8 +2,8 @@
 import type { Command } from "commander";
 import { ExecZygoteError, PROFILES, type Profile } from "../pool/exec-zygote.js";
 import { chooseRuntime, RuntimeUsageError } from "../pool/runtime-choice.js";
-import { SnapshotError } from "../pyodide/snapshot.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import { SnapshotError } from "../pyodide/snapshot.js";
 import { ServeUsageError, serve } from "../server/serve.js";
 
 const int = (flag: string, min: number) => (value: string) => {

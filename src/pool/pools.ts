@@ -2,9 +2,9 @@
 // profile, all or nothing: a profile that can't be applied stops the start
 // with its reason (never a silent downgrade).
 import { rmSync } from "node:fs";
-import { createScratchDir } from "../zygote/scratch-dir.js";
 import { PyodidePool } from "../pyodide/pyodide-pool.js";
 import { ensureSnapshot } from "../pyodide/snapshot.js";
+import { createScratchDir } from "../zygote/scratch-dir.js";
 import type { ExecPool, Runtime } from "./exec-pool.js";
 import type { Profile } from "./exec-zygote.js";
 import { Pool, type PoolObserver } from "./pool.js";
@@ -41,11 +41,19 @@ export async function startPools(options: PoolSetOptions): Promise<PoolSet> {
   };
   try {
     if (options.runtime === "pyodide") {
-      const snapshotPath = await ensureSnapshot(options.rootdir ?? process.cwd(), options.preload ?? []);
+      const snapshotPath = await ensureSnapshot(
+        options.rootdir ?? process.cwd(),
+        options.preload ?? [],
+      );
       for (const profile of options.profiles) {
         pools.set(
           profile,
-          new PyodidePool({ profile, snapshotPath, sizing: options.sizing, observer: options.observer }),
+          new PyodidePool({
+            profile,
+            snapshotPath,
+            sizing: options.sizing,
+            observer: options.observer,
+          }),
         );
       }
       return { pools, stop };

@@ -43,7 +43,8 @@ const HARNESS_DIR = "/kiln";
 const ENV = { HOME: "/home/pyodide", LANG: "C.UTF-8" };
 
 const port = parentPort;
-if (!port) throw new Error("this is a bug in kiln: instance-thread.ts runs only as a worker thread");
+if (!port)
+  throw new Error("this is a bug in kiln: instance-thread.ts runs only as a worker thread");
 const data = workerData as ThreadData;
 
 interface WasmMemory {
@@ -62,12 +63,52 @@ Memory.prototype.grow = function grow(this: WasmMemory, pages: number) {
   return realGrow.call(this, pages);
 };
 
-function cutOffTheOutside(): void {
-  // No network from this thread: the code's Python can reach JS (through
-  // the FFI or ctypes), so the JS side must have nothing to reach with.
+interface EmscriptenParts {
+  SOCKFS: { websocket_sock_ops: Record<string, unknown> };
+  FS: { ErrnoError: new (errno: number) => Error; filesystems: Record<string, unknown> };
+  ERRNO_CODES?: Record<string, number>;
+}
+
+/**
+ * The code's Python reaches JS (the FFI, and ctypes reaches every
+ * Emscripten import), so the JS side is cut down before it runs:
+ * - no network: Emscripten's SOCKFS dials out through the `ws` package in
+ *   Node (a socket.connect() to any host:port would go out as a WebSocket);
+ *   its peer and listen operations now fail with ENETUNREACH, and fetch,
+ *   XMLHttpRequest and WebSocket are gone from this thread;
+ * - no host file system: NODEFS is removed, so nothing can mount one;
+ * - no new JS code: eval and the Function constructors (reachable from any
+ *   JS function's .constructor) throw, so the code cannot write JS that
+ *   imports node:fs or node:child_process;
+ * - no way back to the Pyodide API (pyodide_js: mountNodeFS, loadPackage,
+ *   which falls back to a CDN).
+ */
+function cutOffTheOutside(module: EmscriptenParts, unregister: (name: string) => void): void {
+  const { FS } = module;
+  const unreachable = module.ERRNO_CODES?.ENETUNREACH ?? 40;
+  const refuse = () => {
+    throw new FS.ErrnoError(unreachable);
+  };
+  const ops = module.SOCKFS.websocket_sock_ops;
+  for (const name of ["createPeer", "connect", "listen", "sendmsg"]) ops[name] = refuse;
+  delete FS.filesystems.NODEFS;
+  unregister("pyodide_js");
   const global = globalThis as Record<string, unknown>;
-  for (const name of ["fetch", "XMLHttpRequest", "WebSocket", "EventSource", "Request"]) {
+  for (const name of ["fetch", "XMLHttpRequest", "WebSocket", "EventSource", "Request", "eval"]) {
     delete global[name];
+  }
+  const blocked = () => {
+    throw new EvalError("kiln: no JS code generation in a Pyodide instance");
+  };
+  const kinds = [() => {}, async () => {}, function* () {}, async function* () {}].map(
+    (f) => Object.getPrototypeOf(f) as object,
+  );
+  for (const proto of kinds) {
+    Object.defineProperty(proto, "constructor", {
+      value: blocked,
+      writable: false,
+      configurable: false,
+    });
   }
 }
 
@@ -84,7 +125,9 @@ async function main(): Promise<void> {
       `import sys\nsys.path.insert(0, ${JSON.stringify(HARNESS_DIR)})\nimport kiln_harness.exec_wasm`,
     );
     const bytes = py.makeMemorySnapshot();
-    port?.postMessage({ type: "snapshot", bytes } satisfies ThreadMessage, [bytes.buffer as ArrayBuffer]);
+    port?.postMessage({ type: "snapshot", bytes } satisfies ThreadMessage, [
+      bytes.buffer as ArrayBuffer,
+    ]);
     return;
   }
   if (!data.snapshotPath || !data.interrupt) {
@@ -100,7 +143,9 @@ async function main(): Promise<void> {
   const post = (stream: "stdout" | "stderr") => ({
     write(buffer: Uint8Array): number {
       const copy = buffer.slice();
-      port?.postMessage({ type: "out", stream, data: copy } satisfies ThreadMessage, [copy.buffer as ArrayBuffer]);
+      port?.postMessage({ type: "out", stream, data: copy } satisfies ThreadMessage, [
+        copy.buffer as ArrayBuffer,
+      ]);
       return buffer.length;
     },
   });
@@ -109,10 +154,9 @@ async function main(): Promise<void> {
   py.setStdin({ error: true });
   // The code must not get back to the API: mountNodeFS, loadPackage (which
   // fetches), runPythonAsync's JS. `js` is the empty jsglobals object.
-  py.runPython(
-    "import sys\nfor _name in ('pyodide_js', '_pyodide_js'):\n    sys.modules.pop(_name, None)\nsys.modules['pyodide_js'] = None",
-  );
-  cutOffTheOutside();
+  py.runPython("import sys\nsys.modules.pop('pyodide_js', None)");
+  const internal = py as unknown as { _module: EmscriptenParts };
+  cutOffTheOutside(internal._module, (name) => py.unregisterJsModule(name));
   const serve = py.pyimport("kiln_harness.exec_wasm").serve as (r: string, b: Uint8Array) => string;
   port?.once("message", (message: RunMessage) => {
     memoryCap = message.memoryBytes;

@@ -8,6 +8,7 @@
 import { Worker } from "node:worker_threads";
 import type { ExecPool, PooledWorker } from "../pool/exec-pool.js";
 import type { ExecDone, ExecRun, OutputSink, WorkerExit } from "../pool/exec-worker.js";
+import type { Profile } from "../pool/exec-zygote.js";
 import { PoolError, type PoolObserver } from "../pool/pool.js";
 import { readCpuPressure } from "../pool/psi.js";
 import {
@@ -20,7 +21,6 @@ import {
   type SizingConfig,
   targetSize,
 } from "../pool/sizing.js";
-import type { Profile } from "../pool/exec-zygote.js";
 import type { RunMessage, ThreadData, ThreadMessage } from "./instance-thread.js";
 import { INSTANCE_THREAD } from "./snapshot.js";
 
@@ -50,7 +50,11 @@ export class PyodideInstance implements PooledWorker {
     snapshotPath: string,
   ) {
     this.thread = new Worker(INSTANCE_THREAD, {
-      workerData: { mode: "instance", snapshotPath, interrupt: this.interrupt } satisfies ThreadData,
+      workerData: {
+        mode: "instance",
+        snapshotPath,
+        interrupt: this.interrupt,
+      } satisfies ThreadData,
       resourceLimits: { maxOldGenerationSizeMb: JS_HEAP_MB },
       stdout: false,
       stderr: false,
@@ -99,7 +103,13 @@ export class PyodideInstance implements PooledWorker {
     // stored code is marshalled by the pushing CPython, whose format need
     // not be Pyodide's.
     const sent: ExecRun = workspace
-      ? { ...request, workspace: { ...workspace, modules: workspace.modules.map((m) => ({ ...m, codeLength: 0 })) } }
+      ? {
+          ...request,
+          workspace: {
+            ...workspace,
+            modules: workspace.modules.map((m) => ({ ...m, codeLength: 0 })),
+          },
+        }
       : request;
     this.thread.postMessage({
       type: "run",
@@ -215,7 +225,12 @@ export class PyodidePool implements ExecPool<PyodideInstance> {
     const wanted = Math.max(refillCount(held, decision.target), atLeast - this.starting);
     const room = this.sizing.ceiling - this.instances.size;
     for (let i = 0; i < Math.min(wanted, room); i++) this.spawn();
-    this.options.observer?.sized(this.profile, this.idle.length + this.starting, decision.target, psi);
+    this.options.observer?.sized(
+      this.profile,
+      this.idle.length + this.starting,
+      decision.target,
+      psi,
+    );
   }
 
   private spawn(): void {
@@ -244,7 +259,9 @@ export class PyodidePool implements ExecPool<PyodideInstance> {
         this.starting--;
         this.failures++;
         if (this.failures >= MAX_STARTUP_FAILURES) {
-          this.fail(new PoolError(`${this.profile} pyodide instances keep dying before they are ready`));
+          this.fail(
+            new PoolError(`${this.profile} pyodide instances keep dying before they are ready`),
+          );
           return;
         }
         if (this.waiters.length) this.refill(this.waiters.length);

@@ -33,7 +33,8 @@ function harnessSources(): Record<string, string> {
 
 export function snapshotPath(rootdir: string, preload: string[]): string {
   const hash = createHash("sha256");
-  for (const [name, source] of Object.entries(harnessSources())) hash.update(`${name}\0${source}\0`);
+  for (const [name, source] of Object.entries(harnessSources()))
+    hash.update(`${name}\0${source}\0`);
   hash.update(JSON.stringify([...preload].sort()));
   const key = hash.digest("hex").slice(0, 16);
   return join(kilnDir(rootdir), "pyodide", `snapshot-${pyodideVersion()}-${key}.bin`);

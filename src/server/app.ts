@@ -3,10 +3,10 @@
 // A non-zero exit_code or an `error` is a 200: the service worked. 4xx and
 // 5xx are the service's own refusals and faults.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { ExecPool } from "../pool/exec-pool.js";
 import type { ExecRun } from "../pool/exec-worker.js";
 import type { Profile } from "../pool/exec-zygote.js";
 import { type ExecResponse, execute } from "../pool/execute.js";
-import type { ExecPool } from "../pool/exec-pool.js";
 import { PoolError } from "../pool/pool.js";
 import { WorkspaceError, type WorkspaceLoader } from "../workspace/loader.js";
 import type { Admission } from "./admission.js";
