@@ -1,12 +1,14 @@
 // The memory snapshot Pyodide instances boot from (issue 14): built once by
 // booting Pyodide cold (~4 s) with Kiln's exec harness imported, then cached
 // as .kiln/pyodide/snapshot-<pyodide version>-<key>.bin, where the key
-// hashes the harness sources and the preloaded packages, so a new Pyodide
-// or a changed harness builds a new one and never boots a stale heap.
+// hashes the harness sources, the thread that builds it and the preloaded
+// packages, so a new Pyodide or a changed harness builds a new one and
+// never boots a stale heap.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { HARNESS_DIR } from "../config/harness.js";
 import { kilnDir } from "../config/kiln-dir.js";
@@ -35,6 +37,8 @@ export function snapshotPath(rootdir: string, preload: string[]): string {
   const hash = createHash("sha256");
   for (const [name, source] of Object.entries(harnessSources()))
     hash.update(`${name}\0${source}\0`);
+  // The thread's code builds the snapshot's heap too (what it writes, imports).
+  hash.update(readFileSync(fileURLToPath(INSTANCE_THREAD)));
   hash.update(JSON.stringify([...preload].sort()));
   const key = hash.digest("hex").slice(0, 16);
   return join(kilnDir(rootdir), "pyodide", `snapshot-${pyodideVersion()}-${key}.bin`);
