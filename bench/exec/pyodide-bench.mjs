@@ -116,25 +116,30 @@ try {
       req.end(data);
     });
   };
-  const idle = await server(0);
-  await sleep(1500);
-  const rssEmpty = rssMb(idle.child.pid);
-  idle.child.kill("SIGTERM");
-  await new Promise((r) => idle.child.on("close", r));
-  const { child, url } = await server(FLOOR);
-  const ready = async (idle = 1) => {
+  // Memory per idle instance: a server holding one idle instance against
+  // one holding FLOOR + 1 (floor 0 still keeps one: the target is at least
+  // 1, sizing.ts), both fully booted.
+  const booted = async (url, idle) => {
     for (;;) {
       const body = await (await fetch(`${url}/readyz`)).json();
       if (body.pools.strict.idle >= idle && body.pools.strict.starting === 0) return;
       await sleep(20);
     }
   };
-  await ready(FLOOR);
+  const one = await server(1);
+  await booted(one.url, 1);
+  await sleep(500);
+  const rssOne = rssMb(one.child.pid);
+  one.child.kill("SIGTERM");
+  await new Promise((r) => one.child.on("close", r));
+  const { child, url } = await server(FLOOR + 1);
+  await booted(url, FLOOR + 1);
   await sleep(500);
   const rssFull = rssMb(child.pid);
   console.log(
-    `memory per idle instance: ${((rssFull - rssEmpty) / FLOOR).toFixed(0)} MB (server RSS ${rssEmpty.toFixed(0)} MB with no instance, ${rssFull.toFixed(0)} MB with ${FLOOR} idle)`,
+    `memory per idle instance: ${((rssFull - rssOne) / FLOOR).toFixed(0)} MB (server RSS ${rssOne.toFixed(0)} MB with 1 idle instance, ${rssFull.toFixed(0)} MB with ${FLOOR + 1})`,
   );
+  const ready = () => booted(url, 1);
   const paced = [];
   for (let i = 0; i < N; i++) {
     await ready();
