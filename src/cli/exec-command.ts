@@ -8,7 +8,9 @@ import type { Command } from "commander";
 import { ExecZygoteError, type Profile } from "../pool/exec-zygote.js";
 import { type ExecError, execute } from "../pool/execute.js";
 import { startPools } from "../pool/pools.js";
+import { chooseRuntime, RuntimeUsageError } from "../pool/runtime-choice.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import { SnapshotError } from "../pyodide/snapshot.js";
 import { LIMITS } from "../server/exec-request.js";
 import { WorkspaceError, WorkspaceLoader } from "../workspace/loader.js";
 import { WorkspaceStore } from "../workspace/store.js";
@@ -23,6 +25,7 @@ interface ExecFlags {
   python?: string;
   timeoutMs?: string;
   stdinFile?: string;
+  runtime?: string;
 }
 
 class ExecUsageError extends Error {}
@@ -38,6 +41,10 @@ export function registerExecCommand(program: Command): void {
     .option("--profile <profile>", "isolation profile", "strict")
     .option("--store <store>", "locally: the workspace store (sqlite or redis://host:port)")
     .option("--python <path>", "locally: the interpreter (default: KILN_PYTHON, else python3)")
+    .option(
+      "--runtime <runtime>",
+      "locally: native or pyodide (default native where strict applies; a server uses its own)",
+    )
     .option("--timeout-ms <ms>", "time limit", String(LIMITS.defaultTimeoutMs))
     .option(
       "--stdin-file <path>",
@@ -49,7 +56,11 @@ export function registerExecCommand(program: Command): void {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         process.stderr.write(`kiln: error: ${message}\n`);
-        const usage = error instanceof ExecUsageError || error instanceof ExecZygoteError;
+        const usage =
+          error instanceof ExecUsageError ||
+          error instanceof ExecZygoteError ||
+          error instanceof RuntimeUsageError ||
+          error instanceof SnapshotError;
         process.exitCode = usage ? ExitCode.USAGE_ERROR : ExitCode.INTERNAL_ERROR;
       }
     });
@@ -161,7 +172,14 @@ async function local(
     }
   }
   const python = flags.python ?? process.env.KILN_PYTHON ?? "python3";
-  const set = await startPools({ profiles: [profile], python, sizing: { floor: 0, ceiling: 1 } });
+  const choice = chooseRuntime(flags.runtime);
+  if (choice.note) process.stderr.write(`${choice.note}\n`);
+  const set = await startPools({
+    profiles: [profile],
+    python,
+    sizing: { floor: 0, ceiling: 1 },
+    runtime: choice.runtime,
+  });
   try {
     const pool = set.pools.get(profile);
     if (!pool) throw new Error("this is a bug in kiln: no pool for the profile");

@@ -1,7 +1,9 @@
 // `kiln serve`: the exec service (issue 13; src/server/serve.ts).
 import type { Command } from "commander";
 import { ExecZygoteError, PROFILES, type Profile } from "../pool/exec-zygote.js";
+import { chooseRuntime, RuntimeUsageError } from "../pool/runtime-choice.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import { SnapshotError } from "../pyodide/snapshot.js";
 import { ServeUsageError, serve } from "../server/serve.js";
 
 const int = (flag: string, min: number) => (value: string) => {
@@ -49,10 +51,16 @@ export function registerServeCommand(program: Command): void {
       "stdout+stderr kept per request (the rest is dropped, flagged)",
       String(1024 * 1024),
     )
+    .option(
+      "--runtime <runtime>",
+      "native (sandboxed processes) or pyodide (Wasm); default native where strict applies",
+    )
     .option("--drain-ms <ms>", "how long SIGTERM waits for requests in flight", "10000")
     .action(async (raw: Record<string, string | undefined>) => {
       try {
         const ceiling = int("--pool-ceiling", 1)(raw.poolCeiling ?? "32");
+        const choice = chooseRuntime(raw.runtime);
+        if (choice.note) process.stdout.write(`${choice.note}\n`);
         const code = await serve(
           {
             host: raw.host,
@@ -72,6 +80,7 @@ export function registerServeCommand(program: Command): void {
             bodyLimit: int("--body-limit", 1024)(raw.bodyLimit ?? "1048576"),
             outputCap: int("--output-cap", 1)(raw.outputCap ?? "1048576"),
             drainMs: int("--drain-ms", 0)(raw.drainMs ?? "10000"),
+            runtime: choice.runtime,
           },
           (line) => process.stdout.write(`${line}\n`),
         );
@@ -82,7 +91,11 @@ export function registerServeCommand(program: Command): void {
         process.stderr.write(
           `kiln: error: ${error instanceof Error ? error.message : String(error)}\n`,
         );
-        const usage = error instanceof ServeUsageError || error instanceof ExecZygoteError;
+        const usage =
+          error instanceof ServeUsageError ||
+          error instanceof ExecZygoteError ||
+          error instanceof RuntimeUsageError ||
+          error instanceof SnapshotError;
         process.exitCode = usage ? ExitCode.USAGE_ERROR : ExitCode.INTERNAL_ERROR;
       }
     });

@@ -2,8 +2,8 @@
 // output up to the cap, enforce the time limit (the zygote kills the
 // worker's process group), and shape the answer the API returns.
 import { StringDecoder } from "node:string_decoder";
-import type { ExecDone, ExecRun, ExecWorker } from "./exec-worker.js";
-import type { Pool } from "./pool.js";
+import type { ExecPool, PooledWorker, Runtime } from "./exec-pool.js";
+import type { ExecDone, ExecRun } from "./exec-worker.js";
 
 export type LimitHit = "time" | "memory" | "output";
 
@@ -23,7 +23,7 @@ export interface ExecResponse {
   limits_hit: LimitHit[];
   /** Output past the cap was dropped. */
   truncated: boolean;
-  worker: { id: number; pid: number | null; profile: string };
+  worker: { id: number; pid: number | null; profile: string; runtime: Runtime };
 }
 
 export interface ExecOptions {
@@ -47,7 +47,7 @@ const EXIT_MS = 1_000;
  * on exec:done, before the exit, left a window in which it could). A worker
  * that does not exit after its answer (a non-daemon thread) is killed.
  */
-async function reaped(pool: Pool, worker: ExecWorker): Promise<void> {
+async function reaped<W extends PooledWorker>(pool: ExecPool<W>, worker: W): Promise<void> {
   if (await settlesWithin(worker.exited, EXIT_MS)) return;
   pool.kill(worker);
   // Still no exit: the zygote itself is stuck or gone (the pool then fails
@@ -67,8 +67,8 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   return settled;
 }
 
-export async function execute(
-  pool: Pool,
+export async function execute<W extends PooledWorker>(
+  pool: ExecPool<W>,
   request: ExecRun,
   body: Buffer,
   options: ExecOptions,
@@ -124,7 +124,12 @@ export async function execute(
     duration_ms: Math.round(duration * 1000) / 1000,
     limits_hit: [],
     truncated,
-    worker: { id: worker.id, pid: worker.pid ?? null, profile: worker.profile },
+    worker: {
+      id: worker.id,
+      pid: worker.pid ?? null,
+      profile: worker.profile,
+      runtime: pool.runtime,
+    },
   };
   if (done) {
     response.exit_code = done.exitCode;

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AttachServer } from "./attach-server.js";
+import type { ExecPool } from "./exec-pool.js";
 import { ExecWorker, type WorkerExit } from "./exec-worker.js";
 import { ExecZygote, type Profile, poolUser } from "./exec-zygote.js";
 import { readCpuPressure } from "./psi.js";
@@ -49,7 +50,8 @@ export class PoolError extends Error {
   override name = "PoolError";
 }
 
-export class Pool {
+export class Pool implements ExecPool<ExecWorker> {
+  readonly runtime = "native" as const;
   private readonly workers = new Map<number, ExecWorker>();
   private readonly idle: ExecWorker[] = [];
   private starting = 0;

@@ -2,7 +2,10 @@
 // profile, all or nothing: a profile that can't be applied stops the start
 // with its reason (never a silent downgrade).
 import { rmSync } from "node:fs";
+import { PyodidePool } from "../pyodide/pyodide-pool.js";
+import { ensureSnapshot } from "../pyodide/snapshot.js";
 import { createScratchDir } from "../zygote/scratch-dir.js";
+import type { ExecPool, Runtime } from "./exec-pool.js";
 import type { Profile } from "./exec-zygote.js";
 import { Pool, type PoolObserver } from "./pool.js";
 import type { SizingConfig } from "./sizing.js";
@@ -15,10 +18,14 @@ export interface PoolSetOptions {
   observer?: PoolObserver;
   /** RLIMIT_NPROC in each sandboxed pool's user namespace. */
   processes?: number;
+  /** native (default): sandboxed processes; pyodide: Wasm instances in threads. */
+  runtime?: Runtime;
+  /** Where .kiln/ is (the pyodide snapshot cache); default the working directory. */
+  rootdir?: string;
 }
 
 export interface PoolSet {
-  pools: Map<Profile, Pool>;
+  pools: Map<Profile, ExecPool>;
   stop(): Promise<void>;
 }
 
@@ -27,12 +34,30 @@ export const DEFAULT_POOL_PROCESSES = 256;
 
 export async function startPools(options: PoolSetOptions): Promise<PoolSet> {
   const scratchDir = createScratchDir();
-  const pools = new Map<Profile, Pool>();
+  const pools = new Map<Profile, ExecPool>();
   const stop = async () => {
     await Promise.all([...pools.values()].map((p) => p.stop()));
     rmSync(scratchDir, { recursive: true, force: true });
   };
   try {
+    if (options.runtime === "pyodide") {
+      const snapshotPath = await ensureSnapshot(
+        options.rootdir ?? process.cwd(),
+        options.preload ?? [],
+      );
+      for (const profile of options.profiles) {
+        pools.set(
+          profile,
+          new PyodidePool({
+            profile,
+            snapshotPath,
+            sizing: options.sizing,
+            observer: options.observer,
+          }),
+        );
+      }
+      return { pools, stop };
+    }
     for (const profile of options.profiles) {
       pools.set(
         profile,

@@ -3,10 +3,11 @@
 // A non-zero exit_code or an `error` is a 200: the service worked. 4xx and
 // 5xx are the service's own refusals and faults.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { ExecPool } from "../pool/exec-pool.js";
 import type { ExecRun } from "../pool/exec-worker.js";
 import type { Profile } from "../pool/exec-zygote.js";
 import { type ExecResponse, execute } from "../pool/execute.js";
-import { type Pool, PoolError } from "../pool/pool.js";
+import { PoolError } from "../pool/pool.js";
 import { WorkspaceError, type WorkspaceLoader } from "../workspace/loader.js";
 import type { Admission } from "./admission.js";
 import type { TokenCheck } from "./auth.js";
@@ -14,7 +15,7 @@ import { describeProblem, type ExecRequestBody, execRequest, LIMITS } from "./ex
 import type { ExecMetrics } from "./metrics.js";
 
 export interface AppDeps {
-  pools: Map<Profile, Pool>;
+  pools: Map<Profile, ExecPool>;
   defaultProfile: Profile;
   admission: Admission;
   tokens: TokenCheck;
@@ -224,7 +225,7 @@ async function answerWorkspaceError(reply: FastifyReply, message: string, stream
 
 async function streamExec(
   reply: FastifyReply,
-  pool: Pool,
+  pool: ExecPool,
   request: ExecRun,
   body: Buffer,
   timeoutMs: number,

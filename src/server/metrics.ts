@@ -5,6 +5,11 @@ import type { PoolObserver } from "../pool/pool.js";
 
 export class ExecMetrics implements PoolObserver {
   readonly registry = new Registry();
+
+  /** Every series is labelled with the runtime (native, pyodide): same metrics, either way. */
+  constructor(runtime: string) {
+    this.registry.setDefaultLabels({ runtime });
+  }
   private readonly spawnSeconds = new Histogram({
     name: "kiln_pool_spawn_seconds",
     help: "From asking the zygote to fork to the worker being attached, sandboxed and ready",

@@ -2,6 +2,7 @@
 // SIGINT drain the requests in flight (bounded), then stop the pools, so no
 // process is left behind.
 import { isIP } from "node:net";
+import type { Runtime } from "../pool/exec-pool.js";
 import type { Profile } from "../pool/exec-zygote.js";
 import { startPools } from "../pool/pools.js";
 import { WorkspaceLoader } from "../workspace/loader.js";
@@ -26,6 +27,7 @@ export interface ServeOptions {
   bodyLimit: number;
   outputCap: number;
   drainMs: number;
+  runtime: Runtime;
 }
 
 export class ServeUsageError extends Error {
@@ -46,7 +48,7 @@ export async function serve(options: ServeOptions, log: (line: string) => void):
     host = options.host ?? "127.0.0.1";
     log(`kiln: no --token-file: listening on loopback only (${host}), without authentication`);
   }
-  const metrics = new ExecMetrics();
+  const metrics = new ExecMetrics(options.runtime);
   const store =
     options.store === undefined
       ? undefined
@@ -57,6 +59,7 @@ export async function serve(options: ServeOptions, log: (line: string) => void):
     preload: options.preload,
     sizing: { floor: options.poolFloor, ceiling: options.poolCeiling },
     observer: metrics,
+    runtime: options.runtime,
   });
   let draining = false;
   const admission = new Admission(options.concurrency, options.queue);
