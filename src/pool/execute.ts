@@ -34,8 +34,14 @@ export interface ExecOptions {
   onOutput?: (stream: "stdout" | "stderr", text: string) => void;
 }
 
-/** How long to wait for the last output bytes once the worker is done. */
-const DRAIN_MS = 1_000;
+/**
+ * How long to wait for the last output bytes once the worker is reaped. Its
+ * output connections close with it, so this bound is reached only when the
+ * code left a process outside its group holding them; it is generous
+ * because on a loaded machine reading what is buffered can take a while,
+ * and output must not be lost (a 1 s bound lost a `print` at load 12).
+ */
+const DRAIN_MS = 5_000;
 /** How long a worker has to exit after its answer before it is killed. */
 const EXIT_MS = 1_000;
 
