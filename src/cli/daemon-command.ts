@@ -157,7 +157,9 @@ async function status(): Promise<number> {
         ? `warm for ${formatSeconds((now - answer.warmSince) / 1000)}, ${answer.preloaded} modules preloaded`
         : `${answer.level1}, ${level.modules ?? 0} project modules held` +
           (level.buildMs === undefined ? "" : `, imported in ${level.buildMs} ms`);
-    out(`level ${level.level}     pid ${level.pid}, RSS ${(level.rssKb / 1024).toFixed(1)} MiB, ${held}`);
+    out(
+      `level ${level.level}     pid ${level.pid}, RSS ${(level.rssKb / 1024).toFixed(1)} MiB, ${held}`,
+    );
   }
   if (!answer.levels.some((level) => level.level === 1)) out(`level 1     ${answer.level1}`);
   for (const [name, reason] of answer.excluded) out(`left out    ${name}: ${reason}`);
