@@ -156,7 +156,9 @@ async function status(): Promise<number> {
       level.level === 0
         ? `warm for ${formatSeconds((now - answer.warmSince) / 1000)}, ${answer.preloaded} modules preloaded`
         : `${answer.level1}, ${level.modules ?? 0} project modules held` +
-          (level.buildMs === undefined ? "" : `, imported in ${level.buildMs} ms`);
+          (level.buildMs === undefined
+            ? ""
+            : `, forked from level 0 in ${level.buildMs} ms (imports ${level.importMs ?? 0} ms)`);
     out(
       `level ${level.level}     pid ${level.pid}, RSS ${(level.rssKb / 1024).toFixed(1)} MiB, ${held}`,
     );

@@ -559,9 +559,10 @@ export const daemonToClient = z.discriminatedUnion("type", [
         level: z.number().int(),
         pid: z.number().int(),
         rssKb: z.number().int(),
-        /** Level 1: the project modules it holds, and how long it took to import them. */
+        /** Level 1: the project modules it holds; from its fork of level 0 to warm, and its imports' share. */
         modules: z.number().int().optional(),
         buildMs: z.number().optional(),
+        importMs: z.number().optional(),
       }),
     ),
     /** Level 1's state: warm, building, or why there is none. */

@@ -6,7 +6,7 @@
 // is imported, one a test reads). Runs that may fork from level 1 do
 // (its files still match); runs after an edit to a file level 1 read do not.
 // Real processes: the daemon, level 1, kiln and pytest.
-import { readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { pythonWithPytest, type RecordedOutcomes, runKiln } from "../helpers/kiln.js";
@@ -116,14 +116,15 @@ describe("kiln daemon level 1", () => {
     const pid = Number(/\(pid (\d+),/.exec(started.stdout)?.[1]);
     daemons.add(pid);
     const line = await level1Warm(dir);
-    expect(line).toMatch(/level 1     pid \d+, RSS [\d.]+ MiB, warm, 4 project modules held/);
+    expect(line).toMatch(/level 1 {5}pid \d+, RSS [\d.]+ MiB, warm, 4 project modules held/);
 
     // [edit, whether level 1 may still serve the run after it]
     const steps: [string, () => void, boolean][] = [
       ["nothing", () => {}, true],
       [
         "an edited fixture in a conftest",
-        () => write(dir, "tests/conftest.py", FILES["tests/conftest.py"].replace("10", "11")),
+        () =>
+          write(dir, "tests/conftest.py", String(FILES["tests/conftest.py"]).replace("10", "11")),
         true,
       ],
       [
