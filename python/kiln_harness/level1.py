@@ -221,7 +221,7 @@ def _imported_names(module):
         consts = []
         base = None
         for ins in dis.get_instructions(co):
-            if ins.opname == "LOAD_CONST":
+            if ins.opname in ("LOAD_CONST", "LOAD_SMALL_INT"):  # 3.14 loads small ints so
                 consts.append(ins.argval)
             elif ins.opname == "IMPORT_NAME":
                 level = consts[-2] if len(consts) >= 2 and isinstance(consts[-2], int) else 0
@@ -343,7 +343,9 @@ class Stash:
     def spec_for(self, finder, fullname, file):
         """A spec handing over the held `fullname` loaded from `file`, or None."""
         self.finder = finder
-        if fullname not in self.modules or not self._servable(fullname, file):
+        if fullname not in self.modules or _traced():
+            return None
+        if not self._servable(fullname, file):
             return None
         todo = []
         for dep in sorted(self.deps[fullname], key=lambda n: self.rank.get(n, 0)):
@@ -381,6 +383,18 @@ class Stash:
             setattr(sys.modules[parent], child, module)
         self.served.append(name)
         self.finder.note_load(name, self.files[name], "level1")
+
+
+def _traced():
+    """Whether a tracer watches this run (coverage.py, a debugger): it would
+    have seen the module's code run at import (pytest-cov's line counts), so
+    nothing is handed over."""
+    if sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)  # PEP 669, 3.12+ (coverage's sysmon core)
+    if monitoring is not None:
+        return any(monitoring.get_tool(tool) is not None for tool in range(6))
+    return False
 
 
 class _HeldLoader:
