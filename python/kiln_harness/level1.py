@@ -212,6 +212,8 @@ def _imported_names(module):
         code = loader.get_code(module.__name__)
     except Exception:
         return set()
+    if code is None:
+        return set()  # an extension module, a namespace package: no bytecode
     package = getattr(module, "__package__", None) or ""
     found = set()
     todo = [code]
@@ -285,6 +287,8 @@ class Stash:
             triggered.setdefault(by, set()).add(name)
         direct = {}
         for name in order:
+            if name not in modules:
+                continue  # only held modules' dependencies matter (spec_for)
             module = sys.modules.get(name)
             refs = set(triggered.get(name, ()))
             for attr, value in list(vars(module).items()) if module is not None else ():

@@ -75,6 +75,8 @@ class Level1Handle:
         self.stamp = None
         self.build_ms = None
         self.started = None
+        # The record a level 1 failed to build from: not retried until a newer one.
+        self.failed_stamp = None
 
     @property
     def sock(self):
@@ -86,6 +88,8 @@ class Level1Handle:
         record = latest_record(self.config["runsDir"])
         stamp = record_stamp(record)
         if self.pid is not None and stamp == self.stamp:
+            return None
+        if self.pid is None and stamp == self.failed_stamp:
             return None
         if record is None:
             return None
@@ -105,6 +109,7 @@ class Level1Handle:
         parent, child = socket.socketpair()
         sys.stdout.flush()
         sys.stderr.flush()
+        started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             code = 3
@@ -129,7 +134,7 @@ class Level1Handle:
         self.names = {n for n, _ in names}
         self.state = "building"
         self.info = None
-        self.started = time.monotonic()
+        self.started = started
         return parent
 
     def on_readable(self):
@@ -148,7 +153,10 @@ class Level1Handle:
                 self.state = "warm"
             else:
                 self.state = f"not built: {message.get('error')}"
+                self.failed_stamp = self.stamp
         if not alive:
+            if self.state == "building":
+                self.failed_stamp = self.stamp
             if self.state in ("warm", "building"):
                 self.state = "not built: level 1 exited"
             self._forget()
@@ -238,6 +246,12 @@ def _child_main(sock, level, pytest, names, config):
         stash, info = level1.build(names, level.project_dirs)
     except RuntimeError as exc:
         lines.send({"ok": False, "error": str(exc)})
+        return 0
+    except Exception as exc:  # a bug of ours: level 0 serves instead, and the log says why
+        import traceback
+
+        traceback.print_exc()
+        lines.send({"ok": False, "error": f"this is a bug in kiln: {type(exc).__name__}: {exc}"})
         return 0
     gc.collect()
     gc.freeze()
