@@ -188,6 +188,15 @@ def build(names, project_dirs):
         sys.meta_path.remove(importers)
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_flag
+    # What a module that failed or warned imported must be imported again by
+    # the run, which then shows the warning as a cold run would: out of
+    # sys.modules (and of its package's attributes), never handed over.
+    for name in tainted:
+        module = sys.modules.pop(name, None)
+        parent, _, child = name.rpartition(".")
+        holder = sys.modules.get(parent)
+        if module is not None and holder is not None and getattr(holder, child, None) is module:
+            delattr(holder, child)
     stash = Stash.collect(order, tainted, importers.by, project_dirs)
     hashes = {}
     for path in sorted(set(stash.files.values()) | reads.paths):

@@ -39,6 +39,11 @@ CHILD = textwrap.dedent(
         [("pkg.a", os.path.join(root, "pkg", "a.py"))], [root]
     )
     out = {"held": sorted(stash.modules), "hashed": sorted(os.path.relpath(p, root) for p in info["hashes"])}
+    out["skipped"] = info["skipped"]
+    out["left"] = sorted(n for n in sys.modules if n.startswith("pkg."))
+    if scenario == "warns":
+        print(json.dumps(out))
+        sys.exit(0)
     held_a = stash.modules["pkg.a"]
     stash.hide()
     out["hidden"] = [n for n in stash.modules if n in sys.modules]
@@ -73,8 +78,11 @@ def run(tmp_path, scenario):
     (pkg / "__init__.py").write_text("")
     (pkg / "b.py").write_text("B = 2\n")
     (pkg / "data.txt").write_text("40\n")
+    if scenario == "warns":
+        (pkg / "w.py").write_text("import warnings\nwarnings.warn('old', DeprecationWarning)\n")
     (pkg / "a.py").write_text(
-        "import os\n"
+        ("import pkg.w\n" if scenario == "warns" else "")
+        + "import os\n"
         "from pkg.b import B\n"
         "with open(os.path.join(os.path.dirname(__file__), 'data.txt')) as f:\n"
         "    VALUE = int(f.read()) + B\n"
@@ -122,6 +130,14 @@ def test_a_module_a_cold_import_would_not_load_is_not_handed_over(tmp_path):
     out = run(tmp_path, "shadowed")
     assert out["loads"] == []
     assert out["value"] == 1
+
+
+def test_a_module_that_warns_at_import_is_not_held_nor_left_imported(tmp_path):
+    out = run(tmp_path, "warns")
+    assert out["skipped"] == {"pkg.a": "warns when imported (DeprecationWarning)"}
+    # The run imports them itself, and shows the warning as a cold run does.
+    assert out["left"] == []
+    assert "pkg.a" not in out["held"] and "pkg.w" not in out["held"]
 
 
 def test_files_match_names_a_changed_or_deleted_file(tmp_path):
