@@ -102,6 +102,15 @@ async function level1Warm(dir: string): Promise<string> {
   }
 }
 
+async function gone(pid: number): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  while (processAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
 const FROM_LEVEL1 =
   /kiln: zygote from the daemon \(pid \d+, level 0 pid \d+ .*; level 1: \d+ project modules held\)/;
 
@@ -176,7 +185,19 @@ describe("kiln daemon level 1", () => {
       "tests/test_extra.py::test_extra",
       "tests/test_new.py::test_new",
     ]);
+    // `stop` ends level 1 with the daemon.
+    const level1Pid = Number(/level 1 +pid (\d+)/.exec(await level1Warm(dir))?.[1]);
+    expect(processAlive(level1Pid)).toBe(true);
     await kiln(["daemon", "stop"], dir);
     expect(processAlive(pid)).toBe(false);
+    expect(await gone(level1Pid)).toBe(true);
+    // SIGKILL of the daemon ends level 1 too (PR_SET_PDEATHSIG).
+    const again = await kiln(["daemon", "start"], dir);
+    const pid2 = Number(/\(pid (\d+),/.exec(again.stdout)?.[1]);
+    daemons.add(pid2);
+    const level1Pid2 = Number(/level 1 +pid (\d+)/.exec(await level1Warm(dir))?.[1]);
+    process.kill(pid2, "SIGKILL");
+    expect(await gone(pid2)).toBe(true);
+    expect(await gone(level1Pid2)).toBe(true);
   });
 });
