@@ -37,6 +37,8 @@ import threading
 import time
 import warnings
 
+from .level1_deps import Importers, imported_names
+
 # Set in a run's zygote forked from level 1; loader.KilnFinder consults it.
 STASH = None
 
@@ -118,25 +120,6 @@ class _Reads:
         self.paths.add(os.path.abspath(path))
 
 
-class _Importers:
-    """A meta path finder that finds nothing: it notes, for each module
-    imported, the module whose code imported it (the first frame outside
-    importlib), so a held module's dependencies are known."""
-
-    def __init__(self):
-        self.by = {}
-
-    def find_spec(self, fullname, path=None, target=None):
-        frame = sys._getframe(1)
-        while frame is not None and (
-            frame.f_code.co_filename.startswith("<frozen importlib") or frame.f_globals is globals()
-        ):
-            frame = frame.f_back
-        if frame is not None:
-            self.by.setdefault(fullname, frame.f_globals.get("__name__"))
-        return None
-
-
 def build(names, project_dirs):
     """Import the project modules `names` ([(name, file)]) in this process.
 
@@ -151,7 +134,7 @@ def build(names, project_dirs):
     tainted = set()
     saved_path = list(sys.path)
     saved_flag = sys.dont_write_bytecode
-    importers = _Importers()
+    importers = Importers()
     sys.meta_path.insert(0, importers)
     # A cold run imports from the registry's pack and writes no __pycache__.
     sys.dont_write_bytecode = True
@@ -208,44 +191,6 @@ def build(names, project_dirs):
         if any(os.path.join(key, "").startswith(os.path.join(d, "")) for d in project_dirs):
             del sys.path_importer_cache[key]
     return stash, {"hashes": hashes, "modules": len(stash.modules), "skipped": skipped}
-
-
-def _imported_names(module):
-    """The modules `module`'s code imports anywhere (its import statements,
-    read from its code object): an import of a module that was already loaded
-    leaves no other trace."""
-    import dis
-
-    loader = getattr(getattr(module, "__spec__", None), "loader", None)
-    try:
-        code = loader.get_code(module.__name__)
-    except Exception:
-        return set()
-    if code is None:
-        return set()  # an extension module, a namespace package: no bytecode
-    package = getattr(module, "__package__", None) or ""
-    found = set()
-    todo = [code]
-    while todo:
-        co = todo.pop()
-        todo.extend(c for c in co.co_consts if isinstance(c, type(co)))
-        consts = []
-        base = None
-        for ins in dis.get_instructions(co):
-            if ins.opname in ("LOAD_CONST", "LOAD_SMALL_INT"):  # 3.14 loads small ints so
-                consts.append(ins.argval)
-            elif ins.opname == "IMPORT_NAME":
-                level = consts[-2] if len(consts) >= 2 and isinstance(consts[-2], int) else 0
-                try:
-                    base = importlib.util.resolve_name("." * level + (ins.argval or ""), package) if level else ins.argval
-                except (ImportError, ValueError):
-                    base = None
-                if base:
-                    parts = base.split(".")
-                    found.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-            elif ins.opname == "IMPORT_FROM" and base:
-                found.add(f"{base}.{ins.argval}")
-    return found
 
 
 def _inside(path, dirs):
@@ -315,7 +260,7 @@ class Stash:
             parent = name.rpartition(".")[0]
             if parent:
                 refs.add(parent)
-            refs.update(_imported_names(module))
+            refs.update(imported_names(module))
             # A project module it needs that is not held (it failed or warned
             # at import) makes it unservable: listed so spec_for sees it missing.
             direct[name] = {r for r in refs if r in modules or r in tainted}
