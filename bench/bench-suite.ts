@@ -131,7 +131,17 @@ export async function benchSuite(
       ctx.print(
         `\n\`${o.label}\`: the daemon's level 0 (interpreter, pytest, Kiln's harness and the ` +
           `modules the last run imported) holds ${(o.daemonIdleRssKb / 1024).toFixed(1)} MiB ` +
-          "resident while idle (there is no level 1 yet).\n",
+          "resident while idle.\n",
+      );
+    }
+    const l1 = o.daemonLevel1;
+    if (l1 !== undefined) {
+      ctx.print(
+        typeof l1 === "string"
+          ? `Its level 1: ${l1}.\n`
+          : `Its level 1 holds ${l1.modules} project modules, ${(l1.rssKb / 1024).toFixed(1)} MiB ` +
+              `resident; forked from level 0 to warm in ${l1.buildMs} ms, of which its imports took ` +
+              `${l1.importMs} ms (the re-fork after an edit to a module it holds).\n`,
       );
     }
   }

@@ -24,6 +24,8 @@ export interface CommandOutcome {
   failure: RunResult | undefined;
   /** A daemon command's level 0, idle, right after it started (kB). */
   daemonIdleRssKb?: number;
+  /** Its level 1 (bench/daemon.ts). */
+  daemonLevel1?: BenchDaemon["level1"];
 }
 
 export interface SuiteRunPlan {
@@ -75,6 +77,7 @@ export async function runSuite(plan: SuiteRunPlan): Promise<CommandOutcome[]> {
       if (first && command.daemon && daemon === undefined) {
         daemon = startBenchDaemon(plan.dir, plan.python, plan.env, plan.log);
         if (daemon.idleRssKb !== undefined) outcome.daemonIdleRssKb = daemon.idleRssKb;
+        outcome.daemonLevel1 = daemon.level1;
       }
       const limitS = firstLimit ?? plan.limitS;
       const result = await runCommand({

@@ -16,6 +16,7 @@ import time
 
 from .forking import reap_children
 from .level0 import fork_run, take_stdio
+from .level1_server import Level1Handle, become_subreaper
 from .protocol import Channel, ProtocolError
 
 # How often the project directory and the info file are checked.
@@ -49,6 +50,9 @@ class DaemonServer:
         # name modules it does not hold yet.
         self.learned_from = learned_from
         self.relearned = []
+        self.level1 = Level1Handle(config, level, pytest)
+        self._level1_fd = None
+        self._sel = None
 
     def listen(self):
         inherited = self.config.pop("listenFd", None)
@@ -102,6 +106,10 @@ class DaemonServer:
         sel.register(self.listener, selectors.EVENT_READ, "listen")
         sel.register(wake_r, selectors.EVENT_READ, "wake")
         self._own_fds = (wake_r, wake_w, sel.fileno(), self.listener.fileno())
+        self._sel = sel
+        # Run zygotes forked by level 1 (through an intermediate) become the
+        # daemon's children: it reaps them all (level1_server.py).
+        become_subreaper()
         next_poll = time.monotonic() + POLL_SECONDS
         try:
             while self.stop_reason is None:
@@ -112,6 +120,9 @@ class DaemonServer:
                         client = _Client(sock)
                         self.clients[sock.fileno()] = client
                         sel.register(sock, selectors.EVENT_READ, client)
+                    elif key.data == "level1":
+                        if not self.level1.on_readable():
+                            self._level1_unregister()
                     elif key.data == "wake":
                         try:
                             while os.read(wake_r, 512):
@@ -129,11 +140,32 @@ class DaemonServer:
                 # the exec (a new one waits in the listener's backlog).
                 if self.rebuild and not self.children and not self.clients:
                     self.stop_reason = "rebuild"
+                elif not self.children and not self.rebuild and self.stop_reason is None:
+                    self._maintain_level1()
         finally:
             self._shutdown(sel)
         if self.stop_reason not in ("rebuild", None):
             _log(f"stopped: {self.stop_reason}")
         return self.stop_reason == "rebuild"
+
+    def _maintain_level1(self):
+        want = self.level1.wanted()
+        if want is None:
+            return
+        self._level1_unregister()
+        close = list(self._own_fds) + [c.sock.fileno() for c in self.clients.values()]
+        sock = self.level1.start(want, close)
+        self._level1_fd = sock.fileno()
+        self._sel.register(self._level1_fd, selectors.EVENT_READ, "level1")
+        _log(f"building level 1 (pid {self.level1.pid}): {len(self.level1.names)} project modules")
+
+    def _level1_unregister(self):
+        if self._level1_fd is not None:
+            try:
+                self._sel.unregister(self._level1_fd)
+            except (KeyError, ValueError):
+                pass
+            self._level1_fd = None
 
     def _on_term(self, *_):
         self.stop_reason = "SIGTERM"
@@ -224,10 +256,10 @@ class DaemonServer:
                 self.rebuild = True
             client.chan.send({"type": "daemon:refused", "reason": reason})
             return
-        close = list(self._own_fds) + [c.sock.fileno() for c in self.clients.values()]
-        try:
-            pid = fork_run(self.level, request, stdio, close, self.pytest)
-        finally:
+        pid, level = self._fork_level1(request), 1
+        if pid is None:
+            pid, level = self._fork_level0(request, stdio), 0
+        elif stdio:
             for fd in stdio:
                 os.close(fd)
         client.child = pid
@@ -240,8 +272,36 @@ class DaemonServer:
                 "level0Pid": os.getpid(),
                 "warmSince": self.warm_since,
                 "preloaded": self.level.preloaded,
+                "level": level,
+                "held": self.level1.info["modules"] if level == 1 else 0,
             }
         )
+
+    def _fork_level1(self, request):
+        """The run zygote forked by level 1, or None (level 0 forks it)."""
+        reason, stale = self.level1.refusal(request)
+        if reason is None:
+            pid, reason = self.level1.fork(request)
+            if pid is not None:
+                return pid
+            if self.level1.pid is None:
+                self._level1_unregister()
+        elif stale:
+            # Rebuilt from level 0 once no run uses it (_maintain_level1).
+            self._level1_unregister()
+            self.level1.stale(reason)
+            _log(f"level 1 is stale: {reason}")
+        return None
+
+    def _fork_level0(self, request, stdio):
+        close = list(self._own_fds) + [c.sock.fileno() for c in self.clients.values()]
+        if self._level1_fd is not None:
+            close.append(self._level1_fd)
+        try:
+            return fork_run(self.level, request, stdio, close, self.pytest)
+        finally:
+            for fd in stdio:
+                os.close(fd)
 
     def _reap(self):
         for pid, code, sig in reap_children():
@@ -258,6 +318,7 @@ class DaemonServer:
                 pass  # the client left; _drop already ended the run
 
     def _status(self):
+        levels1, level1_state = self.level1.status(_rss_kb)
         return {
             "type": "daemon:status",
             "pid": os.getpid(),
@@ -275,10 +336,13 @@ class DaemonServer:
             "running": sorted(self.children),
             "preloaded": self.level.preloaded,
             "excluded": [[k, v] for k, v in sorted(self.excluded.items())],
-            "levels": [{"level": 0, "pid": os.getpid(), "rssKb": _rss_kb(os.getpid())}],
+            "levels": [{"level": 0, "pid": os.getpid(), "rssKb": _rss_kb(os.getpid())}] + levels1,
+            "level1": level1_state,
         }
 
     def _shutdown(self, sel):
+        self._level1_unregister()
+        self.level1.stop()
         for pid in list(self.children):
             _kill_group(pid)
         for pid in list(self.children):

@@ -9,8 +9,8 @@ environment or installed files differ from what level 0 was built with is
 refused (the run starts cold and says why), and level 0 is rebuilt. Nothing
 is patched in place.
 
-A level 1 (conftests and collection, the next slice of issue 11) would be a
-fork of this process holding more state; `fork_run` is what it calls too.
+Level 1 (level1.py, level1_server.py) is a fork of this process that also
+holds the project's own modules; `fork_run` is what it calls too.
 """
 
 import hashlib

@@ -30,6 +30,7 @@ import struct
 import sys
 
 _U32 = struct.Struct("<I")
+_LEVEL1 = f"{__package__}.level1"
 PACK_VERSION = 1
 
 
@@ -164,6 +165,14 @@ class KilnFinder:
             _, _, rewritten = self.pack.files[file]
             if rewritten or self._pytest_rewrites(fullname, file):
                 return None  # pytest's hook loads it (served by serve_rewritten)
+            held = sys.modules.get(_LEVEL1)
+            if held is not None and held.STASH is not None:
+                # Forked from the daemon's level 1: the module it already
+                # imported from this very file, when that is what a cold
+                # import gives (level1.py).
+                spec = held.STASH.spec_for(self, fullname, file)
+                if spec is not None:
+                    return spec
             return self._spec(fullname, file, pkg, KilnLoader(fullname, file, self))
         except Exception as exc:
             self.note_failure(fullname, exc)

@@ -152,11 +152,18 @@ async function status(): Promise<number> {
   out(`python      ${answer.python} (Python ${answer.pythonVersion}, pytest ${answer.pytest})`);
   out(`fingerprint ${answer.fingerprint} (interpreter and installed packages)`);
   for (const level of answer.levels) {
+    const held =
+      level.level === 0
+        ? `warm for ${formatSeconds((now - answer.warmSince) / 1000)}, ${answer.preloaded} modules preloaded`
+        : `${answer.level1}, ${level.modules ?? 0} project modules held` +
+          (level.buildMs === undefined
+            ? ""
+            : `, forked from level 0 in ${level.buildMs} ms (imports ${level.importMs ?? 0} ms)`);
     out(
-      `level ${level.level}     pid ${level.pid}, RSS ${(level.rssKb / 1024).toFixed(1)} MiB, ` +
-        `warm for ${formatSeconds((now - answer.warmSince) / 1000)}, ${answer.preloaded} modules preloaded`,
+      `level ${level.level}     pid ${level.pid}, RSS ${(level.rssKb / 1024).toFixed(1)} MiB, ${held}`,
     );
   }
+  if (!answer.levels.some((level) => level.level === 1)) out(`level 1     ${answer.level1}`);
   for (const [name, reason] of answer.excluded) out(`left out    ${name}: ${reason}`);
   const idle = (now - answer.lastUsedAt) / 1000;
   out(

@@ -135,7 +135,8 @@ export async function forkFromDaemon(
       },
       note:
         `zygote from the daemon (pid ${pid}, level 0 pid ${answer.level0Pid} warm since ` +
-        `${since}, ${answer.preloaded} modules preloaded)`,
+        `${since}, ${answer.preloaded} modules preloaded` +
+        (answer.level === 1 ? `; level 1: ${answer.held} project modules held)` : ")"),
     },
   };
 }

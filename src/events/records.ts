@@ -100,10 +100,11 @@ export interface ModuleRecord {
   path: string;
   /**
    * registry: served from the pack; fallback: Python's own import (or
-   * pytest's rewrite); installed: a module from outside the project
+   * pytest's rewrite); level1: handed over by the daemon's level 1, which
+   * imported it from the same file (kiln_harness/level1.py); installed: a module from outside the project
    * (modules:imported), which the daemon's level 0 imports ahead of a run.
    */
-  source: "registry" | "compiled" | "fallback" | "installed";
+  source: "registry" | "compiled" | "fallback" | "level1" | "installed";
   at: number;
 }
 

@@ -99,7 +99,7 @@ export type RunEvent =
   | {
       event: "modules:loaded";
       at: number;
-      loads: { module: string; path: string; source: "registry" | "fallback" }[];
+      loads: { module: string; path: string; source: "registry" | "fallback" | "level1" }[];
     }
   /**
    * Modules pytest.main imported from outside the project (the interpreter's,

@@ -12,11 +12,39 @@ export interface DaemonRun {
   env: NodeJS.ProcessEnv;
 }
 
-/** Starts it; an error message when it did not start. */
-export function startDaemon(run: DaemonRun): string | undefined {
+/**
+ * Starts it; an error message when it did not start. A cold `--collect-only`
+ * run first leaves the run record the daemon learns from, and the start waits
+ * until level 1 is warm (or says why there is none), so the compared run
+ * forks from the deepest level a user's second run would get.
+ */
+export function startDaemon(run: DaemonRun, kilnArgs: readonly string[]): string | undefined {
+  spawnSync(
+    process.execPath,
+    [
+      run.kilnCli,
+      "test",
+      "--no-daemon",
+      "--python",
+      run.python,
+      "--collect-only",
+      "-q",
+      ...kilnArgs,
+    ],
+    { cwd: run.projectDir, env: run.env, stdio: "ignore", timeout: 120_000 },
+  );
   const started = daemonCommand(run, ["start", "--python", run.python]);
-  if (started.status === 0) return undefined;
-  return `kiln daemon start failed (${started.status}): ${started.stderr}${started.stdout}`;
+  if (started.status !== 0) {
+    return `kiln daemon start failed (${started.status}): ${started.stderr}${started.stdout}`;
+  }
+  const deadline = Date.now() + 30_000;
+  while (
+    /level 1 +(pid \d+, RSS [\d.]+ MiB, )?building/.test(daemonCommand(run, ["status"]).stdout)
+  ) {
+    if (Date.now() > deadline) break;
+    spawnSync("sleep", ["0.1"]);
+  }
+  return undefined;
 }
 
 export function stopDaemon(run: DaemonRun): void {

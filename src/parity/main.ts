@@ -131,7 +131,7 @@ async function checkRun(
           env: { ...env, [OUTCOMES_ENV]: outcomesFile },
         }
       : undefined;
-    const notStarted = daemon ? startDaemon(daemon) : undefined;
+    const notStarted = daemon ? startDaemon(daemon, kilnArgs) : undefined;
     if (notStarted !== undefined) lines.push(notStarted);
     const kiln = await runKiln({
       kilnCli,

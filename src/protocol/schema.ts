@@ -232,7 +232,7 @@ export const zygoteToSupervisor = z.discriminatedUnion("type", [
     served: z.number().int(),
     fallbacks: z.number().int(),
     errors: z.array(z.string()),
-    /** [module, path, "registry" | "fallback"]; no load time: see kiln_harness/loader.py */
+    /** [module, path, "registry" | "fallback" | "level1"]; no load time: see kiln_harness/loader.py */
     loads: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
   }),
   /**
@@ -540,6 +540,10 @@ export const daemonToClient = z.discriminatedUnion("type", [
     warmSince: z.number(),
     /** How many modules level 0 imported ahead, learned from the last run. */
     preloaded: z.number().int(),
+    /** The level that forked it: 1 when the project's modules it held still match the files. */
+    level: z.number().int(),
+    /** How many project modules level 1 held for it (0 from level 0). */
+    held: z.number().int(),
   }),
   /** Not forked: the run starts cold and says why. */
   message("daemon:refused", { reason: z.string() }),
@@ -569,8 +573,18 @@ export const daemonToClient = z.discriminatedUnion("type", [
     excluded: z.array(z.tuple([z.string(), z.string()])),
     /** Resident memory per level of the zygote tree (kB, /proc/<pid>/status VmRSS). */
     levels: z.array(
-      z.strictObject({ level: z.number().int(), pid: z.number().int(), rssKb: z.number().int() }),
+      z.strictObject({
+        level: z.number().int(),
+        pid: z.number().int(),
+        rssKb: z.number().int(),
+        /** Level 1: the project modules it holds; from its fork of level 0 to warm, and its imports' share. */
+        modules: z.number().int().optional(),
+        buildMs: z.number().optional(),
+        importMs: z.number().optional(),
+      }),
     ),
+    /** Level 1's state: warm, building, or why there is none. */
+    level1: z.string(),
   }),
   message("daemon:stopping", {}),
 ]);

@@ -180,7 +180,7 @@ export class RunController {
           loads: (message.loads ?? []).map(([module, path, source]) => ({
             module,
             path,
-            source: source === "registry" ? "registry" : "fallback",
+            source: source === "registry" || source === "level1" ? source : "fallback",
           })),
         });
         break;
