@@ -76,7 +76,10 @@ describe("a chunked body past the cap", () => {
   it("gets a 413 the client reads, when it sends all of it", async () => {
     const answer = await postChunked(4 * 1024 * 1024, false);
     expect(answer.status).toBe(413);
-    expect(answer.sent).toBe(4 * 1024 * 1024);
+    // The answer may arrive while the client is still writing the rest
+    // (the server reads and drops it): what matters is that the client went
+    // on sending well past the cap and still read the 413, with no reset.
+    expect(answer.sent).toBeGreaterThan(4 * LIMIT);
   });
 
   it("still takes a chunked body under the cap, and the next request", async () => {
