@@ -30,8 +30,15 @@ export class ExecWorker {
   private markReady: () => void = () => {};
   private markExited: (exit: WorkerExit) => void = () => {};
   private exitInfo: WorkerExit | undefined;
-  /** Resolves when the worker said exec:ready (attached and sandboxed). */
+  /**
+   * Resolves when the worker said exec:ready (attached and sandboxed) and
+   * this side has taken both of its output connections: the three connect
+   * separately, so exec:ready on the control one can be read before an
+   * output's attach frame, and a request run then lost that output's bytes
+   * (the answer was drained without it).
+   */
   readonly ready: Promise<void>;
+  private saidReady = false;
   /** Resolves when the zygote reaped it. */
   readonly exited: Promise<WorkerExit>;
   private readonly outputsClosed: Promise<void>[] = [];
@@ -66,11 +73,16 @@ export class ExecWorker {
       if (rest.length) this.onControl(rest);
     } else {
       this.outputs.set(stream, socket);
+      this.maybeReady();
       socket.on("data", (chunk: Buffer) => this.sink?.(stream, chunk));
       this.outputsClosed.push(new Promise((resolve) => socket.on("close", () => resolve())));
       if (rest.length) this.sink?.(stream, rest);
     }
     socket.resume();
+  }
+
+  private maybeReady(): void {
+    if (this.saidReady && this.outputs.size === 2) this.markReady();
   }
 
   exitedWith(exit: WorkerExit): void {
@@ -118,8 +130,10 @@ export class ExecWorker {
     try {
       for (const frame of this.decoder.push(chunk)) {
         const message = decodeExecWorkerMessage(frame.header);
-        if (message.type === "exec:ready") this.markReady();
-        else if (message.type === "exec:done") this.doneHandler?.(message);
+        if (message.type === "exec:ready") {
+          this.saidReady = true;
+          this.maybeReady();
+        } else if (message.type === "exec:done") this.doneHandler?.(message);
       }
       if (this.decoder.failed) throw this.decoder.failed;
     } catch {
