@@ -187,8 +187,8 @@ try {
   );
 
   const metrics = await (await fetch(`${url}/metrics`)).text();
-  const spawnCount = /kiln_pool_spawn_seconds_count\{profile="\w+"\} (\d+)/.exec(metrics)?.[1];
-  const empty = /kiln_pool_empty_hits_total\{profile="\w+"\} (\d+)/.exec(metrics)?.[1] ?? "0";
+  const spawnCount = /kiln_pool_spawn_seconds_count\{[^}]*\} (\d+)/.exec(metrics)?.[1];
+  const empty = /kiln_pool_empty_hits_total\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? "0";
   console.log(`pool: ${spawnCount} spawns, ${empty} empty-pool hits so far`);
 
   // Soak: good, failing and limit-breaking requests mixed, concurrency 32.
