@@ -406,9 +406,10 @@ export const compileServerToSupervisor = z.discriminatedUnion("type", [
 ]);
 
 // ---- Exec service (issue 13): src/pool/ ↔ python/kiln_harness/exec_zygote.py
-// (fd 3) and each exec worker (a Unix socket). A worker connects three times
-// (control, stdout, stderr); each connection opens with exec:attach, and the
-// output connections carry raw bytes after it (the worker's fds 1 and 2).
+// (fd 3) and each exec worker (a Unix socket). A worker connects twice
+// (control, output); each connection opens with exec:attach, and the output
+// connection carries stdout and stderr after it, each chunk framed with its
+// stream (exec_output.py, src/pool/output-frames.ts).
 
 export const execLimits = z.strictObject({
   /** RLIMIT_NPROC for the whole pool (strict only: it counts in the pool's user namespace). */
@@ -460,7 +461,7 @@ export const execWorkerToSupervisor = z.discriminatedUnion("type", [
   message("exec:attach", {
     workerId: z.number().int(),
     nonce: z.string(),
-    stream: z.enum(["control", "stdout", "stderr"]),
+    stream: z.enum(["control", "output"]),
   }),
   /** Attached and sandboxed: the worker waits for its one request. */
   message("exec:ready", { workerId: z.number().int() }),
