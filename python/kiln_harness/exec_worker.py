@@ -40,6 +40,8 @@ def run(worker_id, nonce, socket_path, box):
     """The worker's body (inside forking.fork_worker, which exits with what it returns)."""
     box.enter(worker_id)
     exec_sandbox.private_shm(box)
+    exec_sandbox.private_temp(box)
+    exec_sandbox.own_user_namespace(box)
     exec_sandbox.own_process_group()
     control = move_out_of_the_way(_attach(socket_path, worker_id, nonce, "control"))
     relay = exec_output.OutputRelay(move_out_of_the_way(_attach(socket_path, worker_id, nonce, "output")))

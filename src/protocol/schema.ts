@@ -419,6 +419,14 @@ export const execLimits = z.strictObject({
   fileSizeMb: z.number().int().positive().optional(),
   /** The size of the pool's private /tmp tmpfs (strict; shared by its workers). */
   tmpMb: z.number().int().positive().optional(),
+  /**
+   * RLIMIT_NPROC per worker (strict), counted in a user namespace of the
+   * worker's own, so one request's fork bomb leaves the rest of `processes`
+   * to the others (exec_sandbox.own_user_namespace).
+   */
+  workerProcesses: z.number().int().positive().optional(),
+  /** The size of a strict worker's own tmpfs on its temp dir ($TMPDIR). */
+  workerTmpMb: z.number().int().positive().optional(),
 });
 
 export const supervisorToExecZygote = z.discriminatedUnion("type", [
