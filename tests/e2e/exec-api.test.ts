@@ -183,6 +183,15 @@ describe.each(["native", "pyodide"] as const)("runtime %s", (runtime) => {
           "    print('py err', i, file=sys.stderr)",
           "    subprocess.run(['/bin/sh', '-c', 'echo child %d' % i])",
           "    os.write(2, b'raw err %d\\n' % i)",
+          // A child forked by the code has no relay thread: its prints go
+          // to the pipes, and the parent forwards them in their place.
+          "pid = os.fork()",
+          "if pid == 0:",
+          "    print('forked child')",
+          "    sys.stdout.flush()",
+          "    os._exit(0)",
+          "os.waitpid(pid, 0)",
+          "print('parent after')",
         ].join("\n");
         const expected: string[] = [];
         for (let i = 0; i < 20; i++) {
@@ -194,6 +203,7 @@ describe.each(["native", "pyodide"] as const)("runtime %s", (runtime) => {
             `stderr raw err ${i}`,
           );
         }
+        expected.push("stdout forked child", "stdout parent after");
         const lines = await streamed(code);
         // Each raw write is followed by a Python-level write, which sends
         // what waits in the pipes first, or is a raw stdout write (the
