@@ -5,68 +5,30 @@
 // a mixed soak (lost responses, leaked processes, server RSS).
 //
 //   npm run bench:exec [-- --profile strict] [--soak 10000] [--floor 4]
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import {
+  CLI,
+  flag,
+  line,
+  loadavg,
+  ms,
+  pct,
+  post,
+  REPO,
+  rssMb,
+  runOn,
+  startServer as serve,
+  stopServer,
+} from "./common.mjs";
 
-const REPO = resolve(import.meta.dirname, "../..");
-const CLI = join(REPO, "dist/cli/main.js");
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
 const PROFILE = flag("--profile", "strict");
 const SOAK = Number(flag("--soak", "10000"));
 const FLOOR = flag("--floor", "4");
 const PYTHON = process.env.KILN_PYTHON ?? "python3";
-
-const pct = (values, p) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
-const ms = (v) => `${v.toFixed(2)} ms`;
-
-function startServer(cwd, extra = []) {
-  const child = spawn(
-    process.execPath,
-    [CLI, "serve", "--port", "0", "--profile", PROFILE, ...extra],
-    {
-      cwd,
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  return new Promise((done, fail) => {
-    let out = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-      const m = /serving on (http:\/\/\S+)/.exec(out);
-      if (m) done({ child, url: m[1] });
-    });
-    child.on("close", (code) => fail(new Error(`kiln serve exited ${code}: ${out}`)));
-  });
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-function post(url, body) {
-  const data = Buffer.from(JSON.stringify(body));
-  return new Promise((done, fail) => {
-    const req = request(`${url}/v1/exec`, {
-      method: "POST",
-      agent,
-      headers: { "Content-Type": "application/json", "Content-Length": data.length },
-    });
-    req.on("response", (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => done({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on("error", fail);
-    req.end(data);
-  });
-}
+const startServer = (cwd, extra) => serve(cwd, ["--profile", PROFILE, ...extra]);
 
 async function timed(url, body) {
   const t = performance.now();
@@ -110,8 +72,6 @@ function descendants(root) {
   walk(root);
   return out;
 }
-const rssMb = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
 
 function baseline(label, command, argv, n = 40) {
   const times = [];
@@ -122,14 +82,12 @@ function baseline(label, command, argv, n = 40) {
       return console.log(`${label}: failed (${r.stderr.trim().split("\n").at(-1)})`);
     times.push(performance.now() - t);
   }
-  console.log(
-    `${label} per request: p50 ${ms(pct(times, 50))}  p99 ${ms(pct(times, 99))}  (n=${n})`,
-  );
+  line(`${label} per request`, times);
 }
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-exec-bench-"));
 try {
-  console.log(`profile ${PROFILE}, load: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+  console.log(`profile ${PROFILE}, load: ${loadavg()}`);
   // A 20-module package for the workspace import.
   const pkg = join(dir, "ws", "pkg20");
   mkdirSync(pkg, { recursive: true });
@@ -158,9 +116,7 @@ try {
     c1.push((await timed(url, { code: "print(1)" })).ms);
     await new Promise((r) => setTimeout(r, 5)); // a request at a time, the pool refilled between them
   }
-  console.log(
-    `print(1) end to end, concurrency 1: p50 ${ms(pct(c1, 50))}  p99 ${ms(pct(c1, 99))}  (n=300)`,
-  );
+  line("print(1) end to end, concurrency 1", c1);
 
   const c16 = await concurrent(url, 1000, 16, () => ({ code: "print(1)" }));
   const ok16 = c16.results.filter((r) => r.status === 200).length;
@@ -211,8 +167,7 @@ try {
   console.log(
     `soak ${SOAK} mixed at concurrency 32: ${soak.seconds.toFixed(1)} s, statuses ${JSON.stringify(statuses)}, lost ${lost}, processes ${procsBefore} -> ${procsAfter}, server RSS ${rssStart.toFixed(0)} MB -> ${rssMb(child.pid).toFixed(0)} MB`,
   );
-  child.kill("SIGTERM");
-  await new Promise((r) => child.on("close", r));
+  await stopServer(child);
 
   // Pool acquire, in process: the time acquire() takes with an idle worker waiting.
   const { Pool } = await import(join(REPO, "dist/pool/pool.js"));
@@ -227,19 +182,13 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   const acquire = [];
   for (let i = 0; i < 200; i++) {
-    const original = pool.acquire.bind(pool);
     const t = performance.now();
-    const worker = await original();
+    const worker = await pool.acquire();
     acquire.push(performance.now() - t);
-    pool.acquire = () => Promise.resolve(worker);
-    await execute(pool, { type: "exec:run", code: "pass" }, Buffer.alloc(0), {
-      timeoutMs: 5000,
-      outputCap: 1 << 20,
-    });
-    pool.acquire = original;
+    await runOn(pool, worker, execute);
     await new Promise((r) => setTimeout(r, 10));
   }
-  console.log(`pool acquire: p50 ${ms(pct(acquire, 50))}  p99 ${ms(pct(acquire, 99))}  (n=200)`);
+  line("pool acquire", acquire);
   await pool.stop();
   rmSync(scratch, { recursive: true, force: true });
 
@@ -259,7 +208,7 @@ try {
   } else {
     console.log("baseline bwrap: not installed here");
   }
-  console.log(`load after: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+  console.log(`load after: ${loadavg()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

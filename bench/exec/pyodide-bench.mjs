@@ -6,41 +6,34 @@
 // loadPyodide() per request.
 //
 //   npm run build && node bench/exec/pyodide-bench.mjs [--n 40] [--floor 4]
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import {
+  flag,
+  line,
+  loadavg,
+  ms,
+  post as postRaw,
+  REPO,
+  rssMb,
+  runOn,
+  sleep,
+  startServer,
+  stopServer,
+} from "./common.mjs";
 
-const REPO = resolve(import.meta.dirname, "../..");
-const CLI = join(REPO, "dist/cli/main.js");
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
 const N = Number(flag("--n", "40"));
 const FLOOR = Number(flag("--floor", "4"));
-const pct = (values, p) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
-const ms = (v) => `${v.toFixed(1)} ms`;
-const line = (label, values) =>
-  console.log(
-    `${label}: p50 ${ms(pct(values, 50))}  p99 ${ms(pct(values, 99))}  (n=${values.length})`,
-  );
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
-const rssMb = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+const post = async (url, body) => JSON.parse((await postRaw(url, body)).body);
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-pyodide-bench-"));
 const { ensureSnapshot, pyodideVersion } = await import(join(REPO, "dist/pyodide/snapshot.js"));
 const { PyodidePool } = await import(join(REPO, "dist/pyodide/pyodide-pool.js"));
 const { execute } = await import(join(REPO, "dist/pool/execute.js"));
 try {
-  console.log(`pyodide ${pyodideVersion()}, load: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+  console.log(`pyodide ${pyodideVersion()}, load: ${loadavg()}`);
   let t = performance.now();
   const snapshotPath = await ensureSnapshot(dir, []);
   console.log(`snapshot build (once, cached under .kiln/pyodide): ${ms(performance.now() - t)}`);
@@ -67,13 +60,7 @@ try {
     const instance = await pool.acquire();
     acquire.push(performance.now() - t);
     boots.push(await instance.ready);
-    const original = pool.acquire.bind(pool);
-    pool.acquire = () => Promise.resolve(instance);
-    await execute(pool, { type: "exec:run", code: "pass" }, Buffer.alloc(0), {
-      timeoutMs: 5000,
-      outputCap: 1 << 20,
-    });
-    pool.acquire = original;
+    await runOn(pool, instance, execute);
   }
   line("boot from snapshot (loadPyodide({_loadSnapshot}) in the thread)", boots);
   line("instance spawn (new thread to ready)", spawnSeconds);
@@ -81,41 +68,8 @@ try {
   await pool.stop();
 
   // End to end over HTTP, and memory per idle instance.
-  const server = async (floor) => {
-    const child = spawn(
-      process.execPath,
-      [CLI, "serve", "--port", "0", "--runtime", "pyodide", "--pool-floor", String(floor)],
-      { cwd: dir, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    const url = await new Promise((done, fail) => {
-      let out = "";
-      child.stdout.on("data", (c) => {
-        out += c;
-        const m = /serving on (http:\/\/\S+)/.exec(out);
-        if (m) done(m[1]);
-      });
-      child.on("close", (code) => fail(new Error(`kiln serve exited ${code}: ${out}`)));
-    });
-    return { child, url };
-  };
-  const agent = new Agent({ keepAlive: true });
-  const post = (url, body) => {
-    const data = Buffer.from(JSON.stringify(body));
-    return new Promise((done, fail) => {
-      const req = request(`${url}/v1/exec`, {
-        method: "POST",
-        agent,
-        headers: { "Content-Type": "application/json", "Content-Length": data.length },
-      });
-      req.on("response", (res) => {
-        let text = "";
-        res.on("data", (c) => (text += c));
-        res.on("end", () => done(JSON.parse(text)));
-      });
-      req.on("error", fail);
-      req.end(data);
-    });
-  };
+  const server = (floor) =>
+    startServer(dir, ["--runtime", "pyodide", "--pool-floor", String(floor)]);
   // Memory per idle instance: a server holding one idle instance against
   // one holding FLOOR + 1 (floor 0 still keeps one: the target is at least
   // 1, sizing.ts), both fully booted.
@@ -130,8 +84,7 @@ try {
   await booted(one.url, 1);
   await sleep(500);
   const rssOne = rssMb(one.child.pid);
-  one.child.kill("SIGTERM");
-  await new Promise((r) => one.child.on("close", r));
+  await stopServer(one.child);
   const { child, url } = await server(FLOOR + 1);
   await booted(url, FLOOR + 1);
   await sleep(500);
@@ -156,8 +109,7 @@ try {
     burst.push(performance.now() - t);
   }
   line("print(1) end to end, back to back (the pool drains: boots show)", burst);
-  child.kill("SIGTERM");
-  await new Promise((r) => child.on("close", r));
+  await stopServer(child);
 
   // Baseline: a cold loadPyodide() per request, each in a fresh thread.
   const cold = [];

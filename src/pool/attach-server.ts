@@ -1,6 +1,6 @@
 // The Unix socket exec workers connect to (python/kiln_harness/exec_worker.py).
-// Each worker connects three times; every connection opens with one
-// exec:attach frame naming the worker, the stream (control, stdout, stderr)
+// Each worker connects twice; every connection opens with one
+// exec:attach frame naming the worker, the stream (control, output)
 // and the nonce the zygote forked it with. A connection that names no
 // expected worker, the wrong nonce, or a stream already attached is closed
 // at once: untrusted code in one worker can reach this socket, so it must
@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { decodeExecWorkerMessage } from "../protocol/decode.js";
 import { ProtocolError } from "../protocol/frame-codec.js";
 
-export type StreamName = "control" | "stdout" | "stderr";
+export type StreamName = "control" | "output";
 
 export interface Attached {
   socket: Socket;
@@ -47,7 +47,7 @@ export class AttachServer {
     return attach;
   }
 
-  /** Accept `workerId`'s three connections (each once) with `nonce`. */
+  /** Accept `workerId`'s two connections (each once) with `nonce`. */
   expect(workerId: number, nonce: string, onAttach: Expected["onAttach"]): void {
     this.expected.set(workerId, { nonce, attached: new Set(), onAttach });
   }
@@ -85,7 +85,7 @@ export class AttachServer {
         if (!expected || expected.nonce !== message.nonce) return refuse();
         if (expected.attached.has(message.stream)) return refuse();
         expected.attached.add(message.stream);
-        if (expected.attached.size === 3) this.expected.delete(message.workerId);
+        if (expected.attached.size === 2) this.expected.delete(message.workerId);
         expected.onAttach(message.stream, { socket, rest: buffered.subarray(4 + length) });
       } catch {
         refuse();

@@ -1,11 +1,14 @@
-// One pre-forked exec worker as the pool sees it: its three connections
-// (attach-server.ts), its readiness, and its one request. It serves one
+// One pre-forked exec worker as the pool sees it: its two connections
+// (attach-server.ts: control, and output with stdout and stderr framed in
+// the order they were written, output-frames.ts), its readiness, and its
+// one request. It serves one
 // request and exits (DESIGN.md section 7: no state crosses requests).
 import type { Socket } from "node:net";
 import { decodeExecWorkerMessage } from "../protocol/decode.js";
 import { encodeFrame, FrameDecoder, type FrameHeader } from "../protocol/frame-codec.js";
 import type { ExecWorkerToSupervisor, SupervisorToExecWorker } from "../protocol/messages.js";
 import type { Attached, StreamName } from "./attach-server.js";
+import { OutputFrames } from "./output-frames.js";
 
 export type ExecDone = Extract<ExecWorkerToSupervisor, { type: "exec:done" }>;
 export type ExecRun = Extract<SupervisorToExecWorker, { type: "exec:run" }>;
@@ -23,7 +26,8 @@ export class ExecWorker {
   taken = false;
   readonly forkedAt = performance.now();
   private control: Socket | undefined;
-  private readonly outputs = new Map<"stdout" | "stderr", Socket>();
+  private output: Socket | undefined;
+  private readonly frames = new OutputFrames();
   private sink: OutputSink | undefined;
   private readonly decoder = new FrameDecoder();
   private doneHandler: ((done: ExecDone) => void) | undefined;
@@ -32,16 +36,16 @@ export class ExecWorker {
   private exitInfo: WorkerExit | undefined;
   /**
    * Resolves when the worker said exec:ready (attached and sandboxed) and
-   * this side has taken both of its output connections: the three connect
-   * separately, so exec:ready on the control one can be read before an
-   * output's attach frame, and a request run then lost that output's bytes
-   * (the answer was drained without it).
+   * this side has taken its output connection: the two connect separately,
+   * so exec:ready on the control one can be read before the output's
+   * attach frame, and a request run then lost its output (the answer was
+   * drained without it).
    */
   readonly ready: Promise<void>;
   private saidReady = false;
   /** Resolves when the zygote reaped it. */
   readonly exited: Promise<WorkerExit>;
-  private readonly outputsClosed: Promise<void>[] = [];
+  private outputClosed: Promise<void> = Promise.resolve();
   private markControlClosed: () => void = () => {};
   /** The control connection ended: every frame the worker sent has been read. */
   private readonly controlClosed = new Promise<void>((resolve) => {
@@ -72,17 +76,17 @@ export class ExecWorker {
       socket.on("close", () => this.markControlClosed());
       if (rest.length) this.onControl(rest);
     } else {
-      this.outputs.set(stream, socket);
+      this.output = socket;
       this.maybeReady();
-      socket.on("data", (chunk: Buffer) => this.sink?.(stream, chunk));
-      this.outputsClosed.push(new Promise((resolve) => socket.on("close", () => resolve())));
-      if (rest.length) this.sink?.(stream, rest);
+      socket.on("data", (chunk: Buffer) => this.onOutput(chunk));
+      this.outputClosed = new Promise((resolve) => socket.on("close", () => resolve()));
+      if (rest.length) this.onOutput(rest);
     }
     socket.resume();
   }
 
   private maybeReady(): void {
-    if (this.saidReady && this.outputs.size === 2) this.markReady();
+    if (this.saidReady && this.output) this.markReady();
   }
 
   exitedWith(exit: WorkerExit): void {
@@ -113,7 +117,7 @@ export class ExecWorker {
   async outputDrained(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(this.outputsClosed),
+      this.outputClosed,
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),
@@ -123,7 +127,16 @@ export class ExecWorker {
 
   close(): void {
     this.control?.destroy();
-    for (const socket of this.outputs.values()) socket.destroy();
+    this.output?.destroy();
+  }
+
+  private onOutput(chunk: Buffer): void {
+    try {
+      for (const [stream, data] of this.frames.push(chunk)) this.sink?.(stream, data);
+    } catch {
+      // Not our worker's framing: its output ends here (as for control below).
+      this.output?.destroy();
+    }
   }
 
   private onControl(chunk: Buffer): void {

@@ -22,10 +22,24 @@ export const PROFILES: readonly Profile[] = ["none", "hermetic", "strict"];
  * RLIMIT_AS nor RLIMIT_CPU is set here. fileSizeMb is larger than the test
  * profile's 1 MiB: an exec worker's output goes to sockets, not a capture
  * file, and code may write a scratch file of a few MiB. tmpMb is the pool's
- * private /tmp, shared by its workers (each one's temp dir is removed when
- * it is reaped), as a disk quota would be.
+ * private /tmp; a strict exec worker cannot write there, only in its own
+ * temp dir, a tmpfs of workerTmpMb (exec_sandbox.private_temp), so one
+ * request's files never take the space of the requests beside it.
  */
-export const EXEC_STRICT_FILE_LIMITS = { fileSizeMb: 8, openFiles: 256, tmpMb: 256 } as const;
+export const EXEC_STRICT_FILE_LIMITS = {
+  fileSizeMb: 8,
+  openFiles: 256,
+  tmpMb: 256,
+  workerTmpMb: 64,
+} as const;
+
+/**
+ * Processes (and threads) one strict exec worker may have at once, itself
+ * and its output relay thread included: counted in the worker's own user
+ * namespace (RLIMIT_NPROC is per user namespace and uid since Linux 5.14),
+ * under the pool's `processes`, which still bounds them all together.
+ */
+export const EXEC_WORKER_PROCESSES = 64;
 
 export interface ExecZygoteOptions {
   python: string;
@@ -158,6 +172,9 @@ export class ExecZygote {
       limits: {
         ...(options.profile === "strict" ? EXEC_STRICT_FILE_LIMITS : {}),
         ...(options.processes === undefined ? {} : { processes: options.processes }),
+        ...(options.profile === "strict" && options.processes !== undefined
+          ? { workerProcesses: Math.min(EXEC_WORKER_PROCESSES, options.processes) }
+          : {}),
       },
     });
     const timeout = options.startTimeoutMs ?? 30_000;

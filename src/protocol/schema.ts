@@ -406,9 +406,10 @@ export const compileServerToSupervisor = z.discriminatedUnion("type", [
 ]);
 
 // ---- Exec service (issue 13): src/pool/ ↔ python/kiln_harness/exec_zygote.py
-// (fd 3) and each exec worker (a Unix socket). A worker connects three times
-// (control, stdout, stderr); each connection opens with exec:attach, and the
-// output connections carry raw bytes after it (the worker's fds 1 and 2).
+// (fd 3) and each exec worker (a Unix socket). A worker connects twice
+// (control, output); each connection opens with exec:attach, and the output
+// connection carries stdout and stderr after it, each chunk framed with its
+// stream (exec_output.py, src/pool/output-frames.ts).
 
 export const execLimits = z.strictObject({
   /** RLIMIT_NPROC for the whole pool (strict only: it counts in the pool's user namespace). */
@@ -418,6 +419,14 @@ export const execLimits = z.strictObject({
   fileSizeMb: z.number().int().positive().optional(),
   /** The size of the pool's private /tmp tmpfs (strict; shared by its workers). */
   tmpMb: z.number().int().positive().optional(),
+  /**
+   * RLIMIT_NPROC per worker (strict), counted in a user namespace of the
+   * worker's own, so one request's fork bomb leaves the rest of `processes`
+   * to the others (exec_sandbox.own_user_namespace).
+   */
+  workerProcesses: z.number().int().positive().optional(),
+  /** The size of a strict worker's own tmpfs on its temp dir ($TMPDIR). */
+  workerTmpMb: z.number().int().positive().optional(),
 });
 
 export const supervisorToExecZygote = z.discriminatedUnion("type", [
@@ -460,7 +469,7 @@ export const execWorkerToSupervisor = z.discriminatedUnion("type", [
   message("exec:attach", {
     workerId: z.number().int(),
     nonce: z.string(),
-    stream: z.enum(["control", "stdout", "stderr"]),
+    stream: z.enum(["control", "output"]),
   }),
   /** Attached and sandboxed: the worker waits for its one request. */
   message("exec:ready", { workerId: z.number().int() }),

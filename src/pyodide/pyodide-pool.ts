@@ -9,25 +9,13 @@ import { Worker } from "node:worker_threads";
 import type { ExecPool, PooledWorker } from "../pool/exec-pool.js";
 import type { ExecDone, ExecRun, OutputSink, WorkerExit } from "../pool/exec-worker.js";
 import type { Profile } from "../pool/exec-zygote.js";
-import { PoolError, type PoolObserver } from "../pool/pool.js";
-import { readCpuPressure } from "../pool/psi.js";
-import {
-  DEFAULT_SIZING,
-  type DemandState,
-  initialDemand,
-  recordArrival,
-  recordService,
-  refillCount,
-  type SizingConfig,
-  targetSize,
-} from "../pool/sizing.js";
+import type { SizingConfig } from "../pool/sizing.js";
+import { type PoolObserver, WarmPool } from "../pool/warm-pool.js";
 import type { RunMessage, ThreadData, ThreadMessage } from "./instance-thread.js";
 import { INSTANCE_THREAD } from "./snapshot.js";
 
 /** From the interrupt to terminating a thread whose code did not yield. */
 const INTERRUPT_GRACE_MS = 300;
-/** Instances that die before they are ready this many times in a row: the pool is broken. */
-const MAX_STARTUP_FAILURES = 5;
 /** V8's own heap per instance (the Wasm heap is capped by memory_mb, instance-thread.ts). */
 const JS_HEAP_MB = 256;
 
@@ -143,62 +131,24 @@ export interface PyodidePoolOptions {
   psi?: () => number | null;
 }
 
-export class PyodidePool implements ExecPool<PyodideInstance> {
+export class PyodidePool extends WarmPool<PyodideInstance> implements ExecPool<PyodideInstance> {
   readonly runtime = "pyodide" as const;
-  readonly profile: Profile;
-  readonly sizing: SizingConfig;
-  private readonly instances = new Set<PyodideInstance>();
-  private readonly idle: PyodideInstance[] = [];
-  private starting = 0;
-  private readonly waiters: { resolve(w: PyodideInstance): void; reject(e: Error): void }[] = [];
-  private demand: DemandState = initialDemand();
-  private nextId = 1;
-  private failures = 0;
-  private broken: PoolError | undefined;
-  private stopped = false;
-  private lastTarget: number;
 
   constructor(private readonly options: PyodidePoolOptions) {
-    this.profile = options.profile;
-    this.sizing = { ...DEFAULT_SIZING, ...options.sizing };
-    this.lastTarget = this.sizing.floor;
+    super(options);
     this.refill();
   }
 
-  get size(): { idle: number; starting: number; busy: number; target: number } {
-    const busy = this.instances.size - this.idle.length - this.starting;
-    return { idle: this.idle.length, starting: this.starting, busy, target: this.lastTarget };
+  protected create(id: number): PyodideInstance {
+    return new PyodideInstance(id, this.profile, this.options.snapshotPath);
   }
 
-  get healthy(): boolean {
-    return this.broken === undefined && !this.stopped;
-  }
-
-  get problem(): string | undefined {
-    return this.broken?.message;
-  }
-
-  acquire(): Promise<PyodideInstance> {
-    if (this.broken) return Promise.reject(this.broken);
-    if (this.stopped) return Promise.reject(new PoolError("the pool is stopped"));
-    this.demand = recordArrival(this.demand, performance.now(), this.sizing);
-    const instance = this.idle.shift();
-    if (instance) {
-      instance.taken = true;
-      this.refill();
-      return Promise.resolve(instance);
-    }
-    this.options.observer?.emptyHit(this.profile);
-    const waiting = new Promise<PyodideInstance>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-    });
-    this.refill(this.waiters.length);
-    return waiting;
-  }
-
-  finished(instance: PyodideInstance, serviceMs: number): void {
-    this.demand = recordService(this.demand, serviceMs);
+  protected release(instance: PyodideInstance): void {
     instance.close();
+  }
+
+  protected startupFailureMessage(): string {
+    return `${this.profile} pyodide instances keep dying before they are ready`;
   }
 
   kill(instance: PyodideInstance): void {
@@ -206,74 +156,7 @@ export class PyodidePool implements ExecPool<PyodideInstance> {
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    for (const waiter of this.waiters.splice(0))
-      waiter.reject(new PoolError("the pool is stopped"));
-    await Promise.all([...this.instances].map((i) => i.thread.terminate()));
-  }
-
-  private refill(atLeast = 0): void {
-    if (this.stopped || this.broken) return;
-    const held = this.idle.length + this.starting;
-    const psi = (this.options.psi ?? readCpuPressure)();
-    const decision = targetSize(
-      { demand: this.demand, now: performance.now(), current: held, psi },
-      this.sizing,
-    );
-    this.lastTarget = decision.target;
-    const wanted = Math.max(refillCount(held, decision.target), atLeast - this.starting);
-    const room = this.sizing.ceiling - this.instances.size;
-    for (let i = 0; i < Math.min(wanted, room); i++) this.spawn();
-    this.options.observer?.sized(
-      this.profile,
-      this.idle.length + this.starting,
-      decision.target,
-      psi,
-    );
-  }
-
-  private spawn(): void {
-    const instance = new PyodideInstance(this.nextId++, this.profile, this.options.snapshotPath);
-    this.instances.add(instance);
-    this.starting++;
-    let counted = true;
-    instance.ready.then(() => {
-      if (!counted) return;
-      counted = false;
-      this.starting--;
-      this.failures = 0;
-      this.options.observer?.spawned(this.profile, (performance.now() - instance.forkedAt) / 1000);
-      const waiter = this.waiters.shift();
-      if (waiter) {
-        instance.taken = true;
-        waiter.resolve(instance);
-      } else this.idle.push(instance);
-    });
-    instance.exited.then(() => {
-      this.instances.delete(instance);
-      const at = this.idle.indexOf(instance);
-      if (at >= 0) this.idle.splice(at, 1);
-      if (counted) {
-        counted = false; // died before it was ready
-        this.starting--;
-        this.failures++;
-        if (this.failures >= MAX_STARTUP_FAILURES) {
-          this.fail(
-            new PoolError(`${this.profile} pyodide instances keep dying before they are ready`),
-          );
-          return;
-        }
-        if (this.waiters.length) this.refill(this.waiters.length);
-        return;
-      }
-      if (!this.stopped) this.refill();
-    });
-  }
-
-  private fail(error: PoolError): void {
-    if (this.stopped) return;
-    this.broken = error;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    if (!this.stopAccepting()) return;
+    await Promise.all([...this.workers].map((i) => i.thread.terminate()));
   }
 }

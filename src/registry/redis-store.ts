@@ -163,10 +163,24 @@ export class RedisStore implements ModuleStore {
     return value;
   }
 
+  // SADD and SREM are single commands, atomic on the server.
+  async addMember(set: string, member: string): Promise<void> {
+    await this.timed(this.client.sAdd(redisKey(`set:${set}`), member));
+  }
+
+  async removeMember(set: string, member: string): Promise<void> {
+    await this.timed(this.client.sRem(redisKey(`set:${set}`), member));
+  }
+
+  async members(set: string): Promise<string[]> {
+    return (await this.timed(this.client.sMembers(redisKey(`set:${set}`)))).sort();
+  }
+
   async stats(): Promise<StoreStats> {
     let entries = 0;
     let bytes = 0;
-    await this.eachPage(async (keys) => {
+    // Strings only: a set (addMember) has no STRLEN (WRONGTYPE).
+    await this.eachPage("string", async (keys) => {
       const lengths = await this.timed(Promise.all(keys.map((key) => this.client.strLen(key))));
       entries += keys.length;
       for (const length of lengths) bytes += length;
@@ -175,7 +189,7 @@ export class RedisStore implements ModuleStore {
   }
 
   async clear(): Promise<void> {
-    await this.eachPage(async (keys) => {
+    await this.eachPage(undefined, async (keys) => {
       await this.timed(this.client.unlink(keys));
     });
   }
@@ -195,13 +209,20 @@ export class RedisStore implements ModuleStore {
     }
   }
 
-  /** Calls `page` with each page of this store's keys (SCAN: never blocks the server). */
-  private async eachPage(page: (keys: string[]) => Promise<void>): Promise<void> {
+  /** Calls `page` with each page of this store's keys, of one type or all (SCAN: never blocks the server). */
+  private async eachPage(
+    type: "string" | undefined,
+    page: (keys: string[]) => Promise<void>,
+  ): Promise<void> {
     this.live();
     let cursor = "0";
     do {
       const reply = await this.timed(
-        this.client.scan(cursor, { MATCH: `${REDIS_KEY_PREFIX}*`, COUNT: BATCH }),
+        this.client.scan(cursor, {
+          MATCH: `${REDIS_KEY_PREFIX}*`,
+          COUNT: BATCH,
+          ...(type === undefined ? {} : { TYPE: type }),
+        }),
       );
       cursor = reply.cursor;
       if (reply.keys.length > 0) await page(reply.keys);

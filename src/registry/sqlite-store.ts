@@ -125,6 +125,28 @@ export class SqliteStore implements ModuleStore {
       .immediate();
   }
 
+  // A member is a row of its own in meta (INSERT OR IGNORE, DELETE: each one
+  // statement, atomic under SQLite's write lock), keyed by the set's name
+  // with its length, so no set's key is a prefix of another's.
+  async addMember(set: string, member: string): Promise<void> {
+    this.live()
+      .db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)")
+      .run(memberKey(set, member), member);
+  }
+
+  async removeMember(set: string, member: string): Promise<void> {
+    this.live().db.prepare("DELETE FROM meta WHERE key = ?").run(memberKey(set, member));
+  }
+
+  async members(set: string): Promise<string[]> {
+    const prefix = memberKey(set, "");
+    const values = this.live()
+      .db.prepare("SELECT value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY value")
+      .pluck()
+      .all(prefix.length, prefix);
+    return values.map(String);
+  }
+
   async stats(): Promise<StoreStats> {
     const totals = this.live().totals.get() ?? { entries: 0, bytes: 0 };
     return { ...totals, corrupted: this.corrupted, location: this.file };
@@ -294,4 +316,8 @@ function moveAside(file: string): string | undefined {
   }
   rmSync(`${file}-shm`, { force: true });
   return aside;
+}
+
+function memberKey(set: string, member: string): string {
+  return `set:${set.length}:${set}:${member}`;
 }

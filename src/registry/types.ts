@@ -98,4 +98,14 @@ export interface ModuleStore {
    * number it could not allocate must not be guessed.
    */
   increment(key: string, floor: number): Promise<number>;
+  /**
+   * Set membership, each change one atomic step on the store (a row per
+   * member in SQLite, a Redis SET): the workspace names for `ls`. A list
+   * read, changed and written back lost one of two concurrent pushes'
+   * names. Like increment, these throw when the store can't answer.
+   */
+  addMember(set: string, member: string): Promise<void>;
+  removeMember(set: string, member: string): Promise<void>;
+  /** The members, sorted. */
+  members(set: string): Promise<string[]>;
 }

@@ -6,7 +6,9 @@
 //   ws:index:<NAME>:<VERSION>   the index: every module of that version
 //   ws:head:<NAME>              the current version (written last: a push is
 //                               never half-visible)
-//   ws:names                    the workspace names, for `ls`
+//   ws:names                    the workspace names, for `ls`: a set
+//                               (ModuleStore.addMember), so concurrent
+//                               pushes of different names all stay
 //   ws:versions:<NAME>          a counter (ModuleStore.increment): each push
 //                               allocates its version atomically
 // Values that are not code sit in StoredEntry.code as JSON. The SQLite
@@ -96,7 +98,7 @@ export class WorkspaceStore {
   }
 
   async names(): Promise<string[]> {
-    return (await this.readJson<string[]>(keys.names)) ?? [];
+    return this.store.members(keys.names);
   }
 
   async getMany(wanted: readonly string[]): Promise<Map<string, StoredEntry>> {
@@ -108,11 +110,7 @@ export class WorkspaceStore {
     await this.store.putMany(blobs);
     await this.store.putMany(new Map([[keys.index(index.name, index.version), json(index)]]));
     await this.store.putMany(new Map([[keys.head(index.name), json({ version: index.version })]]));
-    const names = new Set(await this.names());
-    if (!names.has(index.name)) {
-      names.add(index.name);
-      await this.store.putMany(new Map([[keys.names, json([...names].sort())]]));
-    }
+    await this.store.addMember(keys.names, index.name);
   }
 
   /** The head becomes a tombstone (stores have no delete; entries age out by LRU). */
@@ -120,8 +118,7 @@ export class WorkspaceStore {
     const version = await this.head(name);
     if (version === undefined) return false;
     await this.store.putMany(new Map([[keys.head(name), json({ version, removed: true })]]));
-    const names = (await this.names()).filter((n) => n !== name);
-    await this.store.putMany(new Map([[keys.names, json(names)]]));
+    await this.store.removeMember(keys.names, name);
     return true;
   }
 

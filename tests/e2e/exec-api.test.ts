@@ -123,6 +123,98 @@ describe.each(["native", "pyodide"] as const)("runtime %s", (runtime) => {
     });
   });
 
+  describe("the order of stdout and stderr", () => {
+    const streamed = async (code: string) => {
+      const response = await fetch(`${server.url}/v1/exec?stream=1`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...auth },
+        body: JSON.stringify({ code }),
+      });
+      const events = (await response.text())
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { type: string; text?: string; exit_code?: number });
+      expect(events.at(-1)).toMatchObject({ type: "end", exit_code: 0 });
+      // Chunks may hold several lines or part of one: the lines of each
+      // event, tagged with its stream, in the order they came.
+      const lines: string[] = [];
+      const partial = { stdout: "", stderr: "" };
+      for (const event of events) {
+        if (event.type !== "stdout" && event.type !== "stderr") continue;
+        const text = partial[event.type] + (event.text ?? "");
+        const parts = text.split("\n");
+        partial[event.type] = parts.pop() ?? "";
+        for (const part of parts) lines.push(`${event.type} ${part}`);
+      }
+      return lines;
+    };
+
+    it("keeps print() and print(file=sys.stderr) in the order the code wrote them", async () => {
+      const code = [
+        "import sys",
+        "for i in range(300):",
+        "    print('out', i)",
+        "    print('err', i, file=sys.stderr)",
+        "    if i % 7 == 0:",
+        "        print('err again', i, file=sys.stderr)",
+        "print('partial', end=' ')",
+        "print('E', file=sys.stderr)",
+        "print('rest')",
+      ].join("\n");
+      const expected: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        expected.push(`stdout out ${i}`, `stderr err ${i}`);
+        if (i % 7 === 0) expected.push(`stderr err again ${i}`);
+      }
+      // The partial stdout line is sent before the stderr write after it.
+      expected.push("stderr E", "stdout partial rest");
+      const lines = await streamed(code);
+      expect(lines.join("\n")).toBe(expected.join("\n"));
+    });
+
+    it.skipIf(runtime === "pyodide")(
+      "keeps raw fd writes and child processes in their place after Python's writes",
+      async () => {
+        const code = [
+          "import os, subprocess, sys",
+          "for i in range(20):",
+          "    print('py', i)",
+          "    os.write(1, b'raw %d\\n' % i)",
+          "    print('py err', i, file=sys.stderr)",
+          "    subprocess.run(['/bin/sh', '-c', 'echo child %d' % i])",
+          "    os.write(2, b'raw err %d\\n' % i)",
+          // A child forked by the code has no relay thread: its prints go
+          // to the pipes, and the parent forwards them in their place.
+          "pid = os.fork()",
+          "if pid == 0:",
+          "    print('forked child')",
+          "    sys.stdout.flush()",
+          "    os._exit(0)",
+          "os.waitpid(pid, 0)",
+          "print('parent after')",
+        ].join("\n");
+        const expected: string[] = [];
+        for (let i = 0; i < 20; i++) {
+          expected.push(
+            `stdout py ${i}`,
+            `stdout raw ${i}`,
+            `stderr py err ${i}`,
+            `stdout child ${i}`,
+            `stderr raw err ${i}`,
+          );
+        }
+        expected.push("stdout forked child", "stdout parent after");
+        const lines = await streamed(code);
+        // Each raw write is followed by a Python-level write, which sends
+        // what waits in the pipes first, or is a raw stdout write (the
+        // child's echo) before a raw stderr one, which the relay drains in
+        // that order. Raw writes to the two fds racing each other are the
+        // case README's "Order of stdout and stderr" leaves unordered.
+        expect(lines.join("\n")).toBe(expected.join("\n"));
+      },
+    );
+  });
+
   describe("refusals", () => {
     it("401 without a token or with a wrong one; the right one passes", async () => {
       expect((await postExec(server.url, { code: "1" })).status).toBe(401);

@@ -20,6 +20,7 @@ import {
 } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { CLI, pythonWithPytest, REPO } from "../helpers/kiln.js";
 import { copyProject } from "../helpers/temp.js";
 
@@ -305,4 +306,80 @@ export function runEscape(args: string[], options: RunEscapeOptions): Promise<Es
       });
     });
   });
+}
+
+/** `kiln test` arguments for one batch of attempts: a profile, two workers, no cache, a marker expression. */
+export function escapeArgs(isolate: string, markers: string, ...more: string[]): string[] {
+  return ["--isolate", isolate, "-n", "2", "-p", "no:cacheprovider", "-m", markers, ...more];
+}
+
+export interface EscapeSessionOptions {
+  /** Before planting: who owns the targets and runs kiln (the non-root run). */
+  prepare?: () => { owner: Owner; user: Owner & { tmpdir: string } };
+  /** After planting, before the runs: e.g. a test file added to this run's copy. */
+  planted?: (plants: Plants) => void;
+  /** After the targets and servers are gone (e.g. remove a user made by prepare). */
+  cleanup?: () => void;
+  /** For all the runs together (vitest's beforeAll bound). */
+  timeoutMs?: number;
+}
+
+export interface EscapeSession {
+  readonly plants: Plants;
+  readonly servers: Servers;
+  /** The first run. */
+  readonly run: EscapeRun;
+  /** The run of the index-th argument list. */
+  runAt(index: number): EscapeRun;
+}
+
+/**
+ * In the calling describe block: plant the targets, start the servers, run
+ * `kiln test` once per argument list (one after another: two at once would
+ * share the processes limit), and remove it all afterwards. The session's
+ * fields are there once beforeAll has run.
+ */
+export function escapeSession(
+  argLists: string[][],
+  options: EscapeSessionOptions = {},
+): EscapeSession {
+  let state: { plants: Plants; servers: Servers; runs: EscapeRun[] } | undefined;
+  let plants: Plants | undefined;
+  let servers: Servers | undefined;
+  beforeAll(async () => {
+    const who = options.prepare?.();
+    plants = plant(who?.owner);
+    options.planted?.(plants);
+    servers = await startServers();
+    const runs: EscapeRun[] = [];
+    for (const args of argLists)
+      runs.push(await runEscape(args, { plants, servers, user: who?.user }));
+    state = { plants, servers, runs };
+  }, options.timeoutMs ?? 300_000);
+  afterAll(async () => {
+    plants?.remove();
+    await servers?.close();
+    options.cleanup?.();
+  });
+  const ready = () => {
+    if (!state)
+      throw new Error("this is a bug in the escape tests: the session was read before it ran");
+    return state;
+  };
+  return {
+    get plants() {
+      return ready().plants;
+    },
+    get servers() {
+      return ready().servers;
+    },
+    get run() {
+      return this.runAt(0);
+    },
+    runAt(index: number) {
+      const run = ready().runs[index];
+      if (!run) throw new Error(`this is a bug in the escape tests: no run number ${index}`);
+      return run;
+    },
+  };
 }

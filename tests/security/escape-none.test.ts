@@ -5,16 +5,8 @@
 // attempts), and the few this machine refuses even to root without any
 // sandbox (hostRefusals), which prove nothing here.
 import { closeSync, constants, openSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  breaches,
-  type EscapeRun,
-  type Plants,
-  plant,
-  runEscape,
-  type Servers,
-  startServers,
-} from "./escape-harness.js";
+import { describe, expect, it } from "vitest";
+import { breaches, escapeArgs, escapeSession } from "./escape-harness.js";
 import { outcomes } from "./escape-outcomes.js";
 
 /**
@@ -36,49 +28,29 @@ function hostRefuses(nodeid: string): boolean {
 const isRoot = process.getuid?.() === 0;
 
 describe.skipIf(!isRoot)("the escape suite without a sandbox", () => {
-  let plants: Plants;
-  let servers: Servers;
-  let run: EscapeRun;
-
-  beforeAll(async () => {
-    plants = plant();
-    servers = await startServers();
-    run = await runEscape(
-      [
-        "--isolate",
-        "none",
-        "-n",
-        "2",
-        "-p",
-        "no:cacheprovider",
-        "-m",
-        "not control and not anyprofile and not stackfile",
-        "--deselect",
-        "test_zz_canary.py::test_canary",
-      ],
-      { plants, servers },
-    );
-  }, 300_000);
-
-  afterAll(async () => {
-    plants?.remove();
-    await servers?.close();
-  });
+  const session = escapeSession([
+    escapeArgs(
+      "none",
+      "not control and not anyprofile and not stackfile",
+      "--deselect",
+      "test_zz_canary.py::test_canary",
+    ),
+  ]);
 
   it("collects the attempts", () => {
-    expect(run.items.length, run.stdout + run.stderr).toBeGreaterThan(40);
+    expect(session.run.items.length, session.run.stdout + session.run.stderr).toBeGreaterThan(40);
   });
 
   it("fails every attempt: each one got through", () => {
-    const passed = Object.entries(outcomes(run))
+    const passed = Object.entries(outcomes(session.run))
       .filter(([, outcome]) => outcome === "passed" || outcome === "missing")
       .map(([nodeid]) => nodeid)
       .filter((nodeid) => !hostRefuses(nodeid));
-    expect(passed, run.stdout).toEqual([]);
+    expect(passed, session.run.stdout).toEqual([]);
   });
 
   it("sees the breaches from outside", () => {
-    const found = breaches(plants, servers);
+    const found = breaches(session.plants, session.servers);
     expect(found.join("\n")).toContain("the TCP server got");
     expect(found.join("\n")).toContain("the UDP server got");
     expect(found.join("\n")).toContain("project file");
@@ -88,7 +60,7 @@ describe.skipIf(!isRoot)("the escape suite without a sandbox", () => {
   });
 
   it("the run still finishes: the attempts are bounded", () => {
-    expect(run.signal).toBeNull();
-    expect(run.code).toBe(1);
+    expect(session.run.signal).toBeNull();
+    expect(session.run.code).toBe(1);
   });
 });

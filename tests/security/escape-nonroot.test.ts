@@ -8,18 +8,9 @@
 // by the test that made it.
 import { spawnSync } from "node:child_process";
 import { chownSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { tempDir } from "../helpers/temp.js";
-import {
-  breaches,
-  type EscapeRun,
-  type Owner,
-  type Plants,
-  plant,
-  runEscape,
-  type Servers,
-  startServers,
-} from "./escape-harness.js";
+import { breaches, escapeArgs, escapeSession, type Owner } from "./escape-harness.js";
 import {
   failureText,
   KNOWN_GAPS,
@@ -44,89 +35,64 @@ const GAPS: Record<string, string> = KNOWN_GAPS;
 
 describe.skipIf(!isRoot)("the escape suite under --isolate strict as a non-root user", () => {
   let created = false;
-  let owner: Owner;
-  let plants: Plants;
-  let servers: Servers;
-  let run: EscapeRun;
-  let alone: EscapeRun;
-
-  beforeAll(async () => {
-    let found = lookUp();
-    if (found === undefined) {
-      const add = spawnSync(
-        "useradd",
-        ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
-        {
-          encoding: "utf8",
-        },
-      );
-      if (add.status !== 0) throw new Error(`useradd ${USER} failed: ${add.stderr}`);
-      created = true;
-      found = lookUp();
-    }
-    if (found === undefined) throw new Error(`${USER} is missing right after useradd`);
-    owner = found;
-    plants = plant(owner);
-    const tmpdir = tempDir("kiln-escape-user-");
-    chownSync(tmpdir, owner.uid, owner.gid);
-    servers = await startServers();
-    run = await runEscape(
-      [
-        "--isolate",
-        "strict",
-        "-n",
-        "2",
-        "-p",
-        "no:cacheprovider",
-        "-m",
-        "not stackfile and not alone",
-      ],
-      {
-        plants,
-        servers,
-        user: { ...owner, tmpdir },
+  // The fork bomb in a second run of its own: the processes limit is the
+  // run's (escape-strict.test.ts says why).
+  const session = escapeSession(
+    [escapeArgs("strict", "not stackfile and not alone"), escapeArgs("strict", "alone")],
+    {
+      prepare: () => {
+        let found = lookUp();
+        if (found === undefined) {
+          const add = spawnSync(
+            "useradd",
+            ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+            { encoding: "utf8" },
+          );
+          if (add.status !== 0) throw new Error(`useradd ${USER} failed: ${add.stderr}`);
+          created = true;
+          found = lookUp();
+        }
+        if (found === undefined) throw new Error(`${USER} is missing right after useradd`);
+        const tmpdir = tempDir("kiln-escape-user-");
+        chownSync(tmpdir, found.uid, found.gid);
+        return { owner: found, user: { ...found, tmpdir } };
       },
-    );
-    // The fork bomb in a run of its own: the processes limit is the run's
-    // (escape-strict.test.ts says why).
-    alone = await runEscape(
-      ["--isolate", "strict", "-n", "2", "-p", "no:cacheprovider", "-m", "alone"],
-      { plants, servers, user: { ...owner, tmpdir } },
-    );
-  }, 300_000);
-
-  afterAll(async () => {
-    plants?.remove();
-    await servers?.close();
-    if (created) spawnSync("userdel", [USER]);
-  });
+      cleanup: () => {
+        if (created) spawnSync("userdel", [USER]);
+      },
+    },
+  );
 
   it("runs as that user", () => {
-    expect(owner.uid).not.toBe(0);
-    expect(run.stderr).not.toContain("Traceback");
-    expect(run.items.length, run.stdout + run.stderr).toBeGreaterThan(60);
+    expect(lookUp()?.uid).not.toBe(0);
+    expect(session.run.stderr).not.toContain("Traceback");
+    expect(session.run.items.length, session.run.stdout + session.run.stderr).toBeGreaterThan(60);
   });
 
   it("refuses every attempt", () => {
-    expect(outcomesBesides(run, GAPS), run.stdout).toEqual(refusedOutcomes(run, GAPS));
-    expect(missingReasons(run), run.stdout).toEqual([]);
+    expect(outcomesBesides(session.run, GAPS), session.run.stdout).toEqual(
+      refusedOutcomes(session.run, GAPS),
+    );
+    expect(missingReasons(session.run), session.run.stdout).toEqual([]);
   });
 
   // Flips once fixed: then move the case out of KNOWN_GAPS (escape-outcomes.ts).
   it.fails.for(Object.entries(GAPS))("refuses %s (known gap: %s)", ([nodeid]) => {
-    expect(outcomeOf(run, nodeid), failureText(run, nodeid)).toBe("passed");
+    expect(outcomeOf(session.run, nodeid), failureText(session.run, nodeid)).toBe("passed");
   });
 
-  it("stops a fork bomb, alone in its run, at the processes limit", () => {
-    expect(outcomes(alone), alone.stdout).toEqual({ "test_limits.py::test_fork_bomb": "passed" });
+  it("stops a fork bomb, alone in its session.run, at the processes limit", () => {
+    expect(outcomes(session.runAt(1)), session.runAt(1).stdout).toEqual({
+      "test_limits.py::test_fork_bomb": "passed",
+    });
   });
 
   it("lets nothing through to the targets outside", () => {
-    expect(breaches(plants, servers)).toEqual([]);
+    expect(breaches(session.plants, session.servers)).toEqual([]);
   });
 
   it("goes on to the end", () => {
-    expect(run.signal).toBeNull();
-    expect(run.code).toBe(1);
+    expect(session.run.signal).toBeNull();
+    expect(session.run.code).toBe(1);
   });
 });

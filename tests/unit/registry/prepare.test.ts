@@ -39,6 +39,11 @@ class MemoryStore implements ModuleStore {
     this.counter = Math.max(this.counter, floor) + 1;
     return this.counter;
   }
+  async addMember() {}
+  async removeMember() {}
+  async members() {
+    return [];
+  }
   async close() {}
 }
 

@@ -62,4 +62,41 @@ describe("concurrent pushes of one workspace", () => {
       }
     });
   }
+
+  // `ls`'s list was read, changed and written back by each push: two
+  // pushes of different names at once kept only the last writer's list.
+  for (const kind of ["sqlite", "redis"] as const) {
+    it(`keeps every name in ${kind} when different workspaces are pushed and removed at once`, async () => {
+      const cwd = tempDir(`kiln-ws-names-${kind}-`);
+      const spec = kind === "sqlite" ? undefined : redis.url;
+      const open = () => WorkspaceStore.open(spec, cwd);
+      const names = Array.from({ length: 16 }, (_, i) => `ws${String(i).padStart(2, "0")}`);
+      const stores = await Promise.all(names.map(open));
+      try {
+        await Promise.all(
+          stores.map(async (store, i) => {
+            const name = names[i] ?? "";
+            const version = await store.allocateVersion(name);
+            await store.publish(
+              { name, version, magic: "m", pushedAt: "now", modules: [] },
+              new Map(),
+            );
+          }),
+        );
+        // (The redis-server is shared with the test above: its "demo" is left out.)
+        const listed = async (store: WorkspaceStore | undefined) =>
+          (await store?.names())?.filter((name) => name.startsWith("ws"));
+        expect(await listed(stores[0])).toEqual(names);
+        // Half removed at once, from as many clients: the other half stay.
+        await Promise.all(
+          stores.filter((_, i) => i % 2 === 0).map((s, i) => s.remove(names[2 * i] ?? "")),
+        );
+        expect(await listed(stores[1])).toEqual(names.filter((_, i) => i % 2 === 1));
+        // The store's own stats still read (a set is not a string entry).
+        await expect(stores[1]?.store.stats()).resolves.toMatchObject({ corrupted: 0 });
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+    });
+  }
 });
