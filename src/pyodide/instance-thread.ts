@@ -34,7 +34,6 @@ export interface ThreadData {
   preload?: string[];
 }
 
-
 export type ThreadMessage =
   | { type: "snapshot"; bytes: Uint8Array; files: InstalledFile[] }
   | { type: "ready"; bootMs: number }
@@ -254,7 +253,12 @@ except m.PackageNotFoundError:
 v`,
     ) as string | undefined;
     if (errors.length || attempted.length || !loaded.some((p) => p.fileName === file) || !found) {
-      const why = errors.join(" ").replace(/\s+/g, " ").trim().slice(-600);
+      // Each error is "The following error occurred while loading X:" then
+      // the text or traceback; its last line says what went wrong.
+      const why = errors
+        .map((e) => e.trim().split("\n").pop()?.trim() ?? "")
+        .filter((line) => line && !line.startsWith("The following error occurred"))
+        .join("; ");
       throw new PackageRefusal(
         `the wheel ${wheel.path} did not load${why ? `: ${why}` : " (not a wheel Pyodide can install)"}`,
       );

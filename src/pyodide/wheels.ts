@@ -96,6 +96,10 @@ function checkWheel(raw: string, base: string, from: string): Wheel {
   } catch (error) {
     throw new WheelError(`${from} ${raw}: cannot read ${path}: ${(error as Error).message}`);
   }
+  // A wheel is a zip archive (PEP 427): its local file header's signature.
+  if (bytes.subarray(0, 4).toString("latin1") !== "PK\x03\x04") {
+    throw new WheelError(`${from} ${raw}: not a zip archive, so not a wheel (${path})`);
+  }
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   return { path, name, version, sha256, from };
 }

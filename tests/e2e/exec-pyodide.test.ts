@@ -138,13 +138,14 @@ describe("instances", () => {
     expect(r.code).toBe(1);
   });
 
-  it("refuses --preload: no vendored wheels, and it never fetches", async () => {
+  it("refuses --preload of a package no wheel gives (Kiln vendors none), and never fetches it", async () => {
     const refused = await runKiln(
       ["serve", "--runtime", "pyodide", "--preload", "numpy", "--port", "0"],
-      { cwd },
+      { cwd, timeoutMs: 120_000 },
     );
     expect(refused.code).toBe(ExitCode.USAGE_ERROR);
-    expect(refused.stderr).toContain("--preload numpy");
+    expect(refused.stderr).toContain("--preload numpy: no module numpy in the pyodide runtime");
+    expect(connections).toBe(0);
   });
 });
 
