@@ -200,6 +200,13 @@ async function main(): Promise<void> {
     try {
       answer = { type: "done", done: serve(message.request, message.body) };
     } catch (error) {
+      // os._exit(n): Emscripten's exit throws its ExitStatus ("Exit", with
+      // the status). The instance ends with that status and no answer, as a
+      // native worker's process does (WorkerDied, exit_code n).
+      const status = (error as { status?: unknown } | null)?.status;
+      if (error instanceof Error && error.name === "Exit" && typeof status === "number") {
+        process.exit(status);
+      }
       answer = { type: "failed", message: error instanceof Error ? error.message : String(error) };
     }
     port?.postMessage(answer);

@@ -171,6 +171,7 @@ describe("same answers as native", () => {
     { code: "def f():\n    return 1 / 0\nf()" },
     { code: "import sys; sys.exit(3)" },
     { code: "import sys; sys.exit('bye')" },
+    { code: "import os\nprint('a', flush=True)\nos._exit(3)" },
     { code: "import sys\nprint('out')\nprint('err', file=sys.stderr)\n6 * 7" },
     { code: "import os\nprint(input(), os.environ['G'])", stdin: "hello\n", env: { G: "hi" } },
     { module: "math", function: "hypot", args: [3, 4] },
