@@ -86,6 +86,36 @@ describe("no network, no JS, no host files", () => {
   });
 });
 
+describe("what Wasm cannot do is a clear error, not a hang or a crash", () => {
+  // Emscripten has no processes and Pyodide is built without threads: the
+  // code gets Python's own errors for them (README: "What the Wasm runtime
+  // cannot do"). exec-limits' fork bomb is native-only for this reason.
+  const cannot: [string, string, string, string][] = [
+    ["fork", "import os\nos.fork()", "OSError", "Function not implemented"],
+    [
+      "a subprocess",
+      "import subprocess\nsubprocess.run(['true'])",
+      "OSError",
+      "does not support processes",
+    ],
+    [
+      "a thread",
+      "import threading\nthreading.Thread(target=print).start()",
+      "RuntimeError",
+      "can't start new thread",
+    ],
+  ];
+  for (const [what, code, type, message] of cannot) {
+    it(`refuses ${what} with ${type}`, async () => {
+      const r = await postExec(pyodide.url, { code });
+      expect(r.status).toBe(200);
+      expect(r.json.exit_code).toBe(1);
+      expect(errorOf(r).type).toBe(type);
+      expect(errorOf(r).message).toContain(message);
+    });
+  }
+});
+
 describe("instances", () => {
   it("gives each request a fresh instance", async () => {
     await postExec(pyodide.url, { code: "import builtins\nbuiltins.LEFT_BEHIND = 1" });
