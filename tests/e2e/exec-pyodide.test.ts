@@ -70,6 +70,18 @@ describe("no network, no JS, no host files", () => {
     expect(errorOf(r).message).toContain("no JS code generation");
   });
 
+  it("refuses JS code through ctypes too (emscripten_run_script evals a C string)", async () => {
+    const r = await postExec(pyodide.url, {
+      code: "import ctypes\nctypes.CDLL(None).emscripten_run_script(b'globalThis.kilnEscaped = 1')\nprint('ran')",
+    });
+    // Pyodide treats the JS error inside a C call as fatal: the instance ends unanswered.
+    expect(errorOf(r).type).toBe("WorkerDied");
+    expect(r.json.stdout).not.toContain("ran");
+    const said = `${r.json.stdout}${r.json.stderr}${pyodide.output()}`;
+    expect(said).toContain("ReferenceError: eval is not defined");
+    expect((await postExec(pyodide.url, { code: "print(1)" })).json.stdout).toBe("1\n");
+  });
+
   it("gives no way back to the Pyodide API (mountNodeFS, loadPackage)", async () => {
     const r = await postExec(pyodide.url, {
       code: "import sys\nsys.modules.pop('pyodide_js', None)\nimport pyodide_js",
