@@ -251,14 +251,15 @@ async function installWheels(
       checkIntegrity: false,
     });
     const file = wheel.path.slice(wheel.path.lastIndexOf("/") + 1);
-    const found = py.runPython(
-      `import importlib.metadata as m
-try:
-    v = m.version(${JSON.stringify(wheel.name)})
-except m.PackageNotFoundError:
-    v = None
-v`,
-    ) as string | undefined;
+    // Looked up in site-packages only: on the default path importlib.metadata
+    // opens /lib/python314.zip and caches it open, and a file left open in
+    // the snapshot has a dead descriptor in every instance (closing it there
+    // prints "Exception ignored ... Bad file descriptor" into a request).
+    const found = py.runPython(`
+import importlib.metadata as m, sysconfig
+d = next(iter(m.distributions(name=${JSON.stringify(wheel.name)}, path=[sysconfig.get_paths()["purelib"]])), None)
+d and d.version
+`) as string | undefined;
     if (errors.length || attempted.length || !loaded.some((p) => p.fileName === file) || !found) {
       // Each error is "The following error occurred while loading X:" then
       // the text or traceback; its last line says what went wrong.
