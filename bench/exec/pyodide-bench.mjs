@@ -5,7 +5,10 @@
 // and back to back), memory per idle instance, and the baseline: a cold
 // loadPyodide() per request.
 //
-//   npm run build && node bench/exec/pyodide-bench.mjs [--n 40] [--floor 4]
+//   npm run build && node bench/exec/pyodide-bench.mjs [--n 40] [--floor 4] [--wheel W.whl ...]
+//
+// --wheel (repeatable): the snapshot and the server load these wheels, so
+// the boot figures include writing their files back into each instance.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -22,6 +25,7 @@ const flag = (name, fallback) => {
 };
 const N = Number(flag("--n", "40"));
 const FLOOR = Number(flag("--floor", "4"));
+const WHEELS = args.flatMap((a, i) => (args[i - 1] === "--wheel" ? [resolve(a)] : []));
 const pct = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -38,11 +42,15 @@ const rssMb = (pid) =>
 const dir = mkdtempSync(join(tmpdir(), "kiln-pyodide-bench-"));
 const { ensureSnapshot, pyodideVersion } = await import(join(REPO, "dist/pyodide/snapshot.js"));
 const { PyodidePool } = await import(join(REPO, "dist/pyodide/pyodide-pool.js"));
+const { resolveWheels } = await import(join(REPO, "dist/pyodide/wheels.js"));
 const { execute } = await import(join(REPO, "dist/pool/execute.js"));
 try {
   console.log(`pyodide ${pyodideVersion()}, load: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+  const wheels = resolveWheels(WHEELS, dir);
+  if (wheels.length)
+    console.log(`wheels: ${wheels.map((w) => `${w.name} ${w.version}`).join(", ")}`);
   let t = performance.now();
-  const snapshotPath = await ensureSnapshot(dir, []);
+  const snapshotPath = await ensureSnapshot(dir, [], wheels);
   console.log(`snapshot build (once, cached under .kiln/pyodide): ${ms(performance.now() - t)}`);
 
   // Boot from the snapshot, and acquire from a warm pool, in process.
@@ -84,7 +92,10 @@ try {
   const server = async (floor) => {
     const child = spawn(
       process.execPath,
-      [CLI, "serve", "--port", "0", "--runtime", "pyodide", "--pool-floor", String(floor)],
+      [
+        ...[CLI, "serve", "--port", "0", "--runtime", "pyodide", "--pool-floor", String(floor)],
+        ...WHEELS.flatMap((w) => ["--wheel", w]),
+      ],
       { cwd: dir, stdio: ["ignore", "pipe", "inherit"] },
     );
     const url = await new Promise((done, fail) => {
