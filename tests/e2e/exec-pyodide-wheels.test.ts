@@ -221,4 +221,14 @@ describe("a package that is not there is a clear error, and nothing is fetched",
     expect(r.code).toBe(ExitCode.USAGE_ERROR);
     expect(r.stderr).toContain("--wheel is for the pyodide runtime");
   });
+
+  it("refuses --wheel with --server: a server loads its own wheels", async () => {
+    const r = await runKiln(
+      ["exec", "--server", `http://127.0.0.1:${port}`, "--wheel", wheel, "-c", "print(1)"],
+      { cwd },
+    );
+    expect(r.code).toBe(ExitCode.USAGE_ERROR);
+    expect(r.stderr).toContain("--wheel runs locally only");
+    expect(connections).toBe(0);
+  });
 });
