@@ -13,12 +13,13 @@
 // fallback to the CDN fails loudly instead of being logged and ignored. The
 // snapshot keeps the Wasm heap (imported modules) but not Emscripten's
 // in-memory file system, which lives in JS: the installed files go in a
-// sidecar (installed-files.ts) that each instance writes back before it runs. The Wasm heap
-// is capped by refusing WebAssembly.Memory.grow past the request's
+// sidecar (installed-files.ts) each instance writes back before it runs.
+// The Wasm heap is capped by refusing WebAssembly.Memory.grow past the request's
 // memory_mb: Emscripten's emscripten_resize_heap catches the refusal and
 // malloc returns NULL, which CPython turns into MemoryError.
 import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
+import type { PyProxy } from "pyodide/ffi";
 import { filesPathOf, type InstalledFile, unpackFiles } from "./installed-files.js";
 
 export interface ThreadData {
@@ -217,14 +218,27 @@ async function main(): Promise<void> {
 
 type Pyodide = Awaited<ReturnType<typeof import("pyodide")["loadPyodide"]>>;
 
+/** Kiln's own Python, run in a dict of its own: nothing it names stays in __main__'s. */
+function runAside(py: Pyodide, code: string): unknown {
+  const scope = py.toPy({}) as PyProxy;
+  try {
+    return py.runPython(code, { globals: scope });
+  } finally {
+    scope.destroy();
+  }
+}
+
 /** The files under site-packages, as Python lists them. */
 function sitePackageFiles(py: Pyodide): string[] {
   return JSON.parse(
-    py.runPython(`
+    runAside(
+      py,
+      `
 import json, os, sysconfig
 root = sysconfig.get_paths()["purelib"]
 json.dumps([os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs])
-`) as string,
+`,
+    ) as string,
   ) as string[];
 }
 
@@ -255,11 +269,14 @@ async function installWheels(
     // opens /lib/python314.zip and caches it open, and a file left open in
     // the snapshot has a dead descriptor in every instance (closing it there
     // prints "Exception ignored ... Bad file descriptor" into a request).
-    const found = py.runPython(`
+    const found = runAside(
+      py,
+      `
 import importlib.metadata as m, sysconfig
 d = next(iter(m.distributions(name=${JSON.stringify(wheel.name)}, path=[sysconfig.get_paths()["purelib"]])), None)
 d and d.version
-`) as string | undefined;
+`,
+    ) as string | undefined;
     if (errors.length || attempted.length || !loaded.some((p) => p.fileName === file) || !found) {
       // Each error is "The following error occurred while loading X:" then
       // the text or traceback; its last line says what went wrong.
@@ -283,7 +300,9 @@ function importPreloads(
   preload: string[],
   wheels: NonNullable<ThreadData["wheels"]>,
 ): void {
-  const importer = py.runPython(`
+  const importer = runAside(
+    py,
+    `
 import importlib, traceback
 def _kiln_preload(name):
     try:
@@ -294,7 +313,8 @@ def _kiln_preload(name):
         return "failed:" + traceback.format_exc(limit=-3)
     return ""
 _kiln_preload
-`) as ((name: string) => string) & { destroy(): void };
+`,
+  ) as ((name: string) => string) & { destroy(): void };
   try {
     for (const name of preload) {
       const outcome = importer(name);
@@ -310,7 +330,6 @@ _kiln_preload
     }
   } finally {
     importer.destroy();
-    py.runPython("del _kiln_preload");
   }
 }
 
