@@ -277,7 +277,12 @@ d = next(iter(m.distributions(name=${JSON.stringify(wheel.name)}, path=[sysconfi
 d and d.version
 `,
     ) as string | undefined;
-    if (errors.length || attempted.length || !loaded.some((p) => p.fileName === file) || !found) {
+    if (attempted.length) {
+      throw new PackageRefusal(
+        `loading ${wheel.path}, Pyodide tried to fetch ${attempted.join(", ")}; the pyodide runtime never fetches packages`,
+      );
+    }
+    if (errors.length || !loaded.some((p) => p.fileName === file) || !found) {
       // Each error is "The following error occurred while loading X:" then
       // the text or traceback; its last line says what went wrong.
       const why = errors

@@ -8,13 +8,14 @@
 // anything runs, and nothing is ever fetched: a URL to a real loopback
 // listener is refused and the listener sees no connection.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../src/protocol/exit-codes.js";
 import { postExec, startExecServer } from "../helpers/exec-server.js";
-import { runKiln } from "../helpers/kiln.js";
+import { HARNESS, REPO, runKiln } from "../helpers/kiln.js";
 import { tempDir } from "../helpers/temp.js";
 
 let cwd: string;
@@ -211,6 +212,32 @@ describe("a package that is not there is a clear error, and nothing is fetched",
     expect(r.code).toBe(ExitCode.USAGE_ERROR);
     expect(r.stderr).toContain("--preload numpy: no module numpy in the pyodide runtime");
     expect(r.stderr).toContain("tinypkg 0.1");
+    expect(connections).toBe(0);
+  });
+
+  it("stops the snapshot thread's own fetch too, below the checks of the given paths", async () => {
+    // The thread that builds the snapshot, given a URL directly (wheels.ts
+    // refuses one long before): Pyodide's loader would fetch it.
+    const harness = Object.fromEntries(
+      ["exec_run.py", "exec_workspace.py", "exec_wasm.py"].map((name) => [
+        name,
+        readFileSync(join(HARNESS, "kiln_harness", name), "utf8"),
+      ]),
+    );
+    const url = `http://127.0.0.1:${port}/tinypkg-0.1-py3-none-any.whl`;
+    const thread = new Worker(join(REPO, "dist/pyodide/instance-thread.js"), {
+      workerData: {
+        mode: "snapshot",
+        harness,
+        wheels: [{ path: url, name: "tinypkg", version: "0.1" }],
+      },
+    });
+    const message = await new Promise<{ type: string; message?: string }>((resolve) =>
+      thread.once("message", resolve),
+    );
+    await thread.terminate();
+    expect(message.type).toBe("refused");
+    expect(message.message).toContain(`Pyodide tried to fetch ${url}`);
     expect(connections).toBe(0);
   });
 
