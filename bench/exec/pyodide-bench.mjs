@@ -5,10 +5,13 @@
 // and back to back), memory per idle instance, and the baseline: a cold
 // loadPyodide() per request.
 //
-//   npm run build && node bench/exec/pyodide-bench.mjs [--n 40] [--floor 4]
+//   npm run build && node bench/exec/pyodide-bench.mjs [--n 40] [--floor 4] [--wheel W.whl ...]
+//
+// --wheel (repeatable): the snapshot and the server load these wheels, so
+// the boot figures include writing their files back into each instance.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import {
   flag,
@@ -26,16 +29,22 @@ import {
 
 const N = Number(flag("--n", "40"));
 const FLOOR = Number(flag("--floor", "4"));
+const args = process.argv.slice(2);
+const WHEELS = args.flatMap((a, i) => (args[i - 1] === "--wheel" ? [resolve(a)] : []));
 const post = async (url, body) => JSON.parse((await postRaw(url, body)).body);
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-pyodide-bench-"));
 const { ensureSnapshot, pyodideVersion } = await import(join(REPO, "dist/pyodide/snapshot.js"));
 const { PyodidePool } = await import(join(REPO, "dist/pyodide/pyodide-pool.js"));
+const { resolveWheels } = await import(join(REPO, "dist/pyodide/wheels.js"));
 const { execute } = await import(join(REPO, "dist/pool/execute.js"));
 try {
   console.log(`pyodide ${pyodideVersion()}, load: ${loadavg()}`);
   let t = performance.now();
-  const snapshotPath = await ensureSnapshot(dir, []);
+  const wheels = resolveWheels(WHEELS, dir);
+  if (wheels.length)
+    console.log(`wheels: ${wheels.map((w) => `${w.name} ${w.version}`).join(", ")}`);
+  const snapshotPath = await ensureSnapshot(dir, [], wheels);
   console.log(`snapshot build (once, cached under .kiln/pyodide): ${ms(performance.now() - t)}`);
 
   // Boot from the snapshot, and acquire from a warm pool, in process.
@@ -69,7 +78,10 @@ try {
 
   // End to end over HTTP, and memory per idle instance.
   const server = (floor) =>
-    startServer(dir, ["--runtime", "pyodide", "--pool-floor", String(floor)]);
+    startServer(dir, [
+      ...["--runtime", "pyodide", "--pool-floor", String(floor)],
+      ...WHEELS.flatMap((w) => ["--wheel", w]),
+    ]);
   // Memory per idle instance: a server holding one idle instance against
   // one holding FLOOR + 1 (floor 0 still keeps one: the target is at least
   // 1, sizing.ts), both fully booted.

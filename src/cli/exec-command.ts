@@ -5,16 +5,18 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { KilnConfigError } from "../config/pyproject-kiln.js";
 import { ExecZygoteError, type Profile } from "../pool/exec-zygote.js";
 import { type ExecError, execute } from "../pool/execute.js";
 import { startPools } from "../pool/pools.js";
 import { chooseRuntime, RuntimeUsageError } from "../pool/runtime-choice.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import { SnapshotError } from "../pyodide/snapshot.js";
+import { WheelError } from "../pyodide/wheels.js";
 import { LIMITS } from "../server/exec-request.js";
 import { WorkspaceError, WorkspaceLoader } from "../workspace/loader.js";
 import { WorkspaceStore } from "../workspace/store.js";
-import { parseProfiles } from "./serve-command.js";
+import { collect, parseProfiles } from "./serve-command.js";
 
 interface ExecFlags {
   c?: string;
@@ -26,6 +28,7 @@ interface ExecFlags {
   timeoutMs?: string;
   stdinFile?: string;
   runtime?: string;
+  wheel?: string[];
 }
 
 class ExecUsageError extends Error {}
@@ -45,6 +48,12 @@ export function registerExecCommand(program: Command): void {
       "--runtime <runtime>",
       "locally: native or pyodide (default native where strict applies; a server uses its own)",
     )
+    .option(
+      "--wheel <path>",
+      "locally, pyodide: a pure-Python wheel to load (repeatable; also [tool.kiln.exec] wheels)",
+      collect,
+      [],
+    )
     .option("--timeout-ms <ms>", "time limit", String(LIMITS.defaultTimeoutMs))
     .option(
       "--stdin-file <path>",
@@ -60,7 +69,9 @@ export function registerExecCommand(program: Command): void {
           error instanceof ExecUsageError ||
           error instanceof ExecZygoteError ||
           error instanceof RuntimeUsageError ||
-          error instanceof SnapshotError;
+          error instanceof SnapshotError ||
+          error instanceof WheelError ||
+          error instanceof KilnConfigError;
         process.exitCode = usage ? ExitCode.USAGE_ERROR : ExitCode.INTERNAL_ERROR;
       }
     });
@@ -93,6 +104,11 @@ async function runExec(file: string | undefined, flags: ExecFlags): Promise<numb
   }
   const server = flags.server ?? process.env.KILN_SERVER;
   if (server) {
+    if (flags.wheel?.length) {
+      throw new ExecUsageError(
+        "--wheel runs locally only: a server loads its own wheels (kiln serve --wheel)",
+      );
+    }
     const body = {
       code,
       filename,
@@ -179,6 +195,7 @@ async function local(
     python,
     sizing: { floor: 0, ceiling: 1 },
     runtime: choice.runtime,
+    wheels: flags.wheel ?? [],
   });
   try {
     const pool = set.pools.get(profile);

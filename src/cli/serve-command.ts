@@ -1,9 +1,11 @@
 // `kiln serve`: the exec service (issue 13; src/server/serve.ts).
 import type { Command } from "commander";
+import { KilnConfigError } from "../config/pyproject-kiln.js";
 import { ExecZygoteError, PROFILES, type Profile } from "../pool/exec-zygote.js";
 import { chooseRuntime, RuntimeUsageError } from "../pool/runtime-choice.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import { SnapshotError } from "../pyodide/snapshot.js";
+import { WheelError } from "../pyodide/wheels.js";
 import { ServeUsageError, serve } from "../server/serve.js";
 
 const int = (flag: string, min: number) => (value: string) => {
@@ -12,6 +14,11 @@ const int = (flag: string, min: number) => (value: string) => {
     throw new ServeUsageError(`${flag} ${value}: want an integer >= ${min}`);
   return n;
 };
+
+/** A repeatable option's values, in order (commander's documented pattern). */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 export function parseProfiles(value: string): Profile[] {
   const names = value
@@ -41,6 +48,12 @@ export function registerServeCommand(program: Command): void {
     .option("--profile <list>", "isolation profiles to serve, the first is the default", "strict")
     .option("--python <path>", "the interpreter (default: KILN_PYTHON, else python3)")
     .option("--preload <modules>", "modules each pool's zygote imports once (comma-separated)", "")
+    .option(
+      "--wheel <path>",
+      "pyodide: a pure-Python wheel to load into the snapshot (repeatable; also [tool.kiln.exec] wheels)",
+      collect,
+      [],
+    )
     .option("--pool-floor <n>", "fewest idle workers per profile", "2")
     .option("--pool-ceiling <n>", "most workers per profile", "32")
     .option("--concurrency <n>", "requests running at once", "16")
@@ -56,7 +69,7 @@ export function registerServeCommand(program: Command): void {
       "native (sandboxed processes) or pyodide (Wasm); default native where strict applies",
     )
     .option("--drain-ms <ms>", "how long SIGTERM waits for requests in flight", "10000")
-    .action(async (raw: Record<string, string | undefined>) => {
+    .action(async (raw: Record<string, string | undefined> & { wheel?: string[] }) => {
       try {
         const ceiling = int("--pool-ceiling", 1)(raw.poolCeiling ?? "32");
         const choice = chooseRuntime(raw.runtime);
@@ -73,6 +86,7 @@ export function registerServeCommand(program: Command): void {
               .split(",")
               .map((s) => s.trim())
               .filter(Boolean),
+            wheels: raw.wheel ?? [],
             poolFloor: Math.min(int("--pool-floor", 0)(raw.poolFloor ?? "2"), ceiling),
             poolCeiling: ceiling,
             concurrency: int("--concurrency", 1)(raw.concurrency ?? "16"),
@@ -95,7 +109,9 @@ export function registerServeCommand(program: Command): void {
           error instanceof ServeUsageError ||
           error instanceof ExecZygoteError ||
           error instanceof RuntimeUsageError ||
-          error instanceof SnapshotError;
+          error instanceof SnapshotError ||
+          error instanceof WheelError ||
+          error instanceof KilnConfigError;
         process.exitCode = usage ? ExitCode.USAGE_ERROR : ExitCode.INTERNAL_ERROR;
       }
     });

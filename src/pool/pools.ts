@@ -4,6 +4,7 @@
 import { rmSync } from "node:fs";
 import { PyodidePool } from "../pyodide/pyodide-pool.js";
 import { ensureSnapshot } from "../pyodide/snapshot.js";
+import { resolveWheels, WheelError } from "../pyodide/wheels.js";
 import { createScratchDir } from "../zygote/scratch-dir.js";
 import type { ExecPool, Runtime } from "./exec-pool.js";
 import type { Profile } from "./exec-zygote.js";
@@ -20,6 +21,8 @@ export interface PoolSetOptions {
   processes?: number;
   /** native (default): sandboxed processes; pyodide: Wasm instances in threads. */
   runtime?: Runtime;
+  /** pyodide: wheel files given by --wheel (joined by [tool.kiln.exec] wheels). */
+  wheels?: string[];
   /** Where .kiln/ is (the pyodide snapshot cache); default the working directory. */
   rootdir?: string;
 }
@@ -41,9 +44,11 @@ export async function startPools(options: PoolSetOptions): Promise<PoolSet> {
   };
   try {
     if (options.runtime === "pyodide") {
+      const rootdir = options.rootdir ?? process.cwd();
       const snapshotPath = await ensureSnapshot(
-        options.rootdir ?? process.cwd(),
+        rootdir,
         options.preload ?? [],
+        resolveWheels(options.wheels ?? [], rootdir),
       );
       for (const profile of options.profiles) {
         pools.set(
@@ -57,6 +62,12 @@ export async function startPools(options: PoolSetOptions): Promise<PoolSet> {
         );
       }
       return { pools, stop };
+    }
+    if (options.wheels?.length) {
+      // Native workers import what the interpreter has installed (--python).
+      throw new WheelError(
+        "--wheel is for the pyodide runtime; the native runtime imports the packages installed in --python's environment",
+      );
     }
     for (const profile of options.profiles) {
       pools.set(

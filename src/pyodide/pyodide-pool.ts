@@ -67,7 +67,8 @@ export class PyodideInstance implements PooledWorker {
           this.answer?.(null);
           return;
         case "snapshot":
-          throw new Error("this is a bug in kiln: an instance thread sent a snapshot");
+        case "refused":
+          throw new Error(`this is a bug in kiln: an instance thread sent ${message.type}`);
       }
     });
     this.thread.on("error", () => {});

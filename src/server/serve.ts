@@ -20,6 +20,8 @@ export interface ServeOptions {
   profiles: Profile[];
   python: string;
   preload: string[];
+  /** pyodide: wheel files to load into the snapshot (--wheel). */
+  wheels?: string[];
   poolFloor: number;
   poolCeiling: number;
   concurrency: number;
@@ -57,6 +59,7 @@ export async function serve(options: ServeOptions, log: (line: string) => void):
     profiles: options.profiles,
     python: options.python,
     preload: options.preload,
+    wheels: options.wheels,
     sizing: { floor: options.poolFloor, ceiling: options.poolCeiling },
     observer: metrics,
     runtime: options.runtime,

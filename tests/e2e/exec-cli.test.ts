@@ -1,6 +1,7 @@
 // `kiln exec FILE | -c CODE`: locally one-shot in the strict sandbox, and
 // through a server (KILN_SERVER, KILN_TOKEN) with its streaming API: output
-// as it comes, the code's exit status, errors with their traceback.
+// as it comes, the code's exit status, errors with their traceback. Under
+// both runtimes (issue 14): the local run and the server use the same one.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,24 +11,31 @@ import { CLI, runKiln } from "../helpers/kiln.js";
 import { tempDir } from "../helpers/temp.js";
 
 const TOKEN = "cli-token";
-let server: ExecServer;
-let cwd: string;
 
-beforeAll(async () => {
-  cwd = tempDir("kiln-exec-cli-");
-  const tokens = join(cwd, "tokens");
-  writeFileSync(tokens, `${TOKEN}\n`);
-  server = await startExecServer(["--profile", "strict", "--token-file", tokens], { cwd });
-});
+describe.each(["native", "pyodide"] as const)("kiln exec, runtime %s", (runtime) => {
+  let server: ExecServer;
+  let cwd: string;
+  /** `kiln exec` run locally, in this runtime. */
+  const local = (args: string[], options: Parameters<typeof runKiln>[1]) =>
+    runKiln(["exec", "--runtime", runtime, ...args], options);
 
-afterAll(async () => {
-  await server?.stop();
-});
+  beforeAll(async () => {
+    cwd = tempDir("kiln-exec-cli-");
+    const tokens = join(cwd, "tokens");
+    writeFileSync(tokens, `${TOKEN}\n`);
+    server = await startExecServer(
+      ["--profile", "strict", "--runtime", runtime, "--token-file", tokens],
+      { cwd },
+    );
+  });
 
-describe("kiln exec", () => {
+  afterAll(async () => {
+    await server?.stop();
+  });
+
   it("runs -c locally in the strict sandbox with the code's exit status", async () => {
-    const r = await runKiln(
-      ["exec", "-c", "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(7)"],
+    const r = await local(
+      ["-c", "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(7)"],
       { cwd },
     );
     expect(r.stdout).toBe("out\n");
@@ -43,14 +51,11 @@ describe("kiln exec", () => {
     expect(pushed.stdout).toBe("1\n");
     const code = "import shared, os\nprint(shared.GREETING, os.path.exists(shared.__file__))";
     for (const profile of ["strict", "hermetic"]) {
-      const r = await runKiln(
-        ["exec", "-c", code, "--workspace", "clidemo", "--profile", profile],
-        { cwd },
-      );
+      const r = await local(["-c", code, "--workspace", "clidemo", "--profile", profile], { cwd });
       expect(r.stdout, r.stderr).toBe("from the store False\n");
       expect(r.code).toBe(0);
     }
-    const unknown = await runKiln(["exec", "-c", "1", "--workspace", "nope"], { cwd });
+    const unknown = await local(["-c", "1", "--workspace", "nope"], { cwd });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no workspace named "nope"');
   });
@@ -58,7 +63,7 @@ describe("kiln exec", () => {
   it("runs a FILE and prints an error's traceback with its lines, exit 1", async () => {
     const file = join(cwd, "fail.py");
     writeFileSync(file, "x = 1\nraise ValueError('nope')\n");
-    const r = await runKiln(["exec", file], { cwd });
+    const r = await local([file], { cwd });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`File "${file}", line 2, in <module>`);
     expect(r.stderr).toContain("raise ValueError('nope')");
@@ -106,8 +111,8 @@ describe("kiln exec", () => {
     const input = join(cwd, "input.txt");
     writeFileSync(input, "line one\nline two\n");
     const code = "import sys\nprint(sys.stdin.read().upper(), end='')";
-    const local = await runKiln(["exec", "--stdin-file", input, "-c", code], { cwd });
-    expect(local.stdout).toBe("LINE ONE\nLINE TWO\n");
+    const here = await local(["--stdin-file", input, "-c", code], { cwd });
+    expect(here.stdout).toBe("LINE ONE\nLINE TWO\n");
     const remote = await runKiln(
       ["exec", "--server", server.url, "--stdin-file", input, "-c", code],
       {
@@ -119,7 +124,7 @@ describe("kiln exec", () => {
   });
 
   it("refuses neither or both of FILE and -c with exit 4", async () => {
-    const r = await runKiln(["exec"], { cwd });
+    const r = await local([], { cwd });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain("give a FILE or -c CODE");
   });

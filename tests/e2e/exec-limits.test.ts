@@ -62,6 +62,7 @@ describe.each(["native", "pyodide"] as const)("runtime %s", (runtime) => {
       await stillServes();
     });
 
+    // pyodide has no fork at all: exec-pyodide.test.ts checks that refusal.
     it.runIf(runtime === "native")(
       "contains code that forks 10,000 times, and cleans up what it forked",
       async () => {

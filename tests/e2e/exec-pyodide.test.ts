@@ -70,6 +70,18 @@ describe("no network, no JS, no host files", () => {
     expect(errorOf(r).message).toContain("no JS code generation");
   });
 
+  it("refuses JS code through ctypes too (emscripten_run_script evals a C string)", async () => {
+    const r = await postExec(pyodide.url, {
+      code: "import ctypes\nctypes.CDLL(None).emscripten_run_script(b'globalThis.kilnEscaped = 1')\nprint('ran')",
+    });
+    // Pyodide treats the JS error inside a C call as fatal: the instance ends unanswered.
+    expect(errorOf(r).type).toBe("WorkerDied");
+    expect(r.json.stdout).not.toContain("ran");
+    const said = `${r.json.stdout}${r.json.stderr}${pyodide.output()}`;
+    expect(said).toContain("ReferenceError: eval is not defined");
+    expect((await postExec(pyodide.url, { code: "print(1)" })).json.stdout).toBe("1\n");
+  });
+
   it("gives no way back to the Pyodide API (mountNodeFS, loadPackage)", async () => {
     const r = await postExec(pyodide.url, {
       code: "import sys\nsys.modules.pop('pyodide_js', None)\nimport pyodide_js",
@@ -84,6 +96,36 @@ describe("no network, no JS, no host files", () => {
     });
     expect(r.json.result).toEqual([false, false, false]);
   });
+});
+
+describe("what Wasm cannot do is a clear error, not a hang or a crash", () => {
+  // Emscripten has no processes and Pyodide is built without threads: the
+  // code gets Python's own errors for them (README: "What the Wasm runtime
+  // cannot do"). exec-limits' fork bomb is native-only for this reason.
+  const cannot: [string, string, string, string][] = [
+    ["fork", "import os\nos.fork()", "OSError", "Function not implemented"],
+    [
+      "a subprocess",
+      "import subprocess\nsubprocess.run(['true'])",
+      "OSError",
+      "does not support processes",
+    ],
+    [
+      "a thread",
+      "import threading\nthreading.Thread(target=print).start()",
+      "RuntimeError",
+      "can't start new thread",
+    ],
+  ];
+  for (const [what, code, type, message] of cannot) {
+    it(`refuses ${what} with ${type}`, async () => {
+      const r = await postExec(pyodide.url, { code });
+      expect(r.status).toBe(200);
+      expect(r.json.exit_code).toBe(1);
+      expect(errorOf(r).type).toBe(type);
+      expect(errorOf(r).message).toContain(message);
+    });
+  }
 });
 
 describe("instances", () => {
@@ -138,13 +180,14 @@ describe("instances", () => {
     expect(r.code).toBe(1);
   });
 
-  it("refuses --preload: no vendored wheels, and it never fetches", async () => {
+  it("refuses --preload of a package no wheel gives (Kiln vendors none), and never fetches it", async () => {
     const refused = await runKiln(
       ["serve", "--runtime", "pyodide", "--preload", "numpy", "--port", "0"],
-      { cwd },
+      { cwd, timeoutMs: 120_000 },
     );
     expect(refused.code).toBe(ExitCode.USAGE_ERROR);
-    expect(refused.stderr).toContain("--preload numpy");
+    expect(refused.stderr).toContain("--preload numpy: no module numpy in the pyodide runtime");
+    expect(connections).toBe(0);
   });
 });
 
@@ -170,6 +213,7 @@ describe("same answers as native", () => {
     { code: "def f():\n    return 1 / 0\nf()" },
     { code: "import sys; sys.exit(3)" },
     { code: "import sys; sys.exit('bye')" },
+    { code: "import os\nprint('a', flush=True)\nos._exit(3)" },
     { code: "import sys\nprint('out')\nprint('err', file=sys.stderr)\n6 * 7" },
     { code: "import os\nprint(input(), os.environ['G'])", stdin: "hello\n", env: { G: "hi" } },
     { module: "math", function: "hypot", args: [3, 4] },

@@ -2,7 +2,8 @@
 // then imports through the API: natural names, packages, namespace packages,
 // relative imports, the virtual __file__, tracebacks with source lines, no
 // file on disk; a push is visible to the next request; unknown names are a
-// clear `error`, not a 500. Plus ls/show/rm.
+// clear `error`, not a 500. Plus ls/show/rm. Under both runtimes (issue 14):
+// the Wasm instances get the same modules through the same virtual finder.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,8 +38,12 @@ const PROBE = [
   "[VERSION, DOUBLE, ticket(3), t(4), plugins.extra.NAME]",
 ].join("\n");
 
-for (const kind of ["sqlite", "redis"] as const) {
-  describe(`workspaces in ${kind}`, () => {
+const CASES = (["sqlite", "redis"] as const).flatMap((kind) =>
+  (["native", "pyodide"] as const).map((runtime) => [kind, runtime] as const),
+);
+
+for (const [kind, runtime] of CASES) {
+  describe(`workspaces in ${kind}, runtime ${runtime}`, () => {
     let redis: RedisServer | undefined;
     let server: ExecServer;
     let store: string;
@@ -54,7 +59,10 @@ for (const kind of ["sqlite", "redis"] as const) {
       const pushed = await runKiln(["workspace", "push", "demo", src, "--store", store], { cwd });
       expect(pushed.stderr).toBe("");
       expect(pushed.stdout).toBe("1\n");
-      server = await startExecServer(["--profile", "strict", "--store", store], { cwd });
+      server = await startExecServer(
+        ["--profile", "strict", "--runtime", runtime, "--store", store],
+        { cwd },
+      );
     });
 
     afterAll(async () => {
