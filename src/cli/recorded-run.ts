@@ -20,8 +20,9 @@ export interface RecordedRunRequest {
   select?: HelloToZygote["select"];
   /** The workers' sandbox (DESIGN.md section 4); absent: none. */
   isolation?: TestRunRequest["isolation"];
-  /** The project's daemon; absent with --no-daemon (and under `kiln watch`, which pipes the output). */
+  /** The project's daemon; absent with --no-daemon. */
   daemon?: TestRunRequest["daemon"];
+  daemonStdioPid?: number;
   zygote?: StartedZygote;
   takeSignals(listener: (signal: NodeJS.Signals) => void): () => void;
   /** Sees every run event as it is recorded (`kiln watch`'s live counts). */
@@ -70,6 +71,7 @@ export async function recordedRun(
     ...(options.shard === undefined ? {} : { shard: options.shard }),
     ...(request.isolation === undefined ? {} : { isolation: request.isolation }),
     ...(request.daemon === undefined ? {} : { daemon: request.daemon }),
+    ...(request.daemonStdioPid === undefined ? {} : { daemonStdioPid: request.daemonStdioPid }),
     ...(request.output === undefined ? {} : { output: request.output }),
     takeSignals: request.takeSignals,
     loadDurations: async (rootdir) => {

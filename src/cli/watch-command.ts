@@ -22,6 +22,7 @@ export function registerWatchCommand(program: Command): void {
     .option("--dist <mode>", "how items are grouped per worker: module, class or test", "module")
     .option("--timeout <seconds>", "fail a test that runs longer, with its Python stack")
     .option("--python <path>", "the interpreter to run pytest with")
+    .option("--no-daemon", "start cold zygotes even when `kiln daemon` runs for this project")
     .option("--no-registry", "import project modules normally (no compiled-code registry)")
     .option(
       "--store <url>",
@@ -70,6 +71,7 @@ async function watchAction(pytestArgs: string[], raw: RawTestOptions): Promise<n
     options,
     pytestArgs,
     argv: process.argv.slice(2),
+    daemon: options.daemon,
   });
   return runWatchSession({
     runner,

@@ -21,6 +21,8 @@ import {
 } from "../zygote/zygote-start.js";
 import { ChangeSourceError } from "./affected-inputs.js";
 import { helloSelect, type PreparedSelection, prepareSelection } from "./affected-run.js";
+import { findDaemon } from "./find-daemon.js";
+import { StdioStandIn } from "./stdio-stand-in.js";
 import { describePlan, filterFiles, type RunPlan } from "./watch-machine.js";
 
 export interface RunSummary {
@@ -55,6 +57,8 @@ export interface InProcessRunnerOptions {
   pytestArgs: readonly string[];
   /** The watch command line, for the run records. */
   argv: readonly string[];
+  /** Fork each run's zygote from the project's daemon when one runs (false: --no-daemon). */
+  daemon: boolean;
 }
 
 export class InProcessRunner implements TestRunner {
@@ -69,16 +73,24 @@ export class InProcessRunner implements TestRunner {
    * its hello never comes: the zygote exits on end of file).
    */
   private spare: StartedZygote | undefined;
+  /** Whose stdio the daemon's forks take: output comes back to the watch (stdio-stand-in.ts). */
+  private readonly standIn = new StdioStandIn({
+    stdout: (chunk) => process.stdout.write(chunk),
+    stderr: (chunk) => process.stderr.write(chunk),
+  });
+  /** Whether the last run found a daemon: then no spare is kept (the daemon is warmer). */
+  private daemonSeen = false;
 
   constructor(private readonly config: InProcessRunnerOptions) {}
 
   close(): void {
     if (this.spare !== undefined) discardZygote(this.spare);
     this.spare = undefined;
+    this.standIn.close();
   }
 
   private startSpare(): void {
-    if (this.spare !== undefined) return;
+    if (this.spare !== undefined || this.daemonSeen) return;
     this.spare = startZygote(this.config.interpreter.path, this.config.cwd, process.env, true);
     // It must not keep Node running on its own (the watch decides when to end).
     holdZygote(this.spare, false);
@@ -143,7 +155,20 @@ export class InProcessRunner implements TestRunner {
       this.startSpare();
       return nothing(null, `${select.note}; nothing to run`, seconds());
     }
-    const zygote = this.takeZygote();
+    // Looked up per run: a daemon started or stopped during the watch counts.
+    const daemon = this.config.daemon
+      ? findDaemon(cwd, this.config.pytestArgs, process.env)
+      : undefined;
+    this.daemonSeen = daemon?.found === true;
+    let zygote: StartedZygote | undefined;
+    let stdioPid: number | undefined;
+    if (daemon?.found === true) {
+      stdioPid = this.standIn.pid();
+      if (this.spare !== undefined) discardZygote(this.spare);
+      this.spare = undefined;
+    } else {
+      zygote = this.takeZygote();
+    }
     const pytestArgs = [...this.config.pytestArgs];
     if (plan.filters.name !== null) pytestArgs.push("-k", plan.filters.name);
     const tally = new OutcomeTally();
@@ -167,6 +192,11 @@ export class InProcessRunner implements TestRunner {
       }
       listener.progress({ ...tally.total });
     };
+    const output = {
+      stdout: (chunk: Buffer) => listener.stdout(chunk),
+      stderr: (chunk: Buffer) => listener.stderr(chunk),
+    };
+    this.standIn.route(output);
     const { exitCode } = await recordedRun({
       argv: [...this.config.argv],
       cwd,
@@ -174,7 +204,9 @@ export class InProcessRunner implements TestRunner {
       options,
       pytestArgs,
       ...(select === undefined ? {} : { select }),
-      zygote,
+      ...(zygote === undefined ? {} : { zygote }),
+      ...(daemon === undefined ? {} : { daemon }),
+      ...(stdioPid === undefined ? {} : { daemonStdioPid: stdioPid }),
       takeSignals: (listener) => {
         this.listener = listener;
         return () => {
@@ -182,11 +214,12 @@ export class InProcessRunner implements TestRunner {
         };
       },
       observe,
-      output: {
-        stdout: (chunk) => listener.stdout(chunk),
-        stderr: (chunk) => listener.stderr(chunk),
-      },
+      output,
     });
+    // The run's processes have exited: what they wrote is in the stand-in's
+    // pipes, and it is read before the result line is printed.
+    if (stdioPid !== undefined) await this.standIn.sync();
+    this.standIn.route();
     if (process.env.KILN_DEBUG) {
       process.stderr.write(
         `kiln: debug: watch: selection ${(selected * 1000).toFixed(0)} ms, ` +
