@@ -12,6 +12,7 @@ import { emptyCounts, fileOfNodeid, type OutcomeCounts, OutcomeTally } from "../
 import type { RunEvent } from "../events/run-events.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import type { HelloToZygote } from "../protocol/messages.js";
+import { SharedCompiler } from "../registry/shared-compiler.js";
 import type { TestOutput } from "../zygote/run-tests.js";
 import {
   discardZygote,
@@ -78,15 +79,23 @@ export class InProcessRunner implements TestRunner {
     stdout: (chunk) => process.stdout.write(chunk),
     stderr: (chunk) => process.stderr.write(chunk),
   });
+  /**
+   * One compile server for the session, for the selection's analysis and the
+   * registry's compile: no Python process is started per edit for either.
+   */
+  private readonly compiler: SharedCompiler;
   /** Whether the last run found a daemon: then no spare is kept (the daemon is warmer). */
   private daemonSeen = false;
 
-  constructor(private readonly config: InProcessRunnerOptions) {}
+  constructor(private readonly config: InProcessRunnerOptions) {
+    this.compiler = new SharedCompiler(config.interpreter.path);
+  }
 
   close(): void {
     if (this.spare !== undefined) discardZygote(this.spare);
     this.spare = undefined;
     this.standIn.close();
+    void this.compiler.close();
   }
 
   private startSpare(): void {
@@ -141,6 +150,7 @@ export class InProcessRunner implements TestRunner {
         cwd,
         python: interpreter.path,
         env: process.env,
+        compiler: this.compiler,
       });
     } catch (error) {
       if (error instanceof ChangeSourceError || error instanceof KilnConfigError) {
@@ -201,7 +211,10 @@ export class InProcessRunner implements TestRunner {
       argv: [...this.config.argv],
       cwd,
       interpreter,
-      options,
+      options:
+        options.registry === null
+          ? options
+          : { ...options, registry: { ...options.registry, compiler: this.compiler } },
       pytestArgs,
       ...(select === undefined ? {} : { select }),
       ...(zygote === undefined ? {} : { zygote }),
