@@ -183,7 +183,14 @@ export class InProcessRunner implements TestRunner {
     if (plan.filters.name !== null) pytestArgs.push("-k", plan.filters.name);
     const tally = new OutcomeTally();
     const failed = new Set<string>();
+    // KILN_DEBUG's per-phase timings (ms after the run began).
+    const phases: string[] = [`selection ${(selected * 1000).toFixed(0)}`];
+    const epoch = performance.timeOrigin + started;
     const observe = (event: RunEvent) => {
+      if (PHASE_EVENTS.has(event.event)) {
+        const ms = "ms" in event ? ` (${describeMs(event.ms)})` : "";
+        phases.push(`${event.event} ${(event.at - epoch).toFixed(0)}${ms}`);
+      }
       if (event.event === "test:finished") {
         for (const report of event.reports) {
           tally.addPhase(event.nodeid, report);
@@ -231,13 +238,12 @@ export class InProcessRunner implements TestRunner {
     });
     // The run's processes have exited: what they wrote is in the stand-in's
     // pipes, and it is read before the result line is printed.
+    phases.push(`run returned ${(seconds() * 1000).toFixed(0)}`);
     if (stdioPid !== undefined) await this.standIn.sync();
     this.standIn.route();
     if (process.env.KILN_DEBUG) {
-      process.stderr.write(
-        `kiln: debug: watch: selection ${(selected * 1000).toFixed(0)} ms, ` +
-          `run ${((seconds() - selected) * 1000).toFixed(0)} ms\n`,
-      );
+      phases.push(`output synced ${(seconds() * 1000).toFixed(0)}`);
+      process.stderr.write(`kiln: debug: watch: ms after the run began: ${phases.join(", ")}\n`);
     }
     this.startSpare();
     return {
@@ -249,6 +255,21 @@ export class InProcessRunner implements TestRunner {
       note: select?.note ?? `kiln: watch: ${describePlan(plan)}`,
     };
   }
+}
+
+const PHASE_EVENTS = new Set([
+  "registry:prepared",
+  "zygote:ready",
+  "collection:finished",
+  "session:finished",
+  "zygote:exited",
+  "run:finished",
+]);
+
+function describeMs(ms: Record<string, number>): string {
+  return Object.entries(ms)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(", ");
 }
 
 function nothing(exitCode: number | null, note: string, seconds: number): RunSummary {
