@@ -23,6 +23,7 @@ export interface RecordedRunRequest {
   /** The project's daemon; absent with --no-daemon. */
   daemon?: TestRunRequest["daemon"];
   daemonStdioPid?: number;
+  daemonUsed?: TestRunRequest["daemonUsed"];
   zygote?: StartedZygote;
   takeSignals(listener: (signal: NodeJS.Signals) => void): () => void;
   /** Sees every run event as it is recorded (`kiln watch`'s live counts). */
@@ -72,6 +73,7 @@ export async function recordedRun(
     ...(request.isolation === undefined ? {} : { isolation: request.isolation }),
     ...(request.daemon === undefined ? {} : { daemon: request.daemon }),
     ...(request.daemonStdioPid === undefined ? {} : { daemonStdioPid: request.daemonStdioPid }),
+    ...(request.daemonUsed === undefined ? {} : { daemonUsed: request.daemonUsed }),
     ...(request.output === undefined ? {} : { output: request.output }),
     takeSignals: request.takeSignals,
     loadDurations: async (rootdir) => {

@@ -84,8 +84,11 @@ export class InProcessRunner implements TestRunner {
    * registry's compile: no Python process is started per edit for either.
    */
   private readonly compiler: SharedCompiler;
-  /** Whether the last run found a daemon: then no spare is kept (the daemon is warmer). */
-  private daemonSeen = false;
+  /**
+   * Whether the daemon forked the last run's zygote: then no spare is kept
+   * (the daemon is warmer, and a spare would cost a Python start per run).
+   */
+  private daemonServed = false;
 
   constructor(private readonly config: InProcessRunnerOptions) {
     this.compiler = new SharedCompiler(config.interpreter.path);
@@ -99,7 +102,7 @@ export class InProcessRunner implements TestRunner {
   }
 
   private startSpare(): void {
-    if (this.spare !== undefined || this.daemonSeen) return;
+    if (this.spare !== undefined || this.daemonServed) return;
     this.spare = startZygote(this.config.interpreter.path, this.config.cwd, process.env, true);
     // It must not keep Node running on its own (the watch decides when to end).
     holdZygote(this.spare, false);
@@ -169,16 +172,13 @@ export class InProcessRunner implements TestRunner {
     const daemon = this.config.daemon
       ? findDaemon(cwd, this.config.pytestArgs, process.env)
       : undefined;
-    this.daemonSeen = daemon?.found === true;
-    let zygote: StartedZygote | undefined;
-    let stdioPid: number | undefined;
-    if (daemon?.found === true) {
-      stdioPid = this.standIn.pid();
-      if (this.spare !== undefined) discardZygote(this.spare);
-      this.spare = undefined;
-    } else {
-      zygote = this.takeZygote();
-    }
+    this.daemonServed = false;
+    // The spare goes along unless the daemon served the last run (then
+    // there is none): if the daemon refuses this one, the run starts from
+    // it; if the daemon forks, run-tests.ts discards it.
+    const zygote = daemon?.found === true && this.daemonServed ? undefined : this.takeZygote();
+    const stdioPid = daemon?.found === true ? this.standIn.pid() : undefined;
+    this.daemonServed = false;
     const pytestArgs = [...this.config.pytestArgs];
     if (plan.filters.name !== null) pytestArgs.push("-k", plan.filters.name);
     const tally = new OutcomeTally();
@@ -227,6 +227,9 @@ export class InProcessRunner implements TestRunner {
       ...(zygote === undefined ? {} : { zygote }),
       ...(daemon === undefined ? {} : { daemon }),
       ...(stdioPid === undefined ? {} : { daemonStdioPid: stdioPid }),
+      daemonUsed: (used) => {
+        this.daemonServed = used;
+      },
       takeSignals: (listener) => {
         this.listener = listener;
         return () => {
@@ -258,6 +261,7 @@ export class InProcessRunner implements TestRunner {
 }
 
 const PHASE_EVENTS = new Set([
+  "zygote:spawned",
   "registry:prepared",
   "zygote:ready",
   "collection:finished",

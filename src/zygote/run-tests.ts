@@ -62,6 +62,8 @@ export interface TestRunRequest {
    * output pipes come back to the watch.
    */
   daemonStdioPid?: number;
+  /** Told whether the daemon forked this run's zygote (`kiln watch` keeps a spare zygote if not). */
+  daemonUsed?: (used: boolean) => void;
   /**
    * Hands SIGINT/SIGTERM to the run, including any that arrived before it
    * started (cli/signals.ts); returns the function that gives them back.
@@ -345,6 +347,7 @@ async function daemonZygote(
     meanwhile,
     ...(request.daemonStdioPid === undefined ? {} : { stdioPid: request.daemonStdioPid }),
   });
+  request.daemonUsed?.(forked.ok);
   if (forked.ok) return forked.zygote;
   why(forked.reason);
   return undefined;
