@@ -90,11 +90,22 @@ export class InProcessRunner implements TestRunner {
    */
   private daemonServed = false;
 
+  /** The last run's imports, not yet folded into .kiln/imports.json (recorded-run.ts). */
+  private pendingFold: (() => void) | undefined;
+
+  /** Folds the last run's imports, once: before the next selection reads them. */
+  private foldImports(): void {
+    const fold = this.pendingFold;
+    this.pendingFold = undefined;
+    fold?.();
+  }
+
   constructor(private readonly config: InProcessRunnerOptions) {
     this.compiler = new SharedCompiler(config.interpreter.path);
   }
 
   close(): void {
+    this.foldImports();
     if (this.spare !== undefined) discardZygote(this.spare);
     this.spare = undefined;
     this.standIn.close();
@@ -136,6 +147,8 @@ export class InProcessRunner implements TestRunner {
   }
 
   async run(plan: RunPlan, listener: RunListener): Promise<RunSummary> {
+    // The selection below reads what the last run recorded.
+    this.foldImports();
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     const { cwd, interpreter, options } = this.config;
@@ -214,7 +227,7 @@ export class InProcessRunner implements TestRunner {
       stderr: (chunk: Buffer) => listener.stderr(chunk),
     };
     this.standIn.route(output);
-    const { exitCode } = await recordedRun({
+    const { exitCode, foldImports } = await recordedRun({
       argv: [...this.config.argv],
       cwd,
       interpreter,
@@ -238,7 +251,12 @@ export class InProcessRunner implements TestRunner {
       },
       observe,
       output,
+      deferImportsFold: true,
     });
+    // After the result line is printed (a macrotask: the session prints in
+    // this promise's continuation), or at the next run's start, whichever first.
+    this.pendingFold = foldImports;
+    setImmediate(() => this.foldImports());
     // The run's processes have exited: what they wrote is in the stand-in's
     // pipes, and it is read before the result line is printed.
     phases.push(`run returned ${(seconds() * 1000).toFixed(0)}`);

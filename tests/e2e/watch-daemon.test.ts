@@ -5,7 +5,7 @@
 // stale copy), and quitting leaves nothing but the daemon, which stops clean.
 // Real processes: the daemon, its level 1, kiln watch, pytest; a real pty.
 import { type ChildProcess, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { daemonTestKit, gone, level1Warm } from "../helpers/daemon.js";
@@ -52,6 +52,8 @@ async function warmProject(env: Record<string, string>) {
 describe("kiln watch through the daemon", () => {
   it("forks each rerun from the daemon, picks up an indirectly imported edit, prints output before the result", async () => {
     const { dir, pid, level1, kiln } = await warmProject(kit.env);
+    // Written by the cold run: the watch's first run must write it again.
+    rmSync(join(dir, ".kiln/imports.json"), { force: true });
     const child = spawn(process.execPath, [CLI, ...WATCH], {
       cwd: dir,
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", ...kit.env },
@@ -83,6 +85,14 @@ describe("kiln watch through the daemon", () => {
     const first = await seen(/kiln: watch: 1 failed, 4 passed in \d+\.\d\ds \(all tests\)\n/, 0);
     expect(first).toMatch(FROM_DAEMON);
     expect(Number(FROM_DAEMON.exec(first)?.[1])).toBe(pid);
+    // The run's imports are folded for the next selection after its result
+    // line (watch-runner.ts), while the watch goes on.
+    const imports = join(dir, ".kiln/imports.json");
+    const until = Date.now() + 5000;
+    while (!(existsSync(imports) && readFileSync(imports, "utf8").includes("tests/test_top.py"))) {
+      if (Date.now() > until) throw new Error("the first run's imports were not folded");
+      await new Promise((done) => setTimeout(done, 50));
+    }
     // Held by level 1, imported by the test only through lib/top.py.
     let from = out.length;
     writeFileSync(join(dir, "lib/consts.py"), "A = 2\n");
