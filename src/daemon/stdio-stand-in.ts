@@ -2,27 +2,28 @@
 // stdout and stderr from the client's pid (pidfd_getfd(2), level0.py
 // take_stdio), so the run writes straight to them. The watch must see that
 // output (its status line shares the terminal), so it hands the daemon the pid
-// of this stand-in instead of its own: one long-lived child whose stdout and
-// stderr are pipes back to the watch and whose stdin is /dev/null (the keys are
-// the watch's, as with a piped cold zygote). One process for the whole watch:
-// nothing is spawned per run.
+// of this stand-in instead of its own: one long-lived child
+// (kiln_harness/stdio_stand_in.py) whose stdout and stderr are pipes it
+// copies back to the watch and whose stdin is /dev/null (the keys are the
+// watch's, as with a piped cold zygote). One process for the whole watch:
+// nothing is spawned per run. Its own pipes, not the sockets Node gives a
+// child, because a pipe can be reopened through /proc/<pid>/fd where
+// pidfd_getfd is refused (Yama's ptrace_scope 1).
 //
 // The run's output reaches the watch on those pipes, and the run's end on
 // the daemon's socket: the two are not ordered, so the end of a run's output
 // could arrive after its result line. sync() is the barrier: once the run's
 // processes have exited, everything they wrote is already in the pipes; the
-// stand-in echoes a fresh token on both pipes after it, and when the watch has
-// read the token on both, it has read all the run's output.
+// stand-in writes a fresh token into both pipes after it, and when the watch
+// has read the token on both, it has read all the run's output.
 //
-// The stand-in is /bin/sh reading fd 3, a pipe from the watch: when the watch
-// exits in any way (SIGKILL too), the read sees end of file and the loop ends.
+// The stand-in reads tokens on fd 3, a pipe from the watch: when the watch
+// exits in any way (SIGKILL too), it reads end of file and exits.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
+import { harnessArgs } from "../config/harness.js";
 import type { TestOutput } from "../zygote/run-tests.js";
-
-const SCRIPT =
-  'while IFS= read -r token <&3; do printf "%s" "$token"; printf "%s" "$token" >&2; done';
 
 /** How long sync() waits for the token (a stand-in gone never echoes it). */
 const SYNC_TIMEOUT_MS = 5_000;
@@ -41,8 +42,14 @@ export class StdioStandIn {
   private readonly out: Stream;
   private readonly err: Stream;
 
-  /** `fallback`: where output goes between runs (a test's leftover process). */
-  constructor(private readonly fallback: TestOutput) {
+  /**
+   * `python`: the interpreter the stand-in runs with (the watch's);
+   * `fallback`: where output goes between runs (a test's leftover process).
+   */
+  constructor(
+    private readonly python: string,
+    private readonly fallback: TestOutput,
+  ) {
     this.sink = fallback;
     this.out = { held: "", seen: false, write: (text) => this.emit("stdout", text) };
     this.err = { held: "", seen: false, write: (text) => this.emit("stderr", text) };
@@ -108,7 +115,7 @@ export class StdioStandIn {
   private start(): void {
     let child: ChildProcess;
     try {
-      child = spawn("/bin/sh", ["-c", SCRIPT], {
+      child = spawn(this.python, harnessArgs("stdio-stand-in"), {
         stdio: ["ignore", "pipe", "pipe", "pipe"],
         // Not in the watch's process group: a Ctrl-C the terminal sends to
         // that group must not end it (the watch turns Ctrl-C into a stop).

@@ -75,10 +75,7 @@ export class InProcessRunner implements TestRunner {
    */
   private spare: StartedZygote | undefined;
   /** Whose stdio the daemon's forks take: output comes back to the watch (stdio-stand-in.ts). */
-  private readonly standIn = new StdioStandIn({
-    stdout: (chunk) => process.stdout.write(chunk),
-    stderr: (chunk) => process.stderr.write(chunk),
-  });
+  private readonly standIn: StdioStandIn;
   /**
    * One compile server for the session, for the selection's analysis and the
    * registry's compile: no Python process is started per edit for either.
@@ -102,6 +99,10 @@ export class InProcessRunner implements TestRunner {
 
   constructor(private readonly config: InProcessRunnerOptions) {
     this.compiler = new SharedCompiler(config.interpreter.path);
+    this.standIn = new StdioStandIn(config.interpreter.path, {
+      stdout: (chunk) => process.stdout.write(chunk),
+      stderr: (chunk) => process.stderr.write(chunk),
+    });
   }
 
   close(): void {

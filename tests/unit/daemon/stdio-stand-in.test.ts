@@ -16,13 +16,20 @@ import { processAlive } from "../../helpers/processes.js";
 import { pythonFor } from "../../helpers/pythons.js";
 
 // Writes N bytes of a pattern to the stand-in's stdout and M to its stderr,
-// through descriptors taken from it, as the daemon's fork writes.
+// through descriptors taken from it as the daemon's fork takes them:
+// pidfd_getfd, or (where Yama refuses that) by reopening /proc/<pid>/fd/N,
+// which works because the stand-in's stdout and stderr are pipes.
 const WRITER = `
 import os, sys
 sys.path.insert(0, sys.argv[1])
-from kiln_harness.level0 import take_stdio
-fds, reason = take_stdio(int(sys.argv[2]))
-assert fds is not None, reason
+from kiln_harness.level0 import _reopen, take_stdio
+pid = int(sys.argv[2])
+if sys.argv[5] == "reopen":
+    fds = [None, _reopen(pid, 1), _reopen(pid, 2)]
+    assert None not in fds[1:], "not reopenable"
+else:
+    fds, reason = take_stdio(pid)
+    assert fds is not None, reason
 for fd, n in ((fds[1], int(sys.argv[3])), (fds[2], int(sys.argv[4]))):
     data = bytes(i % 251 for i in range(n))
     view = memoryview(data)
@@ -47,7 +54,7 @@ afterEach(() => {
 describe("StdioStandIn", () => {
   it("hands on every byte written into its stdio before sync() resolves", async () => {
     const fallback: Buffer[] = [];
-    const standIn = new StdioStandIn({
+    const standIn = new StdioStandIn(pythonFor("7.2"), {
       stdout: (c) => fallback.push(c),
       stderr: (c) => fallback.push(c),
     });
@@ -56,9 +63,10 @@ describe("StdioStandIn", () => {
     expect(pid).toBeDefined();
     // Sizes well past a pipe's buffer, so that the data (and the token after
     // it) arrive in many chunks; a second round checks the next run's start.
-    for (const [outBytes, errBytes] of [
-      [3_000_000, 700_001],
-      [1, 0],
+    for (const [how, outBytes, errBytes] of [
+      ["pidfd", 3_000_000, 700_001],
+      ["reopen", 1_000_000, 1],
+      ["pidfd", 1, 0],
     ] as const) {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -66,7 +74,7 @@ describe("StdioStandIn", () => {
       // Not spawnSync: this process must read the pipes while Python writes.
       const writer = spawn(
         pythonFor("7.2"),
-        ["-c", WRITER, join(REPO, "python"), String(pid), String(outBytes), String(errBytes)],
+        ["-c", WRITER, join(REPO, "python"), String(pid), String(outBytes), String(errBytes), how],
         { stdio: ["ignore", "pipe", "pipe"] },
       );
       let stderr = "";
@@ -92,7 +100,7 @@ describe("StdioStandIn", () => {
   }, 60_000);
 
   it("is one process for the session, and close() ends it", async () => {
-    const standIn = new StdioStandIn({ stdout: () => {}, stderr: () => {} });
+    const standIn = new StdioStandIn(pythonFor("7.2"), { stdout: () => {}, stderr: () => {} });
     const pid = standIn.pid() as number;
     expect(processAlive(pid)).toBe(true);
     await standIn.sync();
