@@ -5,7 +5,10 @@
 // `python -m pytest <that file>` (what pytest-watcher runs on a change) and
 // `python -m pytest --lf`. Prints p50/p95 per tool; speed is never asserted.
 //
-//   npm run bench:watch [-- --edits N]
+// --daemon: with `kiln daemon` running for the project (started after one
+// cold `kiln test`, whose run record level 0 learns from), as a user keeps it.
+//
+//   npm run bench:watch [-- --edits N] [-- --daemon]
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -83,6 +86,20 @@ async function main(): Promise<void> {
     // pytest --lf needs a last run to read.
     spawnSync(PYTHON, ["-m", "pytest", "-q"], { cwd: dir, env, stdio: "ignore" });
 
+    const daemon = process.argv.includes("--daemon");
+    if (daemon) {
+      spawnSync(process.execPath, [CLI, "test", "-q", "-p", "no:cacheprovider"], {
+        cwd: dir,
+        env,
+        stdio: "ignore",
+      });
+      const started = spawnSync(process.execPath, [CLI, "daemon", "start"], {
+        cwd: dir,
+        env,
+        encoding: "utf8",
+      });
+      if (started.status !== 0) throw new Error(`kiln daemon start failed: ${started.stderr}`);
+    }
     const child = spawn(process.execPath, [CLI, "watch", "-q", "-p", "no:cacheprovider"], {
       cwd: dir,
       env,
@@ -123,6 +140,7 @@ async function main(): Promise<void> {
     }
     child.kill("SIGTERM");
     await new Promise((done) => child.on("close", done));
+    if (daemon) spawnSync(process.execPath, [CLI, "daemon", "stop"], { cwd: dir, env });
     const row = (name: string, ms: number[]) =>
       `| ${name} | ${quantile(ms, 0.5).toFixed(0)} | ${quantile(ms, 0.95).toFixed(0)} | ${ms.length} |`;
     const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], {
@@ -136,7 +154,7 @@ async function main(): Promise<void> {
           .map((l) => l.toFixed(2))
           .join(" ")}\n\n` +
         "| tool | p50 ms | p95 ms | edits |\n|---|---|---|---|\n" +
-        `${row("kiln watch (write → result line)", kiln)}\n` +
+        `${row(`kiln watch${daemon ? " + daemon" : ""} (write → result line)`, kiln)}\n` +
         `${row("fresh pytest on the file (pytest-watcher style)", fresh)}\n` +
         `${row("pytest --lf", lf)}\n`,
     );

@@ -53,6 +53,8 @@ PROGRAMS = {
     # The daemon's level 0 becomes each run's zygote (a fork): the same
     # start as the zygote's.
     "daemon": ("daemon", True, True),
+    # `kiln watch`'s stdio stand-in: runs no project code.
+    "stdio-stand-in": ("stdio_stand_in", False, False),
 }
 
 

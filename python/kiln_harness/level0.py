@@ -25,7 +25,13 @@ import warnings
 # Variables a shell changes between two commands of the same session; a
 # difference in any other is a reason to start cold (a module may read the
 # environment at import: level 0 imported with its own).
-VOLATILE_ENV = frozenset(("PWD", "OLDPWD", "SHLVL", "_"))
+# Also the two `kiln watch` sets for its terminal (watch-command.ts), as its
+# runs write into pipes: pytest reads PY_COLORS when it makes its
+# TerminalWriter (_pytest/_io/terminalwriter.py should_do_markup) and
+# shutil.get_terminal_size reads COLUMNS on each call, both in the run's
+# zygote after the fork, where fork_run sets them. (A module that read them
+# at import in level 0 would keep the daemon's values: the one exception.)
+VOLATILE_ENV = frozenset(("PWD", "OLDPWD", "SHLVL", "_", "PY_COLORS", "COLUMNS"))
 
 
 # Learned modules level 0 never imports, with the reason. GNU readline

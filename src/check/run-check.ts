@@ -14,6 +14,7 @@ import {
   HARNESS_DIR,
   isCompileFailure,
 } from "../registry/compile-client.js";
+import type { CompilerSource } from "../registry/shared-compiler.js";
 import type { ImportRef } from "../registry/types.js";
 import {
   type CachedFile,
@@ -38,6 +39,8 @@ export interface CheckOptions {
   /** false: ignore `.kiln/check-cache.json` and do not write it. Default true. */
   useCache?: boolean;
   server?: CompileServerOptions;
+  /** Where the compile server comes from (`kiln watch` keeps one: shared-compiler.ts); default a new one. */
+  compiler?: CompilerSource;
 }
 
 export interface CheckOutcome {
@@ -98,10 +101,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckOutcome> {
   if (toCompile.length > 0) {
     let server: CompileServer;
     try {
-      server = await CompileServer.start(options.python, options.harnessDir ?? HARNESS_DIR, {
-        cwd: root,
-        ...options.server,
-      });
+      server = options.compiler
+        ? await options.compiler.take()
+        : await CompileServer.start(options.python, options.harnessDir ?? HARNESS_DIR, {
+            cwd: root,
+            ...options.server,
+          });
     } catch (error) {
       throw new CheckSetupError(error instanceof Error ? error.message : String(error));
     }
@@ -141,7 +146,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckOutcome> {
         states.push({ file: item.file, entry, fresh: true });
       });
     } finally {
-      await server.close();
+      await (options.compiler ? options.compiler.give(server) : server.close());
     }
   }
   states.sort((x, y) => (x.file.rel < y.file.rel ? -1 : x.file.rel > y.file.rel ? 1 : 0));

@@ -20,19 +20,27 @@ export interface RecordedRunRequest {
   select?: HelloToZygote["select"];
   /** The workers' sandbox (DESIGN.md section 4); absent: none. */
   isolation?: TestRunRequest["isolation"];
-  /** The project's daemon; absent with --no-daemon (and under `kiln watch`, which pipes the output). */
+  /** The project's daemon; absent with --no-daemon. */
   daemon?: TestRunRequest["daemon"];
+  daemonStdioPid?: number;
+  daemonUsed?: TestRunRequest["daemonUsed"];
   zygote?: StartedZygote;
   takeSignals(listener: (signal: NodeJS.Signals) => void): () => void;
   /** Sees every run event as it is recorded (`kiln watch`'s live counts). */
   observe?: (event: RunEvent) => void;
+  /**
+   * Hand back the fold of the run's imports into .kiln/imports.json instead
+   * of doing it (`kiln watch`: its result line need not wait for it; the
+   * next selection does, and calls it first).
+   */
+  deferImportsFold?: boolean;
   /** Where pytest's output goes instead of the terminal Kiln inherited. */
   output?: TestOutput;
 }
 
 export async function recordedRun(
   request: RecordedRunRequest,
-): Promise<{ exitCode: number; runDir: string | undefined }> {
+): Promise<{ exitCode: number; runDir: string | undefined; foldImports?: () => void }> {
   const { options, interpreter } = request;
   const recording = startRecording({
     argv: request.argv,
@@ -70,6 +78,8 @@ export async function recordedRun(
     ...(options.shard === undefined ? {} : { shard: options.shard }),
     ...(request.isolation === undefined ? {} : { isolation: request.isolation }),
     ...(request.daemon === undefined ? {} : { daemon: request.daemon }),
+    ...(request.daemonStdioPid === undefined ? {} : { daemonStdioPid: request.daemonStdioPid }),
+    ...(request.daemonUsed === undefined ? {} : { daemonUsed: request.daemonUsed }),
     ...(request.output === undefined ? {} : { output: request.output }),
     takeSignals: request.takeSignals,
     loadDurations: async (rootdir) => {
@@ -86,12 +96,15 @@ export async function recordedRun(
     },
   });
   const runDir = recording.finish(exitCode);
-  if (runDir !== undefined) {
-    // What each test file imported, for the next --changed (after the run:
-    // a plain run's start-up loads none of it).
-    const { foldRunImportsOf } = await import("../daemon/imports-store.js");
+  if (runDir === undefined) return { exitCode, runDir };
+  // What each test file imported, for the next --changed (after the run:
+  // a plain run's start-up loads none of it).
+  const { foldRunImportsOf } = await import("../daemon/imports-store.js");
+  const foldImports = () => {
     const warning = foldRunImportsOf(runDir);
     if (warning) process.stderr.write(`kiln: warning: ${warning}\n`);
-  }
+  };
+  if (request.deferImportsFold) return { exitCode, runDir, foldImports };
+  foldImports();
   return { exitCode, runDir };
 }

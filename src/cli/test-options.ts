@@ -3,6 +3,7 @@
 import { availableParallelism } from "node:os";
 import { MAX_TIMEOUT_SECONDS } from "../config/timer-limit.js";
 import { parseStoreSpec, StoreSpecError } from "../registry/open-store.js";
+import type { RegistryOptions } from "../registry/registry-session.js";
 import { type IsolationProfile, ProfileError, parseProfile } from "../sandbox/profiles.js";
 import type { DistMode } from "../scheduler/grouping.js";
 import { parseShard, type ShardSpec, ShardSpecError } from "../scheduler/shard.js";
@@ -32,7 +33,7 @@ export interface TestOptions {
   timeout: number | null;
   python: string | undefined;
   /** null when --no-registry; else where compiled modules are stored. */
-  registry: { store: string | undefined } | null;
+  registry: RegistryOptions | null;
   /** --isolate; undefined: [tool.kiln] isolate, else "none". */
   isolate: IsolationProfile | undefined;
   /** Ask the project's daemon for the zygote (false: --no-daemon). */

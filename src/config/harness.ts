@@ -11,7 +11,8 @@ export type HarnessProgram =
   | "compile-server"
   | "doctor-probe"
   | "exec-zygote"
-  | "daemon";
+  | "daemon"
+  | "stdio-stand-in";
 
 // The one line of Python kept in TypeScript: `-c` puts "" (the working
 // directory) first on sys.path; the harness takes its place, so no project

@@ -12,6 +12,7 @@ import { CheckSetupError, runCheck } from "../check/run-check.js";
 import { ImportGraph } from "../discovery/import-graph.js";
 import { importRoots, looksLikeTestFile } from "../discovery/module-names.js";
 import { walkProject } from "../discovery/walk.js";
+import type { CompilerSource } from "../registry/shared-compiler.js";
 import type { ImportRef } from "../registry/types.js";
 import type { AffectedInput, SourceFile } from "./affected.js";
 import { loadRecordedImports } from "./imports-store.js";
@@ -131,6 +132,8 @@ export async function gatherInputs(options: {
   cwd: string;
   python: string;
   source: ChangeSource;
+  /** `kiln watch`'s long-lived compile server (registry/shared-compiler.ts). */
+  compiler?: CompilerSource;
 }): Promise<GatheredInputs> {
   const { rootdir } = options;
   const changed = changedFiles(options.source, rootdir, options.cwd);
@@ -138,7 +141,11 @@ export async function gatherInputs(options: {
   // The static graph: `kiln check`'s analysis, brought up to date (only
   // edited files are recompiled), then read from its cache.
   try {
-    await runCheck({ root: rootdir, python: options.python });
+    await runCheck({
+      root: rootdir,
+      python: options.python,
+      ...(options.compiler === undefined ? {} : { compiler: options.compiler }),
+    });
   } catch (error) {
     if (!(error instanceof CheckSetupError)) throw error;
     throw new ChangeSourceError(

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pytestRootdir } from "../config/rootdir.js";
+import type { CompilerSource } from "../registry/shared-compiler.js";
 import { type Selection, selectAffected } from "./affected.js";
 import {
   type ChangeSource,
@@ -77,6 +78,7 @@ export async function prepareSelection(options: {
   cwd: string;
   python: string;
   env: NodeJS.ProcessEnv;
+  compiler?: CompilerSource;
 }): Promise<PreparedSelection> {
   const rootdir = pytestRootdir({
     cwd: options.cwd,
@@ -88,6 +90,7 @@ export async function prepareSelection(options: {
     cwd: options.cwd,
     python: options.python,
     source: options.resolved.source,
+    ...(options.compiler === undefined ? {} : { compiler: options.compiler }),
   });
   const selection = selectAffected(gathered.input);
   const candidates = [...new Set(gathered.input.testFiles)].sort();

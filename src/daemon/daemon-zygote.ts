@@ -28,6 +28,8 @@ export interface DaemonForkRequest {
   cwd: string;
   env: NodeJS.ProcessEnv;
   scratchDir: string;
+  /** Whose stdio the fork takes (pidfd_getfd); default: this process. */
+  stdioPid?: number;
   /** Work to do while level 0 forks (the registry's walk), once the request is sent. */
   meanwhile?: () => void;
 }
@@ -68,7 +70,7 @@ export async function forkFromDaemon(
     python: request.python,
     cwd: request.cwd,
     env,
-    pid: process.pid,
+    pid: request.stdioPid ?? process.pid,
     channelPath,
   });
   const answering = daemon.next();

@@ -12,6 +12,7 @@ import { emptyCounts, fileOfNodeid, type OutcomeCounts, OutcomeTally } from "../
 import type { RunEvent } from "../events/run-events.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import type { HelloToZygote } from "../protocol/messages.js";
+import { SharedCompiler } from "../registry/shared-compiler.js";
 import type { TestOutput } from "../zygote/run-tests.js";
 import {
   discardZygote,
@@ -21,6 +22,8 @@ import {
 } from "../zygote/zygote-start.js";
 import { ChangeSourceError } from "./affected-inputs.js";
 import { helloSelect, type PreparedSelection, prepareSelection } from "./affected-run.js";
+import { findDaemon } from "./find-daemon.js";
+import { StdioStandIn } from "./stdio-stand-in.js";
 import { describePlan, filterFiles, type RunPlan } from "./watch-machine.js";
 
 export interface RunSummary {
@@ -55,6 +58,8 @@ export interface InProcessRunnerOptions {
   pytestArgs: readonly string[];
   /** The watch command line, for the run records. */
   argv: readonly string[];
+  /** Fork each run's zygote from the project's daemon when one runs (false: --no-daemon). */
+  daemon: boolean;
 }
 
 export class InProcessRunner implements TestRunner {
@@ -69,16 +74,47 @@ export class InProcessRunner implements TestRunner {
    * its hello never comes: the zygote exits on end of file).
    */
   private spare: StartedZygote | undefined;
+  /** Whose stdio the daemon's forks take: output comes back to the watch (stdio-stand-in.ts). */
+  private readonly standIn: StdioStandIn;
+  /**
+   * One compile server for the session, for the selection's analysis and the
+   * registry's compile: no Python process is started per edit for either.
+   */
+  private readonly compiler: SharedCompiler;
+  /**
+   * Whether the daemon forked the last run's zygote: then no spare is kept
+   * (the daemon is warmer, and a spare would cost a Python start per run).
+   */
+  private daemonServed = false;
 
-  constructor(private readonly config: InProcessRunnerOptions) {}
+  /** The last run's imports, not yet folded into .kiln/imports.json (recorded-run.ts). */
+  private pendingFold: (() => void) | undefined;
+
+  /** Folds the last run's imports, once: before the next selection reads them. */
+  private foldImports(): void {
+    const fold = this.pendingFold;
+    this.pendingFold = undefined;
+    fold?.();
+  }
+
+  constructor(private readonly config: InProcessRunnerOptions) {
+    this.compiler = new SharedCompiler(config.interpreter.path);
+    this.standIn = new StdioStandIn(config.interpreter.path, {
+      stdout: (chunk) => process.stdout.write(chunk),
+      stderr: (chunk) => process.stderr.write(chunk),
+    });
+  }
 
   close(): void {
+    this.foldImports();
     if (this.spare !== undefined) discardZygote(this.spare);
     this.spare = undefined;
+    this.standIn.close();
+    void this.compiler.close();
   }
 
   private startSpare(): void {
-    if (this.spare !== undefined) return;
+    if (this.spare !== undefined || this.daemonServed) return;
     this.spare = startZygote(this.config.interpreter.path, this.config.cwd, process.env, true);
     // It must not keep Node running on its own (the watch decides when to end).
     holdZygote(this.spare, false);
@@ -112,6 +148,8 @@ export class InProcessRunner implements TestRunner {
   }
 
   async run(plan: RunPlan, listener: RunListener): Promise<RunSummary> {
+    // The selection below reads what the last run recorded.
+    this.foldImports();
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     const { cwd, interpreter, options } = this.config;
@@ -129,6 +167,7 @@ export class InProcessRunner implements TestRunner {
         cwd,
         python: interpreter.path,
         env: process.env,
+        compiler: this.compiler,
       });
     } catch (error) {
       if (error instanceof ChangeSourceError || error instanceof KilnConfigError) {
@@ -143,12 +182,29 @@ export class InProcessRunner implements TestRunner {
       this.startSpare();
       return nothing(null, `${select.note}; nothing to run`, seconds());
     }
-    const zygote = this.takeZygote();
+    // Looked up per run: a daemon started or stopped during the watch counts.
+    const daemon = this.config.daemon
+      ? findDaemon(cwd, this.config.pytestArgs, process.env)
+      : undefined;
+    this.daemonServed = false;
+    // The spare goes along unless the daemon served the last run (then
+    // there is none): if the daemon refuses this one, the run starts from
+    // it; if the daemon forks, run-tests.ts discards it.
+    const zygote = daemon?.found === true && this.daemonServed ? undefined : this.takeZygote();
+    const stdioPid = daemon?.found === true ? this.standIn.pid() : undefined;
+    this.daemonServed = false;
     const pytestArgs = [...this.config.pytestArgs];
     if (plan.filters.name !== null) pytestArgs.push("-k", plan.filters.name);
     const tally = new OutcomeTally();
     const failed = new Set<string>();
+    // KILN_DEBUG's per-phase timings (ms after the run began).
+    const phases: string[] = [`selection ${(selected * 1000).toFixed(0)}`];
+    const epoch = performance.timeOrigin + started;
     const observe = (event: RunEvent) => {
+      if (PHASE_EVENTS.has(event.event)) {
+        const ms = "ms" in event ? ` (${describeMs(event.ms)})` : "";
+        phases.push(`${event.event} ${(event.at - epoch).toFixed(0)}${ms}`);
+      }
       if (event.event === "test:finished") {
         for (const report of event.reports) {
           tally.addPhase(event.nodeid, report);
@@ -167,14 +223,27 @@ export class InProcessRunner implements TestRunner {
       }
       listener.progress({ ...tally.total });
     };
-    const { exitCode } = await recordedRun({
+    const output = {
+      stdout: (chunk: Buffer) => listener.stdout(chunk),
+      stderr: (chunk: Buffer) => listener.stderr(chunk),
+    };
+    this.standIn.route(output);
+    const { exitCode, foldImports } = await recordedRun({
       argv: [...this.config.argv],
       cwd,
       interpreter,
-      options,
+      options:
+        options.registry === null
+          ? options
+          : { ...options, registry: { ...options.registry, compiler: this.compiler } },
       pytestArgs,
       ...(select === undefined ? {} : { select }),
-      zygote,
+      ...(zygote === undefined ? {} : { zygote }),
+      ...(daemon === undefined ? {} : { daemon }),
+      ...(stdioPid === undefined ? {} : { daemonStdioPid: stdioPid }),
+      daemonUsed: (used) => {
+        this.daemonServed = used;
+      },
       takeSignals: (listener) => {
         this.listener = listener;
         return () => {
@@ -182,16 +251,21 @@ export class InProcessRunner implements TestRunner {
         };
       },
       observe,
-      output: {
-        stdout: (chunk) => listener.stdout(chunk),
-        stderr: (chunk) => listener.stderr(chunk),
-      },
+      output,
+      deferImportsFold: true,
     });
+    // After the result line is printed (a macrotask: the session prints in
+    // this promise's continuation), or at the next run's start, whichever first.
+    this.pendingFold = foldImports;
+    setImmediate(() => this.foldImports());
+    // The run's processes have exited: what they wrote is in the stand-in's
+    // pipes, and it is read before the result line is printed.
+    phases.push(`run returned ${(seconds() * 1000).toFixed(0)}`);
+    if (stdioPid !== undefined) await this.standIn.sync();
+    this.standIn.route();
     if (process.env.KILN_DEBUG) {
-      process.stderr.write(
-        `kiln: debug: watch: selection ${(selected * 1000).toFixed(0)} ms, ` +
-          `run ${((seconds() - selected) * 1000).toFixed(0)} ms\n`,
-      );
+      phases.push(`output synced ${(seconds() * 1000).toFixed(0)}`);
+      process.stderr.write(`kiln: debug: watch: ms after the run began: ${phases.join(", ")}\n`);
     }
     this.startSpare();
     return {
@@ -203,6 +277,22 @@ export class InProcessRunner implements TestRunner {
       note: select?.note ?? `kiln: watch: ${describePlan(plan)}`,
     };
   }
+}
+
+const PHASE_EVENTS = new Set([
+  "zygote:spawned",
+  "registry:prepared",
+  "zygote:ready",
+  "collection:finished",
+  "session:finished",
+  "zygote:exited",
+  "run:finished",
+]);
+
+function describeMs(ms: Record<string, number>): string {
+  return Object.entries(ms)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(", ");
 }
 
 function nothing(exitCode: number | null, note: string, seconds: number): RunSummary {

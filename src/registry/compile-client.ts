@@ -202,6 +202,22 @@ export class CompileServer {
     return this.child.pid;
   }
 
+  /** Neither closed nor failed: compile() may be called (a shared server, shared-compiler.ts). */
+  get usable(): boolean {
+    return this.failure === undefined && !this.closing;
+  }
+
+  /** Whether the server keeps Node running (a shared one does not). */
+  hold(hold: boolean): void {
+    for (const stream of [this.child.stdio[2], this.child.stdio[3]]) {
+      const handle = stream as { ref?: () => void; unref?: () => void } | null;
+      if (hold) handle?.ref?.();
+      else handle?.unref?.();
+    }
+    if (hold) this.child.ref();
+    else this.child.unref();
+  }
+
   /**
    * Compile `files` (results in the same order). Syntax errors, unreadable
    * files and missing pytest (for rewrite) come back as CompileFailed; the

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import type { FileIndex } from "../discovery/file-index.js";
 import { looksLikeTestFile } from "../discovery/module-names.js";
 import type { ProjectLayout } from "../discovery/walk.js";
-import type { CompileServer } from "./compile-client.js";
 import { type PackEntry, writePack } from "./pack-writer.js";
+import type { CompilerSource } from "./shared-compiler.js";
 import { type CompiledModule, keyString, type ModuleStore, type StoredEntry } from "./types.js";
 
 export interface InterpreterFacts {
@@ -40,8 +40,8 @@ export interface PrepareInput {
   index: FileIndex;
   facts: InterpreterFacts;
   store: ModuleStore;
-  /** Started only when something must be compiled. */
-  startCompiler: () => Promise<CompileServer>;
+  /** Taken only when something must be compiled. */
+  compiler: CompilerSource;
   scratch: string;
 }
 
@@ -76,7 +76,7 @@ export async function prepareRegistry(input: PrepareInput): Promise<PreparedRegi
   const missing = wanted.filter((w) => !found.has(w.key));
   let errors = 0;
   if (missing.length > 0) {
-    const compiler = await input.startCompiler();
+    const compiler = await input.compiler.take({ magic: facts.magic, pytest: facts.pytestVersion });
     try {
       const results = await compiler.compile(
         missing.map((m) => ({
@@ -122,7 +122,7 @@ export async function prepareRegistry(input: PrepareInput): Promise<PreparedRegi
       });
       if (fresh.size > 0) await input.store.putMany(fresh);
     } finally {
-      await compiler.close();
+      await input.compiler.give(compiler);
     }
   }
   const t3 = performance.now();

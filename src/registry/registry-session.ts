@@ -8,13 +8,15 @@ import { existsSync } from "node:fs";
 import { ensureKilnDir, kilnDir, registryPath } from "../config/kiln-dir.js";
 import { FileIndex } from "../discovery/file-index.js";
 import { type ProjectLayout, walkProject } from "../discovery/walk.js";
-import { CompileServer } from "./compile-client.js";
 import { type OpenedStore, openStore } from "./open-store.js";
 import { type InterpreterFacts, type PreparedRegistry, prepareRegistry } from "./prepare.js";
+import { type CompilerSource, ownCompiler } from "./shared-compiler.js";
 
 export interface RegistryOptions {
   /** `--store`: undefined for the SQLite store in .kiln/, or redis://host:port. */
   store: string | undefined;
+  /** Where the compile server comes from (`kiln watch` keeps one); default a new one per run. */
+  compiler?: CompilerSource;
 }
 
 type Opening = Promise<{ opened: OpenedStore } | { error: unknown }>;
@@ -84,7 +86,7 @@ export class RegistrySession {
         index: this.index,
         facts,
         store: opened.store,
-        startCompiler: () => CompileServer.start(python, harnessDir),
+        compiler: this.options.compiler ?? ownCompiler(python, harnessDir),
         scratch,
       });
     } catch (error) {

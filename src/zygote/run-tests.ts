@@ -57,6 +57,14 @@ export interface TestRunRequest {
   /** The project's daemon (daemon/find-daemon.ts); absent with --no-daemon. */
   daemon?: DaemonLookup;
   /**
+   * Whose stdin, stdout and stderr the daemon's fork takes (default: this
+   * process's). `kiln watch`'s stand-in (daemon/stdio-stand-in.ts), whose
+   * output pipes come back to the watch.
+   */
+  daemonStdioPid?: number;
+  /** Told whether the daemon forked this run's zygote (`kiln watch` keeps a spare zygote if not). */
+  daemonUsed?: (used: boolean) => void;
+  /**
    * Hands SIGINT/SIGTERM to the run, including any that arrived before it
    * started (cli/signals.ts); returns the function that gives them back.
    */
@@ -320,8 +328,11 @@ async function daemonZygote(
 ): Promise<{ link: ZygoteLink; note: string } | undefined> {
   const lookup = request.daemon;
   if (lookup === undefined) return undefined;
-  const why = (reason: string) =>
-    process.stderr.write(`kiln: daemon not used: ${reason}; starting a cold zygote\n`);
+  const why = (reason: string) => {
+    const line = `kiln: daemon not used: ${reason}; starting a cold zygote\n`;
+    if (request.output) request.output.stderr(Buffer.from(line));
+    else process.stderr.write(line);
+  };
   if (!lookup.found) {
     if (lookup.note !== undefined) why(lookup.note);
     return undefined;
@@ -334,7 +345,9 @@ async function daemonZygote(
     env: request.env,
     scratchDir,
     meanwhile,
+    ...(request.daemonStdioPid === undefined ? {} : { stdioPid: request.daemonStdioPid }),
   });
+  request.daemonUsed?.(forked.ok);
   if (forked.ok) return forked.zygote;
   why(forked.reason);
   return undefined;

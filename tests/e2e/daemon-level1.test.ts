@@ -6,28 +6,15 @@
 // is imported, one a test reads). Runs that may fork from level 1 do
 // (its files still match); runs after an edit to a file level 1 read do not.
 // Real processes: the daemon, level 1, kiln and pytest.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { pythonWithPytest, type RecordedOutcomes, runKiln } from "../helpers/kiln.js";
+import { describe, expect, it } from "vitest";
+import { daemonTestKit, gone, level1Warm, normalized } from "../helpers/daemon.js";
 import { processAlive } from "../helpers/processes.js";
 import { tempDir } from "../helpers/temp.js";
 
-const PYTHON = pythonWithPytest();
-// One environment for the daemon and every run (level0.py refuses others).
-const OUTCOMES = join(tempDir("kiln-level1-outcomes-"), "outcomes.json");
-const ENV = { KILN_PYTHON: PYTHON, KILN_OUTCOMES_FILE: OUTCOMES };
-
-const daemons = new Set<number>();
-afterEach(() => {
-  for (const pid of daemons) if (processAlive(pid)) process.kill(pid, "SIGKILL");
-  daemons.clear();
-});
-afterAll(() => rmSync(OUTCOMES, { force: true }));
-
-function kiln(args: string[], cwd: string) {
-  return runKiln(args, { cwd, env: ENV, timeoutMs: 90_000 });
-}
+const kit = daemonTestKit("level1");
+const { kiln, recorded } = kit;
 
 const FILES: Record<string, string> = {
   "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["."]\n',
@@ -72,45 +59,6 @@ function write(dir: string, path: string, text: string): void {
   writeFileSync(join(dir, path), text);
 }
 
-async function recorded(args: string[], cwd: string) {
-  rmSync(OUTCOMES, { force: true });
-  const result = await kiln(["test", "-p", "kiln_harness.outcome_recorder", ...args], cwd);
-  const outcomes = JSON.parse(readFileSync(OUTCOMES, "utf8")) as RecordedOutcomes & {
-    failures: Record<string, Record<string, string>>;
-  };
-  return { result, outcomes };
-}
-
-function normalized(stdout: string): string {
-  return stdout
-    .split("\n")
-    .filter((line) => !line.startsWith("kiln: "))
-    .join("\n")
-    .replace(/ in [\d.]+s/g, " in Ns")
-    .replace(/0x[0-9a-f]+/g, "0xADDR");
-}
-
-/** Until `kiln daemon status` says level 1 is warm. */
-async function level1Warm(dir: string): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const status = await kiln(["daemon", "status"], dir);
-    const line = status.stdout.split("\n").find((l) => l.startsWith("level 1")) ?? "";
-    if (/RSS [\d.]+ MiB, warm, \d+ project modules held/.test(line)) return line;
-    if (Date.now() > deadline) throw new Error(`level 1 never became warm:\n${status.stdout}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function gone(pid: number): Promise<boolean> {
-  const deadline = Date.now() + 10_000;
-  while (processAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
-}
-
 const FROM_LEVEL1 =
   /kiln: zygote from the daemon \(pid \d+, level 0 pid \d+ .*; level 1: \d+ project modules held\)/;
 
@@ -123,8 +71,8 @@ describe("kiln daemon level 1", () => {
     const started = await kiln(["daemon", "start"], dir);
     expect(started.code, started.stderr).toBe(0);
     const pid = Number(/\(pid (\d+),/.exec(started.stdout)?.[1]);
-    daemons.add(pid);
-    const line = await level1Warm(dir);
+    kit.track(pid);
+    const line = await level1Warm(kit, dir);
     expect(line).toMatch(/level 1 {5}pid \d+, RSS [\d.]+ MiB, warm, 4 project modules held/);
 
     // [edit, whether level 1 may still serve the run after it]
@@ -173,7 +121,7 @@ describe("kiln daemon level 1", () => {
       expect(text(warm.outcomes.failures), what).toBe(text(cold.outcomes.failures));
       expect(normalized(warm.result.stdout), what).toBe(normalized(cold.result.stdout));
       // Level 1 is rebuilt from level 0 once that run is over.
-      await level1Warm(dir);
+      await level1Warm(kit, dir);
     }
     // The edits changed outcomes (so each comparison above compared something).
     const last = await recorded(["--no-daemon"], dir);
@@ -186,7 +134,7 @@ describe("kiln daemon level 1", () => {
       "tests/test_new.py::test_new",
     ]);
     // `stop` ends level 1 with the daemon.
-    const level1Pid = Number(/level 1 +pid (\d+)/.exec(await level1Warm(dir))?.[1]);
+    const level1Pid = Number(/level 1 +pid (\d+)/.exec(await level1Warm(kit, dir))?.[1]);
     expect(processAlive(level1Pid)).toBe(true);
     await kiln(["daemon", "stop"], dir);
     expect(processAlive(pid)).toBe(false);
@@ -194,8 +142,8 @@ describe("kiln daemon level 1", () => {
     // SIGKILL of the daemon ends level 1 too (PR_SET_PDEATHSIG).
     const again = await kiln(["daemon", "start"], dir);
     const pid2 = Number(/\(pid (\d+),/.exec(again.stdout)?.[1]);
-    daemons.add(pid2);
-    const level1Pid2 = Number(/level 1 +pid (\d+)/.exec(await level1Warm(dir))?.[1]);
+    kit.track(pid2);
+    const level1Pid2 = Number(/level 1 +pid (\d+)/.exec(await level1Warm(kit, dir))?.[1]);
     process.kill(pid2, "SIGKILL");
     expect(await gone(pid2)).toBe(true);
     expect(await gone(level1Pid2)).toBe(true);

@@ -14,79 +14,17 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import {
-  CLI,
-  PROJECTS,
-  pythonWithPytest,
-  type RecordedOutcomes,
-  runKiln,
-} from "../helpers/kiln.js";
+import { describe, expect, it } from "vitest";
+import { daemonTestKit, gone, normalized } from "../helpers/daemon.js";
+import { CLI, PROJECTS, runKiln } from "../helpers/kiln.js";
 import { processAlive } from "../helpers/processes.js";
 import { kilnOnPty } from "../helpers/pty.js";
 import { copyProject, tempDir } from "../helpers/temp.js";
 
-const PYTHON = pythonWithPytest();
-// One environment for the daemon and every run: the daemon refuses a run
-// whose environment differs (level0.py VOLATILE_ENV). The outcome recorder's
-// file is the same for each run for that reason; each run overwrites it.
-const OUTCOMES = join(tempDir("kiln-daemon-outcomes-"), "outcomes.json");
-const ENV = { KILN_PYTHON: PYTHON, KILN_OUTCOMES_FILE: OUTCOMES };
-
-const daemons = new Set<number>();
-afterEach(() => {
-  // A failed test must not leave its daemon (the global guard would fail the run).
-  for (const pid of daemons) if (processAlive(pid)) process.kill(pid, "SIGKILL");
-  daemons.clear();
-});
-afterAll(() => rmSync(OUTCOMES, { force: true }));
-
-async function kiln(args: string[], cwd: string) {
-  return runKiln(args, { cwd, env: ENV, timeoutMs: 90_000 });
-}
-
-async function startDaemon(cwd: string, extra: string[] = []): Promise<number> {
-  const started = await kiln(["daemon", "start", ...extra], cwd);
-  expect(started.code, started.stderr).toBe(0);
-  const pid = Number(/\(pid (\d+),/.exec(started.stdout)?.[1]);
-  expect(processAlive(pid), started.stdout).toBe(true);
-  daemons.add(pid);
-  return pid;
-}
-
-/** A run with the outcome recorder: exit code, stdout, stderr and its {nodeid: outcome, failures}. */
-async function recorded(args: string[], cwd: string) {
-  rmSync(OUTCOMES, { force: true });
-  const result = await kiln(["test", "-p", "kiln_harness.outcome_recorder", ...args], cwd);
-  const outcomes = JSON.parse(readFileSync(OUTCOMES, "utf8")) as RecordedOutcomes & {
-    failures: Record<string, Record<string, string>>;
-  };
-  return { result, outcomes };
-}
-
-/** stdout without what differs between any two runs: durations, addresses, ids, Kiln's header. */
-function normalized(stdout: string): string {
-  return stdout
-    .split("\n")
-    .filter((line) => !line.startsWith("kiln: "))
-    .join("\n")
-    .replace(/ in [\d.]+s/g, " in Ns")
-    .replace(/0x[0-9a-f]+/g, "0xADDR")
-    .replace(/id='\d+'/g, "id='N'")
-    .replace(/pid \d+/g, "pid N");
-}
-
-function waitGone(pid: number, ms: number): Promise<boolean> {
-  return new Promise((done) => {
-    const deadline = Date.now() + ms;
-    const poll = () => {
-      if (!processAlive(pid)) done(true);
-      else if (Date.now() > deadline) done(false);
-      else setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
+const kit = daemonTestKit("daemon");
+const { kiln, startDaemon, recorded } = kit;
+const PYTHON = kit.python;
+const ENV = kit.env;
 
 /** Every process whose parent is `pid` (/proc/<n>/stat field 4). */
 function childrenOf(pid: number): number[] {
@@ -255,7 +193,7 @@ describe("kiln daemon", () => {
     // pytest's hook loaded it: preloading it would cost its assert rewriting.
     expect(learned).not.toContain('"module":"extassert"');
     const started = await runKiln(["daemon", "start"], { cwd: dir, env });
-    daemons.add(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    kit.track(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
     const warm = await run();
     expect(warm.stderr).not.toContain("daemon not used");
     expect(warm.stdout).toContain("zygote from the daemon");
@@ -295,7 +233,7 @@ describe("kiln daemon", () => {
     const cold = await runKiln(["test", "-n", "1"], { cwd: dir, env });
     expect(cold.stdout).toContain("extwarn is deprecated");
     const started = await runKiln(["daemon", "start"], { cwd: dir, env });
-    daemons.add(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    kit.track(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
     expect(started.stdout).toContain(
       "left out of level 0: extwarn: warns when imported (DeprecationWarning)",
     );
@@ -324,7 +262,7 @@ describe("kiln daemon", () => {
     const cold = await runKiln(["test", "-n", "1"], { cwd: dir, env });
     expect(cold.code, cold.stdout).toBe(0);
     const started = await runKiln(["daemon", "start"], { cwd: dir, env });
-    daemons.add(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    kit.track(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
     const warm = await runKiln(["test", "-n", "1"], { cwd: dir, env });
     expect(warm.stderr).not.toContain("daemon not used");
     expect(warm.stdout).toContain("zygote from the daemon");
@@ -353,7 +291,7 @@ describe("kiln daemon", () => {
     const pid = await startDaemon(dir);
     const warm = await kiln(["test"], dir);
     process.kill(pid, "SIGKILL");
-    expect(await waitGone(pid, 5000)).toBe(true);
+    expect(await gone(pid, 5000)).toBe(true);
     // Level 0 is the daemon process itself, and no run was going on: nothing else.
     expect(childrenOf(pid)).toEqual([]);
     const cold = await kiln(["test"], dir);
@@ -424,7 +362,7 @@ describe("kiln daemon", () => {
     }
     // It forked nothing for the run that gave up, or killed what it forked.
     await kiln(["daemon", "stop"], dir);
-    expect(await waitGone(pid, 5000)).toBe(true);
+    expect(await gone(pid, 5000)).toBe(true);
   });
 
   it("a client killed with SIGKILL mid-run leaves no zygote or worker", async () => {
@@ -433,7 +371,7 @@ describe("kiln daemon", () => {
     expect(workers.length).toBe(1);
     child.kill("SIGKILL");
     for (const pid of [zygote, ...workers])
-      expect(await waitGone(pid, 10_000), `pid ${pid}`).toBe(true);
+      expect(await gone(pid, 10_000), `pid ${pid}`).toBe(true);
     await kiln(["daemon", "stop"], dir);
   });
 
@@ -445,7 +383,7 @@ describe("kiln daemon", () => {
     expect(stdout()).toContain("KeyboardInterrupt");
     expect(stdout()).toMatch(/no tests ran|1 failed|interrupted/);
     for (const pid of [zygote, ...workers])
-      expect(await waitGone(pid, 10_000), `pid ${pid}`).toBe(true);
+      expect(await gone(pid, 10_000), `pid ${pid}`).toBe(true);
     await kiln(["daemon", "stop"], dir);
   });
 
@@ -476,7 +414,7 @@ describe("kiln daemon", () => {
       encoding: "utf8",
     });
     expect(started.status, started.stderr).toBe(0);
-    daemons.add(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    kit.track(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
     const r = await kilnOnPty(["--python", PYTHON, "-n", "1"], dir, [
       { expect: "\\(Pdb\\) ", send: "p y * 6\n" },
       { expect: "\n42\n", send: "c\n" },
@@ -492,7 +430,7 @@ describe("kiln daemon", () => {
     const dir = copyProject("basic");
     // 0.02 min: 1.2 s.
     const pid = await startDaemon(dir, ["--idle", "0.02"]);
-    expect(await waitGone(pid, 15_000)).toBe(true);
+    expect(await gone(pid, 15_000)).toBe(true);
     expect(existsSync(join(dir, ".kiln", "daemon.json"))).toBe(false);
     expect(readFileSync(join(dir, ".kiln", "daemon.log"), "utf8")).toContain("stopped: idle for");
   });
@@ -501,7 +439,7 @@ describe("kiln daemon", () => {
     const dir = copyProject("basic");
     const pid = await startDaemon(dir);
     rmSync(dir, { recursive: true, force: true });
-    expect(await waitGone(pid, 15_000)).toBe(true);
+    expect(await gone(pid, 15_000)).toBe(true);
   });
 
   it("rejects a bad --idle as a usage error", async () => {

@@ -13,6 +13,7 @@ import { FileIndex } from "../../../src/discovery/file-index.js";
 import { walkProject } from "../../../src/discovery/walk.js";
 import type { CompileServer } from "../../../src/registry/compile-client.js";
 import { prepareRegistry } from "../../../src/registry/prepare.js";
+import { compilerOf } from "../../../src/registry/shared-compiler.js";
 import type { ModuleStore, StoredEntry } from "../../../src/registry/types.js";
 import { pythonFor } from "../../helpers/pythons.js";
 
@@ -138,15 +139,14 @@ describe("module names", () => {
         index: FileIndex.load(join(scratch, "index")),
         facts: { magic: "a70d0d0a", cacheTag: "cpython-311", pytestVersion: "7.2.1", optimize: 0 },
         store: new MemoryStore(),
-        startCompiler: async () =>
-          ({
-            compile: async (files: readonly { path: string; module: string }[]) =>
-              files.map((f) => {
-                requested.set(f.path, f.module);
-                return { path: f.path, failed: true, line: 0, message: "not compiled here" };
-              }),
-            close: async () => {},
-          }) as unknown as CompileServer,
+        compiler: compilerOf({
+          compile: async (files: readonly { path: string; module: string }[]) =>
+            files.map((f) => {
+              requested.set(f.path, f.module);
+              return { path: f.path, failed: true, line: 0, message: "not compiled here" };
+            }),
+          close: async () => {},
+        } as unknown as CompileServer),
         scratch,
       });
       const recorded = new Map(prepared.records.map((r) => [r.path, r.module]));

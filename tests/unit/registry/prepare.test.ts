@@ -9,6 +9,7 @@ import { FileIndex } from "../../../src/discovery/file-index.js";
 import { walkProject } from "../../../src/discovery/walk.js";
 import type { CompileRequestFile, CompileServer } from "../../../src/registry/compile-client.js";
 import { type InterpreterFacts, prepareRegistry } from "../../../src/registry/prepare.js";
+import { type CompilerSource, compilerOf } from "../../../src/registry/shared-compiler.js";
 import type { ModuleStore, StoredEntry } from "../../../src/registry/types.js";
 import { tempDir } from "../../helpers/temp.js";
 
@@ -48,31 +49,30 @@ class MemoryStore implements ModuleStore {
 }
 
 /** Stands in for the Python compile server: "code" is the source itself. */
-function fakeCompiler(facts: InterpreterFacts, log: string[]) {
-  return async () =>
-    ({
-      compile: async (files: readonly CompileRequestFile[]) =>
-        files.map((f) => {
-          log.push(f.path);
-          const bytes = readFileSync(f.path);
-          return {
-            path: f.path,
-            sourceHash: createHash("sha256").update(bytes).digest("hex"),
-            magic: facts.magic,
-            cacheTag: facts.cacheTag,
-            optimize: facts.optimize,
-            rewrittenBy: f.rewrite ? facts.pytestVersion : null,
-            code: bytes,
-            imports: [],
-            names: [],
-            dynamicNames: false,
-            allNames: [],
-            namesOpaque: false,
-            computedImports: false,
-          };
-        }),
-      close: async () => {},
-    }) as unknown as CompileServer;
+function fakeCompiler(facts: InterpreterFacts, log: string[]): CompilerSource {
+  return compilerOf({
+    compile: async (files: readonly CompileRequestFile[]) =>
+      files.map((f) => {
+        log.push(f.path);
+        const bytes = readFileSync(f.path);
+        return {
+          path: f.path,
+          sourceHash: createHash("sha256").update(bytes).digest("hex"),
+          magic: facts.magic,
+          cacheTag: facts.cacheTag,
+          optimize: facts.optimize,
+          rewrittenBy: f.rewrite ? facts.pytestVersion : null,
+          code: bytes,
+          imports: [],
+          names: [],
+          dynamicNames: false,
+          allNames: [],
+          namesOpaque: false,
+          computedImports: false,
+        };
+      }),
+    close: async () => {},
+  } as unknown as CompileServer);
 }
 
 function project(): string {
@@ -89,7 +89,7 @@ async function prepare(root: string, store: MemoryStore, facts: InterpreterFacts
     index: FileIndex.load(tempDir("kiln-prepare-index-")),
     facts,
     store,
-    startCompiler: fakeCompiler(facts, log),
+    compiler: fakeCompiler(facts, log),
     scratch,
   });
 }
