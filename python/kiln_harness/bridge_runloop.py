@@ -17,7 +17,7 @@ import pytest
 from .cache_order import ordering_hints, settle_stepwise, skipped_failure
 from .coverage_fork import measure_worker
 from .debugging import interrupt_location, raise_keyboard_interrupt_at
-from .forking import fork_worker, reap_children
+from .forking import drain_wakeup, fork_worker, reap_children
 from .plugin_compat import timeout_owner
 
 
@@ -133,11 +133,7 @@ class ZygoteRunLoop:
                     return
                 for key, _ in sel.select(timeout):
                     if key.data == "signal":
-                        try:
-                            while os.read(wake_r, 512):
-                                pass
-                        except BlockingIOError:
-                            pass
+                        drain_wakeup(wake_r)
                         self._reap()
                     else:
                         if not self.chan.read_available():

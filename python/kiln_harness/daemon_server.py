@@ -14,7 +14,7 @@ import socket
 import sys
 import time
 
-from .forking import reap_children
+from .forking import drain_wakeup, reap_children
 from .level0 import fork_run, take_stdio
 from .level1_server import Level1Handle, become_subreaper
 from .protocol import Channel, ProtocolError
@@ -124,11 +124,7 @@ class DaemonServer:
                         if not self.level1.on_readable():
                             self._level1_unregister()
                     elif key.data == "wake":
-                        try:
-                            while os.read(wake_r, 512):
-                                pass
-                        except BlockingIOError:
-                            pass
+                        drain_wakeup(wake_r)
                         self._reap()
                     else:
                         self._read(sel, key.data)
