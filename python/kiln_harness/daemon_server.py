@@ -11,11 +11,10 @@ import os
 import selectors
 import signal
 import socket
-import sys
 import time
 
-from .forking import reap_children
-from .level0 import fork_run, take_stdio
+from .daemon_requests import DaemonRequests, log
+from .forking import drain_wakeup
 from .level1_server import Level1Handle, become_subreaper
 from .protocol import Channel, ProtocolError
 
@@ -30,7 +29,10 @@ class _Client:
         self.child = None  # the run zygote forked for it, until reaped
 
 
-class DaemonServer:
+class DaemonServer(DaemonRequests):
+    """The listener, the select() loop, connections and the daemon's
+    lifetime; what each request does is DaemonRequests (daemon_requests.py)."""
+
     def __init__(self, config, level, pytest, excluded, learned_from):
         self.config = config
         self.level = level
@@ -124,11 +126,7 @@ class DaemonServer:
                         if not self.level1.on_readable():
                             self._level1_unregister()
                     elif key.data == "wake":
-                        try:
-                            while os.read(wake_r, 512):
-                                pass
-                        except BlockingIOError:
-                            pass
+                        drain_wakeup(wake_r)
                         self._reap()
                     else:
                         self._read(sel, key.data)
@@ -145,7 +143,7 @@ class DaemonServer:
         finally:
             self._shutdown(sel)
         if self.stop_reason not in ("rebuild", None):
-            _log(f"stopped: {self.stop_reason}")
+            log(f"stopped: {self.stop_reason}")
         return self.stop_reason == "rebuild"
 
     def _maintain_level1(self):
@@ -157,7 +155,7 @@ class DaemonServer:
         sock = self.level1.start(want, close)
         self._level1_fd = sock.fileno()
         self._sel.register(self._level1_fd, selectors.EVENT_READ, "level1")
-        _log(f"building level 1 (pid {self.level1.pid}): {len(self.level1.names)} project modules")
+        log(f"building level 1 (pid {self.level1.pid}): {len(self.level1.names)} project modules")
 
     def _level1_unregister(self):
         if self._level1_fd is not None:
@@ -202,7 +200,7 @@ class DaemonServer:
         new = list(candidates(names, self.excluded, self.level.project_dirs))
         if new:
             more = " and more" if len(new) > 3 else ""
-            _log(f"rebuilding level 0: the last run imported {', '.join(new[:3])}{more}")
+            log(f"rebuilding level 0: the last run imported {', '.join(new[:3])}{more}")
             self.relearned = new
             self.rebuild = True
 
@@ -225,120 +223,6 @@ class DaemonServer:
             # Its `kiln` is gone (killed with SIGKILL): nobody will read the
             # run's results, so its zygote and workers end now.
             _kill_group(client.child)
-
-    def _handle(self, client, header):
-        kind = header.get("type")
-        self.last_used = time.monotonic()
-        self.last_used_wall = time.time() * 1000
-        if kind == "daemon:fork":
-            self._fork(client, header)
-        elif kind == "daemon:status":
-            client.chan.send(self._status())
-        elif kind == "daemon:stop":
-            client.chan.send({"type": "daemon:stopping"})
-            self.stop_reason = "kiln daemon stop"
-        else:
-            client.chan.send({"type": "daemon:refused", "reason": f"unknown request {kind!r}"})
-
-    def _fork(self, client, request):
-        if client.child is not None:
-            client.chan.send({"type": "daemon:refused", "reason": "one run per connection"})
-            return
-        # A pending rebuild (relearning) leaves level 0 valid: refusal() checks
-        # each request against the files on disk.
-        reason, stale = self.level.refusal(request["python"], request["cwd"], request["env"])
-        stdio = None
-        if reason is None:
-            stdio, reason = take_stdio(request["pid"])
-        if reason is not None:
-            if stale:
-                _log(f"rebuilding level 0: {reason}")
-                self.rebuild = True
-            client.chan.send({"type": "daemon:refused", "reason": reason})
-            return
-        pid, level = self._fork_level1(request), 1
-        if pid is None:
-            pid, level = self._fork_level0(request, stdio), 0
-        elif stdio:
-            for fd in stdio:
-                os.close(fd)
-        client.child = pid
-        self.children[pid] = client
-        self.runs += 1
-        client.chan.send(
-            {
-                "type": "daemon:forked",
-                "pid": pid,
-                "level0Pid": os.getpid(),
-                "warmSince": self.warm_since,
-                "preloaded": self.level.preloaded,
-                "level": level,
-                "held": self.level1.info["modules"] if level == 1 else 0,
-            }
-        )
-
-    def _fork_level1(self, request):
-        """The run zygote forked by level 1, or None (level 0 forks it)."""
-        reason, stale = self.level1.refusal(request)
-        if reason is None:
-            pid, reason = self.level1.fork(request)
-            if pid is not None:
-                return pid
-            if self.level1.pid is None:
-                self._level1_unregister()
-        elif stale:
-            # Rebuilt from level 0 once no run uses it (_maintain_level1).
-            self._level1_unregister()
-            self.level1.stale(reason)
-            _log(f"level 1 is stale: {reason}")
-        return None
-
-    def _fork_level0(self, request, stdio):
-        close = list(self._own_fds) + [c.sock.fileno() for c in self.clients.values()]
-        if self._level1_fd is not None:
-            close.append(self._level1_fd)
-        try:
-            return fork_run(self.level, request, stdio, close, self.pytest)
-        finally:
-            for fd in stdio:
-                os.close(fd)
-
-    def _reap(self):
-        for pid, code, sig in reap_children():
-            client = self.children.pop(pid, None)
-            if client is None:
-                continue
-            client.child = None
-            self.last_used = time.monotonic()
-            try:
-                client.chan.send(
-                    {"type": "daemon:exited", "pid": pid, "exitCode": code, "signal": sig}
-                )
-            except OSError:
-                pass  # the client left; _drop already ended the run
-
-    def _status(self):
-        levels1, level1_state = self.level1.status(_rss_kb)
-        return {
-            "type": "daemon:status",
-            "pid": os.getpid(),
-            "socket": self.config["socket"],
-            "rootdir": self.config["rootdir"],
-            "python": self.config["python"],
-            "pythonVersion": ".".join(map(str, sys.version_info[:3])),
-            "pytest": self.pytest.__version__,
-            "fingerprint": self.level.fingerprint,
-            "startedAt": self.started_at,
-            "warmSince": self.warm_since,
-            "idleSeconds": self.config["idleSeconds"],
-            "lastUsedAt": self.last_used_wall,
-            "runsServed": self.runs,
-            "running": sorted(self.children),
-            "preloaded": self.level.preloaded,
-            "excluded": [[k, v] for k, v in sorted(self.excluded.items())],
-            "levels": [{"level": 0, "pid": os.getpid(), "rssKb": _rss_kb(os.getpid())}] + levels1,
-            "level1": level1_state,
-        }
 
     def _shutdown(self, sel):
         self._level1_unregister()
@@ -386,18 +270,3 @@ def _kill_group(pid):
     except OSError:
         pass
 
-
-def _rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _log(line):
-    sys.stderr.write(f"kiln daemon [{time.strftime('%Y-%m-%d %H:%M:%S')}]: {line}\n")
-    sys.stderr.flush()

@@ -22,7 +22,7 @@ import sys
 import time
 
 from . import exec_sandbox, exec_worker
-from .forking import fork_worker, reap_children
+from .forking import drain_wakeup, fork_worker, reap_children
 from .protocol import Channel, move_out_of_the_way
 
 
@@ -149,11 +149,7 @@ def main():
     while True:
         for key, _ in sel.select():
             if key.data == "wake":
-                try:
-                    while os.read(wake_r, 512):
-                        pass
-                except BlockingIOError:
-                    pass
+                drain_wakeup(wake_r)
                 zygote.reap()
                 continue
             if not chan.read_available():

@@ -91,3 +91,19 @@ def reap_children():
             done.append((pid, None, os.WTERMSIG(status)))
         elif os.WIFEXITED(status):
             done.append((pid, os.WEXITSTATUS(status), None))
+
+
+def drain_wakeup(fd):
+    """Empty the non-blocking pipe given to signal.set_wakeup_fd.
+
+    CPython's C signal handler writes one byte per signal delivered
+    (signalmodule.c, trip_signal); a byte left behind keeps select() saying
+    the pipe is readable, and a loop that reads once per wake-up falls behind
+    a burst of SIGCHLDs. Read until the pipe is empty (BlockingIOError) or
+    its write end is closed (b"").
+    """
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass

@@ -1,8 +1,9 @@
 import os
+import select
 import signal
 import time
 
-from kiln_harness.forking import fork_worker, reap_children
+from kiln_harness.forking import drain_wakeup, fork_worker, reap_children
 
 
 def _wait_for(pid, timeout=10.0):
@@ -56,3 +57,34 @@ def test_listed_fds_are_closed_in_the_child():
     assert os.read(probe_r, 16) == b"closed"
     for fd in (r, w, probe_r, probe_w):
         os.close(fd)
+
+
+def test_drain_wakeup_empties_the_pipe_after_a_burst_of_signals():
+    # More signals than one 512-byte read takes: CPython's handler writes a
+    # byte per signal, and a single read would leave the pipe readable.
+    r, w = os.pipe2(os.O_NONBLOCK)
+    old_handler = signal.signal(signal.SIGUSR1, lambda *_: None)
+    old_wakeup = signal.set_wakeup_fd(w)
+    try:
+        for _ in range(1500):
+            os.kill(os.getpid(), signal.SIGUSR1)
+        readable, _, _ = select.select([r], [], [], 0)
+        assert readable == [r]
+        drain_wakeup(r)
+        readable, _, _ = select.select([r], [], [], 0)
+        assert readable == []
+        drain_wakeup(r)  # an empty pipe: returns at once instead of blocking
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        signal.signal(signal.SIGUSR1, old_handler)
+        os.close(r)
+        os.close(w)
+
+
+def test_drain_wakeup_stops_at_a_closed_write_end():
+    r, w = os.pipe2(os.O_NONBLOCK)
+    os.write(w, b"x" * 2000)
+    os.close(w)
+    drain_wakeup(r)
+    assert os.read(r, 1) == b""
+    os.close(r)
