@@ -28,6 +28,8 @@ export interface RecordedRunRequest {
   observe?: (event: RunEvent) => void;
   /** Where pytest's output goes instead of the terminal Kiln inherited. */
   output?: TestOutput;
+  /** `--queue`: the coordinator runs the tests on agents (queue/coordinator-run.ts). */
+  engine?: TestRunRequest["engine"];
 }
 
 export async function recordedRun(
@@ -71,6 +73,7 @@ export async function recordedRun(
     ...(request.isolation === undefined ? {} : { isolation: request.isolation }),
     ...(request.daemon === undefined ? {} : { daemon: request.daemon }),
     ...(request.output === undefined ? {} : { output: request.output }),
+    ...(request.engine === undefined ? {} : { engine: request.engine }),
     takeSignals: request.takeSignals,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);

@@ -94,7 +94,16 @@ export function queueTimings(env: NodeJS.ProcessEnv): QueueTimings {
 export interface JobData {
   runId: string;
   nodeids: string[];
+  /**
+   * The run's --timeout (seconds, null: none). Agents apply their own
+   * (`kiln agent --timeout`), set when their zygote started; one that
+   * differs refuses the job rather than time tests differently.
+   */
+  timeout?: number | null;
 }
+
+/** How an agent's refusal starts (a failed job's reason), so the coordinator tells it from a stall. */
+export const REFUSAL_PREFIX = "kiln agent refused the job: ";
 
 /** One finished test, sent as the job's progress. */
 export interface TestProgress {
@@ -125,12 +134,25 @@ export class JobQueue {
     private readonly raws: RedisClientType[],
   ) {}
 
+  /**
+   * Connected, or rejected with the first connection error: a Redis that is
+   * not there at the start is an error now, never a wait (node-redis would
+   * retry for ever). Errors after that go to handlers.connectionLost.
+   */
   static async open(url: string, handlers: CoordinatorHandlers): Promise<JobQueue> {
     let lost = false;
+    let ready = false;
+    let refuse: (error: Error) => void = () => undefined;
+    const failedEarly = new Promise<never>((_resolve, reject) => {
+      refuse = reject;
+    });
+    failedEarly.catch(() => undefined);
     const onError = (error: Error) => {
       if (lost) return;
       lost = true;
-      handlers.connectionLost(`the queue's Redis at ${url} is unreachable: ${error.message}`);
+      const message = `the queue's Redis at ${url} is unreachable: ${error.message}`;
+      if (ready) handlers.connectionLost(message);
+      else refuse(new Error(message));
     };
     const forQueue = connect(url, onError);
     const forEvents = connect(url, onError);
@@ -145,16 +167,30 @@ export class JobQueue {
     });
     events.on("completed", ({ jobId }) => handlers.completed(jobId));
     events.on("failed", ({ jobId, failedReason }) => handlers.failed(jobId, failedReason));
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-    return new JobQueue(queue, events, [forQueue.raw, forEvents.raw]);
+    const opened = new JobQueue(queue, events, [forQueue.raw, forEvents.raw]);
+    try {
+      await Promise.race([
+        Promise.all([queue.waitUntilReady(), events.waitUntilReady()]),
+        failedEarly,
+      ]);
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
+    ready = true;
+    return opened;
   }
 
   /** Enqueued in the order given (the plan's longest first). */
-  async enqueue(runId: string, jobs: readonly { id: string; nodeids: string[] }[]): Promise<void> {
+  async enqueue(
+    runId: string,
+    jobs: readonly { id: string; nodeids: string[] }[],
+    settings: Pick<JobData, "timeout"> = {},
+  ): Promise<void> {
     await this.queue.addBulk(
       jobs.map((job) => ({
         name: runId,
-        data: { runId, nodeids: job.nodeids } satisfies JobData,
+        data: { runId, nodeids: job.nodeids, ...settings } satisfies JobData,
         opts: { jobId: job.id, removeOnComplete: true, removeOnFail: true },
       })),
     );
@@ -182,6 +218,15 @@ export class JobQueue {
     }
   }
 
+  /**
+   * The run ended early (-x, a Ctrl-C, an error): its jobs no agent took yet
+   * are taken out of the queue, so agents do not run tests nobody waits for.
+   * Best effort: a job being run stays until its agent finishes it.
+   */
+  async withdraw(jobIds: readonly string[]): Promise<void> {
+    await Promise.allSettled(jobIds.map((id) => this.queue.remove(id)));
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([this.events.close(), this.queue.close()]);
     await Promise.allSettled(this.raws.map(closeRaw));
@@ -199,7 +244,11 @@ export interface AgentJob {
 /** The agent's side: take jobs (`concurrency` at a time) and run them. */
 export interface JobConsumer {
   waitUntilReady(): Promise<unknown>;
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs. With `force`, the jobs being run are not waited for:
+   * their lock expires and another agent takes them (an agent told to stop).
+   */
+  close(force?: boolean): Promise<void>;
 }
 
 export function consumeJobs(
@@ -233,8 +282,8 @@ export function consumeJobs(
   worker.on("error", (error) => process.stderr.write(`kiln agent: queue: ${error.message}\n`));
   return {
     waitUntilReady: () => worker.waitUntilReady(),
-    close: async () => {
-      await worker.close().catch(() => undefined);
+    close: async (force = false) => {
+      await worker.close(force).catch(() => undefined);
       await closeRaw(connection.raw);
     },
   };

@@ -1,0 +1,413 @@
+// `kiln test --queue redis://…`: the coordinator's run engine. The zygote
+// collects as in a local run; at run:ready the groups (--dist) become
+// BullMQ jobs, longest first (plan.ts), and `kiln agent` processes run them.
+// Each test's report comes back as job progress and is replayed into this
+// zygote's pytest hooks exactly as a local worker's report would be
+// (run-machine.ts testFinished): one terminal output, one run record, the
+// same JUnit/HTML and exit code as a local run. The ledger (ledger.ts) keeps
+// each test reported once whatever the queue re-runs.
+//
+// Never a hang, never a silent partial result: no agent within the wait, a
+// refusal, Redis going away, or every agent leaving ends the session with
+// pytest's Exit (run:exit, as pytest.exit() would), naming what was not run.
+import { OutcomeTally } from "../events/outcomes.js";
+import { ExitCode } from "../protocol/exit-codes.js";
+import { RunMachine } from "../zygote/run-machine.js";
+import type {
+  RunEngine,
+  RunEngineFactory,
+  RunPlan,
+  RunPorts,
+  RunSettings,
+  RunSummary,
+} from "../zygote/run-ports.js";
+import { JobQueue, REFUSAL_PREFIX, type TestProgress } from "./bull.js";
+import { ResultLedger } from "./ledger.js";
+import { planJobs } from "./plan.js";
+import { type AgentReport, readAgentReport } from "./wire.js";
+
+export interface CoordinatorOptions {
+  url: string;
+  runId: string;
+  /** How long to wait for an agent (at the start, and after every agent left). */
+  agentWaitMs: number;
+  /** --fallback-local: with no agent, run the tests here instead. */
+  fallbackLocal: boolean;
+}
+
+type Phase = "collecting" | "running" | "local" | "finished";
+
+/** How many node ids a message lists before "and N more". */
+const LISTED = 5;
+
+function listTests(nodeids: readonly string[]): string {
+  const shown = nodeids.slice(0, LISTED).join(", ");
+  return nodeids.length > LISTED ? `${shown} and ${nodeids.length - LISTED} more` : shown;
+}
+
+export class QueueCoordinator implements RunEngine {
+  private ports: RunPorts | undefined;
+  private settings: RunSettings | undefined;
+  private queue: JobQueue | undefined;
+  private ledger: ResultLedger | undefined;
+  private local: RunMachine | undefined;
+  private phase: Phase = "collecting";
+  /** A connection lost before the run started, said at start. */
+  private lostEarly: string | undefined;
+  private readonly summary: RunSummary = {
+    durations: new Map(),
+    outcomes: new OutcomeTally(),
+    running: false,
+  };
+  /** Each agent's number in the run record (as a local worker's kwN). */
+  private readonly agentIds = new Map<string, number>();
+  private requeues = 0;
+  private lastHeard = Date.now();
+  private watch: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly options: CoordinatorOptions) {}
+
+  /** Connected to the queue before the run starts: an unreachable Redis is an error at once. */
+  static async connect(options: CoordinatorOptions): Promise<QueueCoordinator> {
+    const coordinator = new QueueCoordinator(options);
+    coordinator.queue = await JobQueue.open(options.url, {
+      progress: (jobId, progress) => coordinator.onProgress(jobId, progress),
+      completed: (jobId) => coordinator.onCompleted(jobId),
+      failed: (jobId, reason) => coordinator.onFailed(jobId, reason),
+      connectionLost: (message) => coordinator.onConnectionLost(message),
+    });
+    return coordinator;
+  }
+
+  /** The run controller's factory (run-controller.ts RunOptions.engine). */
+  readonly engine: RunEngineFactory = (settings, ports) => {
+    this.settings = settings;
+    this.ports = ports;
+    return this;
+  };
+
+  get result(): RunSummary {
+    return this.local?.result ?? this.summary;
+  }
+
+  /** Resolves once the queue's connections are closed (the process can exit). */
+  close(): Promise<void> {
+    this.stopWatch();
+    this.closing ??= this.queue?.close() ?? Promise.resolve();
+    return this.closing;
+  }
+
+  private get bound(): { ports: RunPorts; settings: RunSettings } {
+    if (this.ports === undefined || this.settings === undefined) {
+      throw new Error("this is a bug in kiln: the queue coordinator was not bound to a run");
+    }
+    return { ports: this.ports, settings: this.settings };
+  }
+
+  start(plan: RunPlan): void {
+    this.summary.running = true;
+    if (this.phase === "finished") {
+      this.bound.ports.toZygote({ type: "run:finish" });
+      return;
+    }
+    this.begin(plan).catch((error: unknown) =>
+      this.fail(`the queue at ${this.options.url} failed: ${String(error)}`),
+    );
+  }
+
+  private async begin(plan: RunPlan): Promise<void> {
+    const { ports, settings } = this.bound;
+    const { url, runId, agentWaitMs } = this.options;
+    if (this.lostEarly !== undefined) {
+      this.fail(this.lostEarly);
+      return;
+    }
+    const jobs = planJobs(runId, plan.items, settings.dist, plan.durations);
+    if (jobs.length === 0) {
+      this.finish();
+      return;
+    }
+    const queue = this.queue;
+    if (queue === undefined) throw new Error("this is a bug in kiln: no queue");
+    const found = await queue.waitForAgent(agentWaitMs);
+    if (this.phase !== "collecting") return;
+    const seconds = (agentWaitMs / 1000).toFixed(1);
+    if (!found) {
+      if (this.options.fallbackLocal) {
+        ports.warn(
+          `no kiln agent is connected to the queue at ${url} after ${seconds}s; ` +
+            "running the tests here (--fallback-local)",
+        );
+        this.phase = "local";
+        void this.close();
+        this.local = new RunMachine(settings, ports);
+        this.local.start(plan);
+        return;
+      }
+      return this.fail(
+        `no kiln agent is connected to the queue at ${url} after ${seconds}s, so none of the ` +
+          `${plan.items.length} tests ran: start \`kiln agent --queue ${url}\` on a machine with ` +
+          "a checkout of this commit, or pass --fallback-local to run the tests here",
+      );
+    }
+    this.ledger = new ResultLedger(jobs);
+    this.phase = "running";
+    this.lastHeard = Date.now();
+    await queue.enqueue(runId, jobs, { timeout: settings.timeout });
+    this.startWatch();
+  }
+
+  // -- the queue's events -------------------------------------------------------
+
+  private onProgress(jobId: string, progress: TestProgress): void {
+    const ledger = this.ledger;
+    if (this.phase !== "running" || ledger === undefined || !ledger.owns(jobId)) return;
+    this.lastHeard = Date.now();
+    const report = readAgentReport(progress.report);
+    if (typeof report === "string") {
+      this.bound.ports.warn(
+        `dropped a report for ${progress.nodeid} that is not what kiln agent sends: ${report}`,
+      );
+      return;
+    }
+    if (report.kind === "exit") {
+      // A test called pytest.exit() (or the debugger's `q`): the session
+      // ends as a local one does, with the test's own reason and status.
+      this.bound.ports.toZygote({
+        type: "run:exit",
+        reason: report.reason,
+        returncode: report.returncode,
+        ...(report.interrupt === undefined ? {} : { interrupt: report.interrupt }),
+      });
+      this.finish();
+      return;
+    }
+    if (ledger.accept(jobId, progress.attempt, progress.nodeid) !== "first") return;
+    this.deliver(progress.nodeid, report);
+    if (ledger.done) this.finish();
+  }
+
+  private onCompleted(jobId: string): void {
+    const ledger = this.ledger;
+    if (this.phase !== "running" || ledger === undefined || !ledger.owns(jobId)) return;
+    // An agent reports each test before it completes the job (agent-run.ts).
+    for (const nodeid of ledger.unreportedOf(jobId)) {
+      ledger.accept(jobId, 0, nodeid);
+      this.crash(nodeid, `the agent completed job ${jobId} without reporting this test`);
+    }
+    if (ledger.done) this.finish();
+  }
+
+  private onFailed(jobId: string, reason: string): void {
+    const ledger = this.ledger;
+    if (this.phase !== "running" || ledger === undefined || !ledger.owns(jobId)) return;
+    if (reason.startsWith(REFUSAL_PREFIX)) {
+      this.fail(reason);
+      return;
+    }
+    const attempts = ledger.attemptsOf(jobId);
+    const { crashed, requeue } = ledger.exhausted(jobId);
+    if (crashed !== undefined) {
+      this.crash(
+        crashed,
+        `the kiln agent running this test died, on each of the job's ${Math.max(attempts, 1)} ` +
+          `attempts (job ${jobId}: ${reason}); like a test that crashes its worker in a local ` +
+          "run, it fails, and the rest of its group runs again",
+      );
+    }
+    if (requeue.length > 0) {
+      this.requeues++;
+      const rest = { id: `${jobId}-r${this.requeues}`, indices: [], nodeids: requeue };
+      ledger.add(rest);
+      this.queue
+        ?.enqueue(this.options.runId, [rest], { timeout: this.bound.settings.timeout })
+        .catch((error: unknown) => this.fail(`could not requeue ${rest.id}: ${String(error)}`));
+    }
+    if (ledger.done) this.finish();
+  }
+
+  private onConnectionLost(message: string): void {
+    if (this.phase === "collecting") {
+      this.lostEarly = message;
+      return;
+    }
+    if (this.phase !== "running") return;
+    const missing = this.ledger?.unreported() ?? [];
+    this.fail(
+      `${message}; ${missing.length} tests were not reported (${listTests(missing)}), so this ` +
+        "run is incomplete: check the Redis server and run again",
+    );
+  }
+
+  // -- replaying into the zygote ------------------------------------------------
+
+  private agentId(agent: string): number {
+    let id = this.agentIds.get(agent);
+    if (id === undefined) {
+      id = this.agentIds.size + 1;
+      this.agentIds.set(agent, id);
+    }
+    return id;
+  }
+
+  /** As run-machine.ts testFinished / failTest do for a local worker's test. */
+  private deliver(nodeid: string, report: Exclude<AgentReport, { kind: "exit" }>): void {
+    const { ports } = this.bound;
+    const workerId = this.agentId(report.agent);
+    if (report.kind === "crashed") {
+      this.summary.outcomes.add(nodeid, "failed");
+      const crash = {
+        workerId,
+        nodeid,
+        when: report.when,
+        message: report.message,
+        duration: report.duration,
+      };
+      ports.events.emit({ event: "test:crashed", at: ports.now(), ...crash });
+      ports.toZygote({ type: "test:crashed", ...crash });
+      return;
+    }
+    let total = 0;
+    for (const phase of report.reports) {
+      total += phase.duration;
+      this.summary.outcomes.addPhase(nodeid, phase);
+    }
+    this.summary.durations.set(nodeid, total);
+    ports.events.emit({
+      event: "test:finished",
+      at: ports.now(),
+      workerId,
+      nodeid,
+      location: report.location,
+      reports: report.reports,
+    });
+    ports.toZygote(
+      {
+        type: "test:finished",
+        workerId,
+        nodeid,
+        location: report.location,
+        format: report.format,
+        ...(report.unfinished === undefined ? {} : { unfinished: report.unfinished }),
+      },
+      Buffer.from(report.body, "base64"),
+    );
+  }
+
+  private crash(nodeid: string, why: string): void {
+    this.deliver(nodeid, { kind: "crashed", agent: "", when: "call", message: why, duration: 0 });
+  }
+
+  // -- the end --------------------------------------------------------------
+
+  /** Ends the session with pytest's Exit: the reason printed, INTERNAL_ERROR its status. */
+  private fail(message: string): void {
+    if (this.phase === "finished" || this.phase === "local") return;
+    const { ports } = this.bound;
+    ports.warn(`error: ${message}`);
+    ports.toZygote({ type: "run:exit", reason: message, returncode: ExitCode.INTERNAL_ERROR });
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.phase === "finished" || this.phase === "local") return;
+    this.phase = "finished";
+    const pending = this.ledger?.unreported() ?? [];
+    const queue = this.queue;
+    const withdrawn =
+      pending.length > 0 && queue !== undefined
+        ? queue.withdraw(this.ledger?.jobIdsWith(pending) ?? [])
+        : Promise.resolve();
+    this.bound.ports.toZygote({ type: "run:finish" });
+    void withdrawn.finally(() => this.close());
+  }
+
+  private startWatch(): void {
+    // Every agent gone (killed, its machine lost) and none back within the
+    // wait: the jobs would sit in Redis for ever. Said, not waited on.
+    this.watch = setInterval(() => {
+      if (this.phase !== "running" || Date.now() - this.lastHeard < this.options.agentWaitMs) {
+        return;
+      }
+      void this.queue
+        ?.agentCount()
+        .then((count) => {
+          if (count > 0) {
+            this.lastHeard = Date.now();
+            return;
+          }
+          const missing = this.ledger?.unreported() ?? [];
+          this.fail(
+            `every kiln agent left the queue at ${this.options.url} (none connected for ` +
+              `${(this.options.agentWaitMs / 1000).toFixed(1)}s) with ${missing.length} tests not ` +
+              `reported (${listTests(missing)}); start \`kiln agent --queue ${this.options.url}\``,
+          );
+        })
+        .catch(() => undefined);
+    }, 500);
+    this.watch.unref();
+  }
+
+  private stopWatch(): void {
+    if (this.watch !== undefined) clearInterval(this.watch);
+    this.watch = undefined;
+  }
+
+  // -- the run controller's other calls -----------------------------------------
+
+  /** -x, --maxfail, a stop from pytest: nothing more is waited for. */
+  stop(): void {
+    if (this.local) {
+      this.local.stop();
+      return;
+    }
+    this.finish();
+  }
+
+  interrupt(): void {
+    if (this.local) {
+      this.local.interrupt();
+      return;
+    }
+    this.finish();
+  }
+
+  /** The zygote is gone (or a second Ctrl-C): nothing to tell it, only to let go of Redis. */
+  kill(): void {
+    this.local?.kill();
+    if (this.phase !== "local") this.phase = "finished";
+    void this.close();
+  }
+
+  private localRun(what: string): RunMachine {
+    if (this.local === undefined) {
+      throw new Error(`this is a bug in kiln: ${what} in a --queue run that has no local workers`);
+    }
+    return this.local;
+  }
+
+  workerSpawned(workerId: number, pid: number): void {
+    this.localRun("worker:spawned").workerSpawned(workerId, pid);
+  }
+
+  workerExited(death: Parameters<RunEngine["workerExited"]>[0]): void {
+    this.localRun("worker:exited").workerExited(death);
+  }
+
+  workerConnected(workerId: number, pid: number | null): void {
+    this.localRun("a worker connection").workerConnected(workerId, pid);
+  }
+
+  workerCorrupted(workerId: number, problem: string): void {
+    this.localRun("a corrupted worker").workerCorrupted(workerId, problem);
+  }
+
+  workerClosed(workerId: number): void {
+    this.localRun("a worker's close").workerClosed(workerId);
+  }
+
+  workerMessage(...args: Parameters<RunEngine["workerMessage"]>): void {
+    this.localRun("a worker message").workerMessage(...args);
+  }
+}
