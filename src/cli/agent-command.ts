@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExitCode } from "../protocol/exit-codes.js";
-import { parseQueueUrl, QueueUrlError, queueTimings } from "../queue/bull.js";
+import { parseQueueUrl, probe, QueueUrlError, queueTimings } from "../queue/bull.js";
 import { runTests } from "../zygote/run-tests.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
 import { takeSignals } from "./signals.js";
@@ -65,6 +65,12 @@ async function agentAction(pytestArgs: string[], flags: AgentFlags): Promise<num
   if (!interpreter.ok) {
     process.stderr.write(`kiln: error: ${interpreter.message}\n`);
     return ExitCode.USAGE_ERROR;
+  }
+  try {
+    await probe(url);
+  } catch (error) {
+    process.stderr.write(`kiln: error: ${error instanceof Error ? error.message : error}\n`);
+    return ExitCode.INTERNAL_ERROR;
   }
   const { QueueAgent } = await import("../queue/agent-run.js");
   const agent = new QueueAgent({

@@ -64,6 +64,29 @@ function connect(
   return { client, raw };
 }
 
+/**
+ * One connection attempt, no retry: BullMQ's objects retry a connection
+ * that never opened for ever (and keep the process alive), so a Redis that
+ * is not there is found out before any is made.
+ */
+export async function probe(url: string): Promise<void> {
+  const raw = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { reconnectStrategy: false, connectTimeout: 5_000 },
+  });
+  raw.on("error", () => undefined);
+  try {
+    await raw.connect();
+    await raw.ping();
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`the queue's Redis at ${url} is unreachable: ${why}`);
+  } finally {
+    if (raw.isOpen) await raw.close().catch(() => raw.destroy());
+  }
+}
+
 async function closeRaw(raw: RedisClientType): Promise<void> {
   if (raw.isOpen) await raw.close().catch(() => raw.destroy());
 }
@@ -140,6 +163,7 @@ export class JobQueue {
    * retry for ever). Errors after that go to handlers.connectionLost.
    */
   static async open(url: string, handlers: CoordinatorHandlers): Promise<JobQueue> {
+    await probe(url);
     let lost = false;
     let ready = false;
     let refuse: (error: Error) => void = () => undefined;
@@ -174,7 +198,8 @@ export class JobQueue {
         failedEarly,
       ]);
     } catch (error) {
-      await opened.close();
+      // A graceful close would wait for a connection that never comes.
+      opened.destroy();
       throw error;
     }
     ready = true;
@@ -225,6 +250,18 @@ export class JobQueue {
    */
   async withdraw(jobIds: readonly string[]): Promise<void> {
     await Promise.allSettled(jobIds.map((id) => this.queue.remove(id)));
+  }
+
+  /** Drops the connections at once (they never opened). */
+  private destroy(): void {
+    for (const raw of this.raws) {
+      try {
+        raw.destroy();
+      } catch {
+        // already closed
+      }
+    }
+    void Promise.allSettled([this.events.close(), this.queue.close()]);
   }
 
   async close(): Promise<void> {
