@@ -181,6 +181,10 @@ export class QueueAgent implements RunEngine {
     if (jobs !== undefined && jobs.length === 0) this.active.delete(nodeid);
     // A late teardown re-report after a stop (run-machine.ts lateTeardown).
     if (entry === undefined || !entry.remaining.delete(nodeid)) return;
+    // Stopping: the queue's connection is closing. The job stays unfinished
+    // and is re-taken once its lock expires; what this attempt reported
+    // already is not reported twice (the coordinator's ledger).
+    if (this.stopping) return;
     this.lastJob = entry;
     entry.sent = entry.sent
       .then(() => entry.job.report({ nodeid, report }))

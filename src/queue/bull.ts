@@ -50,8 +50,9 @@ export function parseQueueUrl(url: string): string {
 function connect(
   url: string,
   onError: (error: Error) => void = () => undefined,
+  waitOffline = false,
 ): { client: IRedisClient; raw: RedisClientType } {
-  const raw: RedisClientType = createClient({ url, disableOfflineQueue: true });
+  const raw: RedisClientType = createClient({ url, disableOfflineQueue: !waitOffline });
   // A connection error is also each pending command's rejection; without a
   // listener node-redis would throw it as an uncaught 'error' event.
   raw.on("error", onError);
@@ -90,6 +91,9 @@ export async function probe(url: string): Promise<void> {
 async function closeRaw(raw: RedisClientType): Promise<void> {
   if (raw.isOpen) await raw.close().catch(() => raw.destroy());
 }
+
+/** How long an agent's close waits for BullMQ before dropping its connection. */
+const CLOSE_WAIT_MS = 2_000;
 
 /** The one queue every run and agent of this Redis shares; jobs carry their run id. */
 export const QUEUE_NAME = "kiln-jobs";
@@ -294,7 +298,12 @@ export function consumeJobs(
   concurrency: number,
   run: (job: AgentJob) => Promise<void>,
 ): JobConsumer {
-  const connection = connect(url);
+  // An agent's commands wait for Redis to come back (node-redis' offline
+  // queue) rather than fail at once: BullMQ's worker loop retries a failed
+  // command without a pause, and with every command failing at once that
+  // loop starved Node's event loop, signals included (an agent that ignored
+  // SIGTERM during an outage). close() drops the connection if need be.
+  const connection = connect(url, () => undefined, true);
   const worker = new Worker<JobData>(
     QUEUE_NAME,
     async (job: Job<JobData>) => {
@@ -315,13 +324,31 @@ export function consumeJobs(
     },
   );
   // A Redis that went away: BullMQ's worker reconnects and resumes taking
-  // jobs; the error is said on stderr, once per outage is enough for now.
-  worker.on("error", (error) => process.stderr.write(`kiln agent: queue: ${error.message}\n`));
+  // jobs. Said on stderr once per kind of error, not on every retry.
+  let said = "";
+  worker.on("error", (error) => {
+    if (error.message === said) return;
+    said = error.message;
+    process.stderr.write(`kiln agent: queue: ${error.message} (retrying)\n`);
+  });
+  connection.raw.on("ready", () => {
+    said = "";
+  });
   return {
     waitUntilReady: () => worker.waitUntilReady(),
     close: async (force = false) => {
-      await worker.close(force).catch(() => undefined);
-      await closeRaw(connection.raw);
+      // With Redis away BullMQ's close waits on a connection that may never
+      // come back: bounded, then the connection is dropped.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        worker.close(force).catch(() => undefined),
+        new Promise((done) => {
+          timer = setTimeout(done, CLOSE_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (connection.raw.isReady) await closeRaw(connection.raw);
+      else if (connection.raw.isOpen) connection.raw.destroy();
     },
   };
 }

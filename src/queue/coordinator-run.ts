@@ -206,14 +206,16 @@ export class QueueCoordinator implements RunEngine {
       this.fail(reason);
       return;
     }
-    const attempts = ledger.attemptsOf(jobId);
     const { crashed, requeue } = ledger.exhausted(jobId);
     if (crashed !== undefined) {
+      // How many attempts ran is the agents' BullMQ setting (bull.ts
+      // maxStalls); an attempt's last reports may die with its agent, so
+      // the ledger's count of attempts heard from is not said as fact.
       this.crash(
         crashed,
-        `the kiln agent running this test died, on each of the job's ${Math.max(attempts, 1)} ` +
-          `attempts (job ${jobId}: ${reason}); like a test that crashes its worker in a local ` +
-          "run, it fails, and the rest of its group runs again",
+        `the kiln agent running this test died on every attempt of job ${jobId} (${reason}); ` +
+          "like a test that crashes its worker in a local run, it fails, and the rest of its " +
+          "group runs again",
       );
     }
     if (requeue.length > 0) {
