@@ -156,7 +156,7 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
   if (raw.queue !== undefined) {
     const connected = await connectQueue(raw, options);
     if (typeof connected === "number") return connected;
-    coordinator = connected ?? undefined;
+    coordinator = connected;
   }
   const { exitCode, runDir } = await recordedRun({
     argv: process.argv.slice(2),
@@ -184,14 +184,13 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
 }
 
 /**
- * `--queue`: the coordinator, connected to the queue's Redis before the run;
- * an exit code when the run ends here (a usage error, Redis unreachable),
- * null when --fallback-local runs it here after all.
+ * `--queue`: the coordinator (connecting to the queue's Redis while the run
+ * starts), or the exit code of a usage error.
  */
 async function connectQueue(
   raw: ReportFlags,
   options: ReturnType<typeof parseTestOptions>,
-): Promise<QueueCoordinator | null | number> {
+): Promise<QueueCoordinator | number> {
   const { parseQueueUrl, QueueUrlError } = await import("../queue/bull.js");
   const { QueueCoordinator } = await import("../queue/coordinator-run.js");
   const wait = raw.queueWait === undefined ? 30 : Number(raw.queueWait);
@@ -213,22 +212,12 @@ async function connectQueue(
     throw error;
   }
   const { randomBytes } = await import("node:crypto");
-  try {
-    return await QueueCoordinator.connect({
-      url,
-      runId: raw.runId ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
-      agentWaitMs: wait * 1000,
-      fallbackLocal: raw.fallbackLocal === true,
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (raw.fallbackLocal === true) {
-      process.stderr.write(`kiln: ${message}; running the tests here (--fallback-local)\n`);
-      return null;
-    }
-    process.stderr.write(`kiln: error: ${message}; pass --fallback-local to run the tests here\n`);
-    return ExitCode.INTERNAL_ERROR;
-  }
+  return new QueueCoordinator({
+    url,
+    runId: raw.runId ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
+    agentWaitMs: wait * 1000,
+    fallbackLocal: raw.fallbackLocal === true,
+  });
 }
 
 /**

@@ -186,11 +186,14 @@ export class QueueAgent implements RunEngine {
     // already is not reported twice (the coordinator's ledger).
     if (this.stopping) return;
     this.lastJob = entry;
-    entry.sent = entry.sent
-      .then(() => entry.job.report({ nodeid, report }))
+    // Sent at once (bull.ts batches and keeps the order); the job completes
+    // once every report of it is written.
+    const sent = entry.job
+      .report({ nodeid, report })
       .catch((error: unknown) =>
         this.options.log(`kiln agent: could not report ${nodeid}: ${String(error)}`),
       );
+    entry.sent = Promise.all([entry.sent, sent]).then(() => undefined);
     if (entry.remaining.size === 0) void entry.sent.then(entry.done);
   }
 
@@ -200,6 +203,13 @@ export class QueueAgent implements RunEngine {
     this.run.start(plan);
     if (this.stopping) return;
     const { url, timings } = this.options;
+    // As many jobs at a time as workers, no more. Taking one job ahead per
+    // worker (so a worker goes on to it instead of a new fork) was measured
+    // faster, but a test that kills its agent takes every job the agent
+    // holds with it, and each such death counts against that job's bound of
+    // stalls (bull.ts maxStalls): an innocent job held ahead by two agents a
+    // killer test took down was reported crashed (found by
+    // queue-agent-faults.test.ts).
     this.consumer = consumeJobs(url, timings, this.workers, (job) => this.take(job));
     this.consumer.waitUntilReady().then(
       () =>

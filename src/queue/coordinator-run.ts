@@ -12,6 +12,7 @@
 // pytest's Exit (run:exit, as pytest.exit() would), naming what was not run.
 import { OutcomeTally } from "../events/outcomes.js";
 import { ExitCode } from "../protocol/exit-codes.js";
+import { DEBUG, debug } from "../zygote/debug-trace.js";
 import { RunMachine } from "../zygote/run-machine.js";
 import type {
   RunEngine,
@@ -66,18 +67,27 @@ export class QueueCoordinator implements RunEngine {
   private watch: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly options: CoordinatorOptions) {}
+  /** The queue's connection, made while the zygote starts and collects. */
+  private readonly connected: Promise<JobQueue>;
 
-  /** Connected to the queue before the run starts: an unreachable Redis is an error at once. */
-  static async connect(options: CoordinatorOptions): Promise<QueueCoordinator> {
-    const coordinator = new QueueCoordinator(options);
-    coordinator.queue = await JobQueue.open(options.url, {
-      progress: (jobId, progress) => coordinator.onProgress(jobId, progress),
-      completed: (jobId) => coordinator.onCompleted(jobId),
-      failed: (jobId, reason) => coordinator.onFailed(jobId, reason),
-      connectionLost: (message) => coordinator.onConnectionLost(message),
+  /**
+   * Starts connecting at once (loading BullMQ and connecting take ~100 ms,
+   * hidden behind the zygote's start); an unreachable Redis is said when
+   * collection is done (or the tests run here with --fallback-local).
+   */
+  constructor(private readonly options: CoordinatorOptions) {
+    this.connected = JobQueue.open(options.url, {
+      progress: (jobId, progress) => this.onProgress(jobId, progress),
+      completed: (jobId) => this.onCompleted(jobId),
+      failed: (jobId, reason) => this.onFailed(jobId, reason),
+      connectionLost: (message) => this.onConnectionLost(message),
     });
-    return coordinator;
+    this.connected.then(
+      (queue) => {
+        this.queue = queue;
+      },
+      () => undefined,
+    );
   }
 
   /** The run controller's factory (run-controller.ts RunOptions.engine). */
@@ -94,7 +104,12 @@ export class QueueCoordinator implements RunEngine {
   /** Resolves once the queue's connections are closed (the process can exit). */
   close(): Promise<void> {
     this.stopWatch();
-    this.closing ??= this.queue?.close() ?? Promise.resolve();
+    this.closing ??= this.connected.then(
+      // Nothing is pending once the run ended (withdraw was awaited): a
+      // short grace, then the connections go.
+      (queue) => queue.close(20),
+      () => undefined,
+    );
     return this.closing;
   }
 
@@ -128,21 +143,28 @@ export class QueueCoordinator implements RunEngine {
       this.finish();
       return;
     }
-    const queue = this.queue;
-    if (queue === undefined) throw new Error("this is a bug in kiln: no queue");
+    const runHere = (why: string) => {
+      ports.warn(`${why}; running the tests here (--fallback-local)`);
+      this.phase = "local";
+      void this.close();
+      this.local = new RunMachine(settings, ports);
+      this.local.start(plan);
+    };
+    let queue: JobQueue;
+    try {
+      queue = await this.connected;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (this.options.fallbackLocal) runHere(message);
+      else this.fail(`${message}; pass --fallback-local to run the tests here`);
+      return;
+    }
     const found = await queue.waitForAgent(agentWaitMs);
     if (this.phase !== "collecting") return;
     const seconds = (agentWaitMs / 1000).toFixed(1);
     if (!found) {
       if (this.options.fallbackLocal) {
-        ports.warn(
-          `no kiln agent is connected to the queue at ${url} after ${seconds}s; ` +
-            "running the tests here (--fallback-local)",
-        );
-        this.phase = "local";
-        void this.close();
-        this.local = new RunMachine(settings, ports);
-        this.local.start(plan);
+        runHere(`no kiln agent is connected to the queue at ${url} after ${seconds}s`);
         return;
       }
       return this.fail(
@@ -154,7 +176,9 @@ export class QueueCoordinator implements RunEngine {
     this.ledger = new ResultLedger(jobs);
     this.phase = "running";
     this.lastHeard = Date.now();
+    if (DEBUG) debug(`queue: ${jobs.length} jobs for run ${runId}`);
     await queue.enqueue(runId, jobs, { timeout: settings.timeout });
+    if (DEBUG) debug("queue: enqueued");
     this.startWatch();
   }
 
@@ -314,6 +338,7 @@ export class QueueCoordinator implements RunEngine {
 
   private finish(): void {
     if (this.phase === "finished" || this.phase === "local") return;
+    if (DEBUG) debug("queue: run finished");
     this.phase = "finished";
     const pending = this.ledger?.unreported() ?? [];
     const queue = this.queue;
