@@ -45,6 +45,8 @@ export class RunMachine {
   private barrenDeaths = 0;
   /** Open-ended (settings.openEnded): more work may come until close(). */
   private open = false;
+  /** Open-ended: workers told work:later, waiting for the next group. */
+  private readonly parked: WorkerState[] = [];
   private readonly summary: RunSummary = {
     durations: new Map(),
     outcomes: new OutcomeTally(),
@@ -128,17 +130,23 @@ export class RunMachine {
   }
 
   /**
-   * Open-ended: one more group to run (a job an agent took). A worker that
-   * asks for work takes it; else one is started if fewer than -n are alive
-   * (or when one ends, settleWorker). A worker with nothing to do ends as in
-   * a local run: it cannot wait, since pytest finishes a test's teardown
-   * only once it knows the next item (runtestprotocol's nextitem), and the
-   * job's last report must reach the coordinator before the job completes.
-   * false when the run no longer takes work (stopping).
+   * Open-ended: one more group to run (a job an agent took). A waiting
+   * worker takes it; else one is started if fewer than -n are alive (or
+   * when one ends, settleWorker). A worker with nothing to do is told
+   * work:later: it cannot simply wait holding its last test, since pytest
+   * finishes a test's teardown only once it knows the next item
+   * (runtestprotocol's nextitem) and the job's last report must reach the
+   * coordinator before the job completes; so it runs that test as its last
+   * and then waits. false when the run no longer takes work (stopping).
    */
   feed(items: readonly CollectedItem[]): boolean {
     if (!this.open || this.phaseNow !== "running") return false;
     this.queue.requeueFront(items);
+    while (this.queue.remaining > 0) {
+      const idle = this.parked.shift();
+      if (idle === undefined) break;
+      if (this.workers.has(idle) && idle.death === undefined) this.handOut(idle);
+    }
     this.fillWorkers();
     return true;
   }
@@ -198,6 +206,7 @@ export class RunMachine {
     this.stopKind = kind;
     this.queue.stop();
     this.open = false;
+    this.parked.length = 0;
     return true;
   }
 
@@ -359,6 +368,14 @@ export class RunMachine {
   private handOut(worker: WorkerState): void {
     const group = this.queue.next();
     if (group === undefined) {
+      if (this.open && this.phaseNow === "running") {
+        // An agent's worker finishes its group (as its last: pytest's
+        // nextitem None) and waits for the next job, instead of ending and
+        // a new worker being forked for it.
+        this.parked.push(worker);
+        this.ports.toWorker(worker.id, { type: "work:later" });
+        return;
+      }
       this.ports.toWorker(worker.id, { type: "work:none" });
       return;
     }

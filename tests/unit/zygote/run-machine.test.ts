@@ -611,23 +611,21 @@ describe("an open-ended run (kiln agent, queue/agent-run.ts)", () => {
     expect(world.spawned()).toEqual([1]);
     up(1);
     for (const nodeid of want(1)) finish(1, nodeid);
-    // Nothing more yet: the worker ends (pytest finishes a test's teardown
-    // only once it knows there is no next item), the run does not.
+    // Nothing more yet: the worker is told to finish its last test as its
+    // last (pytest's nextitem None) and wait; the run goes on.
     expect(want(1)).toEqual([]);
-    expect(world.lastTo(1)).toEqual({ type: "work:none" });
-    exit(1, 0);
+    expect(world.lastTo(1)).toEqual({ type: "work:later" });
     expect(world.finishes()).toBe(0);
-    // The next job starts a new worker.
+    // The next job goes to the waiting worker: no new fork.
     machine.feed([0, 1].map((index) => ({ index, nodeid: names[index] as string })));
-    expect(world.spawned()).toEqual([1, 2]);
-    up(2);
-    expect(want(2)).toEqual(items(2, "test_a.py"));
+    expect(world.spawned()).toEqual([1]);
+    expect(world.lastTo(1)).toEqual({ type: "work", indices: [0, 1] });
     // A worker's pytest.exit() reaches the zygote's port but does not end an agent's run.
-    machine.workerMessage(2, { type: "run:exit", reason: "bye", returncode: 3 }, Buffer.alloc(0));
+    machine.workerMessage(1, { type: "run:exit", reason: "bye", returncode: 3 }, Buffer.alloc(0));
     expect(world.zygote.filter((m) => m.type === "run:exit")).toHaveLength(1);
     expect(machine.phase).toBe("running");
     machine.interrupt();
-    exit(2, 0);
+    exit(1, 0);
     expect(world.finishes()).toBe(1);
     expect(machine.feed([{ index: 0, nodeid: names[0] as string }])).toBe(false);
   });
@@ -644,5 +642,13 @@ describe("an open-ended run (kiln agent, queue/agent-run.ts)", () => {
     up(1);
     want(1);
     expect(want(1)).toEqual([names[2]]);
+    // A worker that ends while waiting is not handed work.
+    up(2);
+    want(2);
+    expect(want(2)).toEqual([]);
+    machine.workerExited({ workerId: 2, pid: 1002, exitCode: 0, signal: null });
+    machine.workerClosed(2);
+    machine.feed([{ index: 0, nodeid: names[0] as string }]);
+    expect(world.spawned()).toEqual([1, 2, 3]);
   });
 });
