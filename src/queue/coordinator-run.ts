@@ -25,6 +25,7 @@ import type {
 import { JobQueue, REFUSAL_PREFIX, type TestProgress } from "./bull.js";
 import { ResultLedger } from "./ledger.js";
 import { planJobs } from "./plan.js";
+import { replayReport } from "./replay.js";
 import { type AgentReport, readAgentReport } from "./wire.js";
 
 export interface CoordinatorOptions {
@@ -279,46 +280,7 @@ export class QueueCoordinator implements RunEngine {
 
   /** As run-machine.ts testFinished / failTest do for a local worker's test. */
   private deliver(nodeid: string, report: Exclude<AgentReport, { kind: "exit" }>): void {
-    const { ports } = this.bound;
-    const workerId = this.agentId(report.agent);
-    if (report.kind === "crashed") {
-      this.summary.outcomes.add(nodeid, "failed");
-      const crash = {
-        workerId,
-        nodeid,
-        when: report.when,
-        message: report.message,
-        duration: report.duration,
-      };
-      ports.events.emit({ event: "test:crashed", at: ports.now(), ...crash });
-      ports.toZygote({ type: "test:crashed", ...crash });
-      return;
-    }
-    let total = 0;
-    for (const phase of report.reports) {
-      total += phase.duration;
-      this.summary.outcomes.addPhase(nodeid, phase);
-    }
-    this.summary.durations.set(nodeid, total);
-    ports.events.emit({
-      event: "test:finished",
-      at: ports.now(),
-      workerId,
-      nodeid,
-      location: report.location,
-      reports: report.reports,
-    });
-    ports.toZygote(
-      {
-        type: "test:finished",
-        workerId,
-        nodeid,
-        location: report.location,
-        format: report.format,
-        ...(report.unfinished === undefined ? {} : { unfinished: report.unfinished }),
-      },
-      Buffer.from(report.body, "base64"),
-    );
+    replayReport(this.bound.ports, this.summary, this.agentId(report.agent), nodeid, report);
   }
 
   private crash(nodeid: string, why: string): void {
