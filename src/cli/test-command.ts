@@ -191,7 +191,7 @@ async function connectQueue(
   raw: ReportFlags,
   options: ReturnType<typeof parseTestOptions>,
 ): Promise<QueueCoordinator | number> {
-  const { parseQueueUrl, QueueUrlError } = await import("../queue/bull.js");
+  const { parseQueueUrl, QueueUrlError } = await import("../queue/queue-url.js");
   const { QueueCoordinator } = await import("../queue/coordinator-run.js");
   const wait = raw.queueWait === undefined ? 30 : Number(raw.queueWait);
   let url: string;

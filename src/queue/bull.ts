@@ -23,25 +23,8 @@ import {
 import { createClient, type RedisClientType } from "redis";
 import { batchReports, isProgress, isRecord } from "./progress.js";
 
-export class QueueUrlError extends Error {}
-
-/** `redis://[user:password@]host[:port][/db]`, checked; anything else is a usage error. */
-export function parseQueueUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new QueueUrlError(`--queue expects redis://HOST:PORT, got ${JSON.stringify(url)}`);
-  }
-  if (parsed.protocol !== "redis:" || parsed.hostname === "") {
-    throw new QueueUrlError(`--queue expects redis://HOST:PORT, got ${JSON.stringify(url)}`);
-  }
-  const dbText = parsed.pathname.replace(/^\//, "");
-  if (dbText !== "" && !/^\d+$/.test(dbText)) {
-    throw new QueueUrlError(`--queue ${url}: the database must be a number, got ${dbText}`);
-  }
-  return url;
-}
+// Kept light (no BullMQ) for the command line's checks; re-exported here.
+export { parseQueueUrl, QueueUrlError, REFUSAL_PREFIX } from "./queue-url.js";
 
 /**
  * One connection for one BullMQ object, on node-redis (the client the
@@ -130,9 +113,6 @@ export interface JobData {
    */
   timeout?: number | null;
 }
-
-/** How an agent's refusal starts (a failed job's reason), so the coordinator tells it from a stall. */
-export const REFUSAL_PREFIX = "kiln agent refused the job: ";
 
 /** One finished test, sent as the job's progress. */
 export interface TestProgress {

@@ -22,9 +22,10 @@ import type {
   RunSettings,
   RunSummary,
 } from "../zygote/run-ports.js";
-import { JobQueue, REFUSAL_PREFIX, type TestProgress } from "./bull.js";
+import type { JobQueue, TestProgress } from "./bull.js";
 import { ResultLedger } from "./ledger.js";
 import { planJobs } from "./plan.js";
+import { REFUSAL_PREFIX } from "./queue-url.js";
 import { replayReport } from "./replay.js";
 import { type AgentReport, readAgentReport } from "./wire.js";
 
@@ -77,12 +78,14 @@ export class QueueCoordinator implements RunEngine {
    * collection is done (or the tests run here with --fallback-local).
    */
   constructor(private readonly options: CoordinatorOptions) {
-    this.connected = JobQueue.open(options.url, {
-      progress: (jobId, progress) => this.onProgress(jobId, progress),
-      completed: (jobId) => this.onCompleted(jobId),
-      failed: (jobId, reason) => this.onFailed(jobId, reason),
-      connectionLost: (message) => this.onConnectionLost(message),
-    });
+    this.connected = import("./bull.js").then(({ JobQueue }) =>
+      JobQueue.open(options.url, {
+        progress: (jobId, progress) => this.onProgress(jobId, progress),
+        completed: (jobId) => this.onCompleted(jobId),
+        failed: (jobId, reason) => this.onFailed(jobId, reason),
+        connectionLost: (message) => this.onConnectionLost(message),
+      }),
+    );
     this.connected.then(
       (queue) => {
         this.queue = queue;
