@@ -64,7 +64,6 @@ export class QueueCoordinator implements RunEngine {
   };
   /** Each agent's number in the run record (as a local worker's kwN). */
   private readonly agentIds = new Map<string, number>();
-  private requeues = 0;
   private lastHeard = Date.now();
   private watch: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -234,25 +233,33 @@ export class QueueCoordinator implements RunEngine {
       this.fail(reason);
       return;
     }
-    const { crashed, requeue } = ledger.exhausted(jobId);
+    // Which test killed the agents is known for sure only in a job of one
+    // test: the report of the test before it may have died with the agent
+    // before it reached Redis (found by queue-agent-faults.test.ts, where
+    // the passing test before the killer was blamed). A longer job's
+    // unreported tests are split into jobs of one test each, every one with
+    // its own bound; the killer then ends its own job and fails alone.
+    const unreported = ledger.unreportedOf(jobId);
+    if (unreported.length > 1) {
+      const singles = unreported.map((nodeid, k) => ({
+        id: `${jobId}-t${k}`,
+        indices: [],
+        nodeids: [nodeid],
+      }));
+      for (const single of singles) ledger.add(single);
+      this.queue
+        ?.enqueue(this.options.runId, singles, { timeout: this.bound.settings.timeout })
+        .catch((error: unknown) => this.fail(`could not requeue ${jobId}'s tests: ${error}`));
+      return;
+    }
+    const { crashed } = ledger.exhausted(jobId);
     if (crashed !== undefined) {
-      // How many attempts ran is the agents' BullMQ setting (bull.ts
-      // maxStalls); an attempt's last reports may die with its agent, so
-      // the ledger's count of attempts heard from is not said as fact.
+      // How many attempts ran is the agents' BullMQ setting (bull.ts maxStalls).
       this.crash(
         crashed,
         `the kiln agent running this test died on every attempt of job ${jobId} (${reason}); ` +
-          "like a test that crashes its worker in a local run, it fails, and the rest of its " +
-          "group runs again",
+          "like a test that crashes its worker in a local run, it fails",
       );
-    }
-    if (requeue.length > 0) {
-      this.requeues++;
-      const rest = { id: `${jobId}-r${this.requeues}`, indices: [], nodeids: requeue };
-      ledger.add(rest);
-      this.queue
-        ?.enqueue(this.options.runId, [rest], { timeout: this.bound.settings.timeout })
-        .catch((error: unknown) => this.fail(`could not requeue ${rest.id}: ${String(error)}`));
     }
     if (ledger.done) this.finish();
   }
