@@ -68,17 +68,29 @@ export class QueueCoordinator implements RunEngine {
   private watch: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
-  /** The queue's connection, made while the zygote starts and collects. */
-  private readonly connected: Promise<JobQueue>;
+  /** The queue's connection, made while the zygote collects. */
+  private connected: Promise<JobQueue> = Promise.reject(
+    new Error("this is a bug in kiln: the queue coordinator was not bound to a run"),
+  );
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.connected.catch(() => undefined);
+  }
 
   /**
-   * Starts connecting at once (loading BullMQ and connecting take ~100 ms,
-   * hidden behind the zygote's start); an unreachable Redis is said when
+   * The run controller's factory (run-controller.ts RunOptions.engine),
+   * called once the zygote was told to run pytest. Loading BullMQ and
+   * connecting start here, while the zygote collects: loading it blocks
+   * Node's event loop for ~100 ms, and done earlier it delayed the zygote's
+   * handshake by as much (measured with KILN_DEBUG=1: hello 357 ms after
+   * start against 173 ms locally). An unreachable Redis is said when
    * collection is done (or the tests run here with --fallback-local).
    */
-  constructor(private readonly options: CoordinatorOptions) {
+  readonly engine: RunEngineFactory = (settings, ports) => {
+    this.settings = settings;
+    this.ports = ports;
     this.connected = import("./bull.js").then(({ JobQueue }) =>
-      JobQueue.open(options.url, {
+      JobQueue.open(this.options.url, {
         progress: (jobId, progress) => this.onProgress(jobId, progress),
         completed: (jobId) => this.onCompleted(jobId),
         failed: (jobId, reason) => this.onFailed(jobId, reason),
@@ -91,12 +103,6 @@ export class QueueCoordinator implements RunEngine {
       },
       () => undefined,
     );
-  }
-
-  /** The run controller's factory (run-controller.ts RunOptions.engine). */
-  readonly engine: RunEngineFactory = (settings, ports) => {
-    this.settings = settings;
-    this.ports = ports;
     return this;
   };
 
