@@ -77,7 +77,7 @@ function realSuite(spec: RealSpec): Suite {
 
 // Standard-library modules that each take tens to hundreds of milliseconds to
 // import on a cold interpreter; together with numpy about half a second here.
-const HEAVY_STDLIB = [
+export const HEAVY_STDLIB = [
   "asyncio",
   "email.mime.multipart",
   "email.parser",

@@ -11,6 +11,8 @@
 // Left outside the bundle:
 // - better-sqlite3 (a native addon) and redis (loaded only for a redis://
 //   store, and slow to load: it must stay a lazy import of node_modules);
+// - bullmq: only `kiln test --queue` and `kiln agent` load it (and it
+//   brings tslib, which ships no licence file to bundle);
 // - fastify and prom-client: only `kiln serve` loads them (issue 13), and
 //   fastify's dependency tree has packages without a licence file to bundle;
 // - ./signals.js and ./early-zygote.js: main.ts imports them before the
@@ -25,7 +27,7 @@ import { build } from "rolldown";
 
 const CLI = resolve(import.meta.dirname, "../dist/cli");
 const SHARED_WITH_MAIN = new Set(["./signals.js", "./early-zygote.js"]);
-const PACKAGES_OUTSIDE = new Set(["better-sqlite3", "redis", "fastify", "prom-client"]);
+const PACKAGES_OUTSIDE = new Set(["better-sqlite3", "redis", "bullmq", "fastify", "prom-client"]);
 
 // A previous build's chunks have other hashes: remove them all first.
 for (const name of readdirSync(CLI)) {

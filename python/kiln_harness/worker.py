@@ -118,12 +118,18 @@ class _Inbox:
         self.no_more = False
         self.stop = False
         self.asked = False
+        # work:later (kiln agent): finish what is held, then wait for work.
+        self.later = False
 
     def _apply(self, header):
         kind = header["type"]
         if kind == "work":
             self.pending.extend(int(i) for i in header["indices"])
             self.asked = False
+            self.later = False
+        elif kind == "work:later":
+            # Still "asked": the next `work` is the answer, no new request.
+            self.later = True
         elif kind == "work:none":
             self.no_more = True
             self.asked = False
@@ -237,7 +243,10 @@ def run_worker(
             inbox.asked = True
         if not inbox.pending and inbox.no_more:
             break
-        if len(inbox.pending) < 2 and not inbox.no_more:
+        if not inbox.pending and inbox.later:
+            inbox.poll(block=True)
+            continue
+        if len(inbox.pending) < 2 and not inbox.no_more and not inbox.later:
             inbox.poll(block=True)
             continue
         item = items[inbox.pending.popleft()]

@@ -23,11 +23,11 @@ program
   // Kiln's usage errors exit 4 like pytest's ExitCode.USAGE_ERROR. Set before
   // the subcommands are added, which inherit it.
   .exitOverride();
-// Only `kiln test` and `kiln watch` wind down on a signal (they take them in
+// Only `kiln test`, `kiln watch` and `kiln agent` wind down on a signal (they take them in
 // runTests and runWatchSession); the others get Node's default behaviour back
 // before they start.
 program.hook("preAction", (_root, command) => {
-  if (command.name() !== "test" && command.name() !== "watch") restoreDefaultSignals();
+  if (!["test", "watch", "agent"].includes(command.name())) restoreDefaultSignals();
 });
 // Each command's module, in the order help lists them. Only the command
 // being run is loaded (commander takes only --version and help before a
@@ -36,6 +36,7 @@ program.hook("preAction", (_root, command) => {
 // no command, get them all.
 const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   test: async () => (await import("./test-command.js")).registerTestCommand,
+  agent: async () => (await import("./agent-command.js")).registerAgentCommand,
   doctor: async () => (await import("./doctor-command.js")).registerDoctorCommand,
   check: async () => (await import("./check-command.js")).registerCheckCommand,
   cache: async () => (await import("./cache-command.js")).registerCacheCommand,

@@ -36,6 +36,8 @@ export interface RecordedRunRequest {
   deferImportsFold?: boolean;
   /** Where pytest's output goes instead of the terminal Kiln inherited. */
   output?: TestOutput;
+  /** `--queue`: the coordinator runs the tests on agents (queue/coordinator-run.ts). */
+  engine?: TestRunRequest["engine"];
 }
 
 export async function recordedRun(
@@ -81,6 +83,7 @@ export async function recordedRun(
     ...(request.daemonStdioPid === undefined ? {} : { daemonStdioPid: request.daemonStdioPid }),
     ...(request.daemonUsed === undefined ? {} : { daemonUsed: request.daemonUsed }),
     ...(request.output === undefined ? {} : { output: request.output }),
+    ...(request.engine === undefined ? {} : { engine: request.engine }),
     takeSignals: request.takeSignals,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);

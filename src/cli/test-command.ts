@@ -7,6 +7,7 @@ import { findDaemon } from "../daemon/find-daemon.js";
 import { KeepRunsError, keepRunsFromEnv } from "../events/run-dir.js";
 import { ExitCode } from "../protocol/exit-codes.js";
 import type { HelloToZygote } from "../protocol/messages.js";
+import type { QueueCoordinator } from "../queue/coordinator-run.js";
 import { resolveIsolation } from "../sandbox/profiles.js";
 import { takeEarlyZygote } from "./early-zygote.js";
 import { chooseInterpreter } from "./interpreter-choice.js";
@@ -50,6 +51,16 @@ export function registerTestCommand(program: Command): void {
         "(.kiln/durations.json); join the runs with `kiln report --merge`",
     )
     .option(
+      "--queue <url>",
+      "run the tests on `kiln agent` processes through this Redis (redis://HOST:PORT)",
+    )
+    .option("--run-id <id>", "--queue: this run's id in the queue (default: a random one)")
+    .option("--fallback-local", "--queue: with no agent connected, run the tests here")
+    .option(
+      "--queue-wait <seconds>",
+      "--queue: how long to wait for an agent before giving up (default 30)",
+    )
+    .option(
       "--changed [ref]",
       "run only the test files affected by the files changed against a git ref " +
         "(default: the working tree against HEAD, untracked files included)",
@@ -72,6 +83,10 @@ export function registerTestCommand(program: Command): void {
 }
 
 interface ReportFlags {
+  queue?: string;
+  runId?: string;
+  fallbackLocal?: boolean;
+  queueWait?: string;
   report: string[];
   reportDir?: string;
   changed?: string | boolean;
@@ -137,6 +152,12 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
     if (typeof chosen === "number") return chosen;
     ({ select, pytestArgs } = chosen);
   }
+  let coordinator: QueueCoordinator | undefined;
+  if (raw.queue !== undefined) {
+    const connected = await connectQueue(raw, options);
+    if (typeof connected === "number") return connected;
+    coordinator = connected;
+  }
   const { exitCode, runDir } = await recordedRun({
     argv: process.argv.slice(2),
     cwd,
@@ -147,8 +168,10 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
     zygote: takeEarlyZygote(interpreter.path, cwd),
     ...(select === undefined ? {} : { select }),
     ...(options.daemon ? { daemon: findDaemon(cwd, pytestArgs, process.env) } : {}),
+    ...(coordinator === undefined ? {} : { engine: coordinator.engine }),
     takeSignals,
   });
+  await coordinator?.close();
   if (selection !== undefined && reports.length > 0) {
     if (runDir === undefined) {
       process.stderr.write("kiln: warning: no run record (KILN_NO_EVENTS=1?), so no --report\n");
@@ -158,6 +181,43 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
     }
   }
   return exitCode;
+}
+
+/**
+ * `--queue`: the coordinator (connecting to the queue's Redis while the run
+ * starts), or the exit code of a usage error.
+ */
+async function connectQueue(
+  raw: ReportFlags,
+  options: ReturnType<typeof parseTestOptions>,
+): Promise<QueueCoordinator | number> {
+  const { parseQueueUrl, QueueUrlError } = await import("../queue/queue-url.js");
+  const { QueueCoordinator } = await import("../queue/coordinator-run.js");
+  const wait = raw.queueWait === undefined ? 30 : Number(raw.queueWait);
+  let url: string;
+  try {
+    url = parseQueueUrl(raw.queue ?? "");
+    if (options.shard !== undefined) throw new UsageError("--queue and --shard exclude each other");
+    if (!Number.isFinite(wait) || wait < 0) {
+      throw new UsageError(`--queue-wait expects seconds, got ${raw.queueWait}`);
+    }
+    if (raw.runId !== undefined && !/^[\w.-]+$/.test(raw.runId)) {
+      throw new UsageError(`--run-id takes letters, digits, '.', '_' and '-', got ${raw.runId}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof QueueUrlError) {
+      process.stderr.write(`kiln: error: ${error.message}\n`);
+      return ExitCode.USAGE_ERROR;
+    }
+    throw error;
+  }
+  const { randomBytes } = await import("node:crypto");
+  return new QueueCoordinator({
+    url,
+    runId: raw.runId ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
+    agentWaitMs: wait * 1000,
+    fallbackLocal: raw.fallbackLocal === true,
+  });
 }
 
 /**

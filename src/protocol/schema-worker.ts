@@ -45,5 +45,11 @@ export const workerToSupervisor = z.discriminatedUnion("type", [
 export const supervisorToWorker = z.discriminatedUnion("type", [
   message("work", { indices: z.array(z.number().int()) }),
   message("work:none", {}),
+  /**
+   * `kiln agent`: no work now, more may come. The worker finishes what it
+   * holds as if it were its last (nextitem None: every fixture torn down,
+   * as at the end of a session), then waits for `work` instead of exiting.
+   */
+  message("work:later", {}),
   message("stop", {}),
 ]);

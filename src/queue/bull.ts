@@ -9,7 +9,8 @@
 //   of cycling forever (ci-queue's bounded requeues). The coordinator then
 //   reports that test crashed (ledger.ts).
 // - Each finished test is sent as job progress (Job#updateProgress → the
-//   queue's event stream), so the coordinator reports it as it arrives; a
+//   queue's event stream, batched while a write is under way), so the
+//   coordinator reports it as it arrives; a
 //   re-run attempt's re-reports are dropped by the ledger, keyed by attempt.
 import {
   createNodeRedisClient,
@@ -20,26 +21,10 @@ import {
   Worker,
 } from "bullmq";
 import { createClient, type RedisClientType } from "redis";
+import { batchReports, isProgress, isRecord } from "./progress.js";
 
-export class QueueUrlError extends Error {}
-
-/** `redis://[user:password@]host[:port][/db]`, checked; anything else is a usage error. */
-export function parseQueueUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new QueueUrlError(`--queue expects redis://HOST:PORT, got ${JSON.stringify(url)}`);
-  }
-  if (parsed.protocol !== "redis:" || parsed.hostname === "") {
-    throw new QueueUrlError(`--queue expects redis://HOST:PORT, got ${JSON.stringify(url)}`);
-  }
-  const dbText = parsed.pathname.replace(/^\//, "");
-  if (dbText !== "" && !/^\d+$/.test(dbText)) {
-    throw new QueueUrlError(`--queue ${url}: the database must be a number, got ${dbText}`);
-  }
-  return url;
-}
+// Kept light (no BullMQ) for the command line's checks; re-exported here.
+export { parseQueueUrl, QueueUrlError, REFUSAL_PREFIX } from "./queue-url.js";
 
 /**
  * One connection for one BullMQ object, on node-redis (the client the
@@ -50,8 +35,9 @@ export function parseQueueUrl(url: string): string {
 function connect(
   url: string,
   onError: (error: Error) => void = () => undefined,
+  waitOffline = false,
 ): { client: IRedisClient; raw: RedisClientType } {
-  const raw: RedisClientType = createClient({ url, disableOfflineQueue: true });
+  const raw: RedisClientType = createClient({ url, disableOfflineQueue: !waitOffline });
   // A connection error is also each pending command's rejection; without a
   // listener node-redis would throw it as an uncaught 'error' event.
   raw.on("error", onError);
@@ -64,9 +50,35 @@ function connect(
   return { client, raw };
 }
 
+/**
+ * One connection attempt, no retry: BullMQ's objects retry a connection
+ * that never opened for ever (and keep the process alive), so a Redis that
+ * is not there is found out before any is made.
+ */
+export async function probe(url: string): Promise<void> {
+  const raw = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { reconnectStrategy: false, connectTimeout: 5_000 },
+  });
+  raw.on("error", () => undefined);
+  try {
+    await raw.connect();
+    await raw.ping();
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`the queue's Redis at ${url} is unreachable: ${why}`);
+  } finally {
+    if (raw.isOpen) await raw.close().catch(() => raw.destroy());
+  }
+}
+
 async function closeRaw(raw: RedisClientType): Promise<void> {
   if (raw.isOpen) await raw.close().catch(() => raw.destroy());
 }
+
+/** How long an agent's close waits for BullMQ before dropping its connection. */
+const CLOSE_WAIT_MS = 2_000;
 
 /** The one queue every run and agent of this Redis shares; jobs carry their run id. */
 export const QUEUE_NAME = "kiln-jobs";
@@ -94,6 +106,12 @@ export function queueTimings(env: NodeJS.ProcessEnv): QueueTimings {
 export interface JobData {
   runId: string;
   nodeids: string[];
+  /**
+   * The run's --timeout (seconds, null: none). Agents apply their own
+   * (`kiln agent --timeout`), set when their zygote started; one that
+   * differs refuses the job rather than time tests differently.
+   */
+  timeout?: number | null;
 }
 
 /** One finished test, sent as the job's progress. */
@@ -125,12 +143,26 @@ export class JobQueue {
     private readonly raws: RedisClientType[],
   ) {}
 
+  /**
+   * Connected, or rejected with the first connection error: a Redis that is
+   * not there at the start is an error now, never a wait (node-redis would
+   * retry for ever). Errors after that go to handlers.connectionLost.
+   */
   static async open(url: string, handlers: CoordinatorHandlers): Promise<JobQueue> {
+    await probe(url);
     let lost = false;
+    let ready = false;
+    let refuse: (error: Error) => void = () => undefined;
+    const failedEarly = new Promise<never>((_resolve, reject) => {
+      refuse = reject;
+    });
+    failedEarly.catch(() => undefined);
     const onError = (error: Error) => {
       if (lost) return;
       lost = true;
-      handlers.connectionLost(`the queue's Redis at ${url} is unreachable: ${error.message}`);
+      const message = `the queue's Redis at ${url} is unreachable: ${error.message}`;
+      if (ready) handlers.connectionLost(message);
+      else refuse(new Error(message));
     };
     const forQueue = connect(url, onError);
     const forEvents = connect(url, onError);
@@ -141,20 +173,36 @@ export class JobQueue {
     queue.on("error", onError);
     events.on("error", onError);
     events.on("progress", ({ jobId, data }) => {
-      if (isProgress(data)) handlers.progress(jobId, data);
+      const batch = isRecord(data) && Array.isArray(data.batch) ? data.batch : [];
+      for (const item of batch) if (isProgress(item)) handlers.progress(jobId, item);
     });
     events.on("completed", ({ jobId }) => handlers.completed(jobId));
     events.on("failed", ({ jobId, failedReason }) => handlers.failed(jobId, failedReason));
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-    return new JobQueue(queue, events, [forQueue.raw, forEvents.raw]);
+    const opened = new JobQueue(queue, events, [forQueue.raw, forEvents.raw]);
+    try {
+      await Promise.race([
+        Promise.all([queue.waitUntilReady(), events.waitUntilReady()]),
+        failedEarly,
+      ]);
+    } catch (error) {
+      // A graceful close would wait for a connection that never comes.
+      opened.destroy();
+      throw error;
+    }
+    ready = true;
+    return opened;
   }
 
   /** Enqueued in the order given (the plan's longest first). */
-  async enqueue(runId: string, jobs: readonly { id: string; nodeids: string[] }[]): Promise<void> {
+  async enqueue(
+    runId: string,
+    jobs: readonly { id: string; nodeids: string[] }[],
+    settings: Pick<JobData, "timeout"> = {},
+  ): Promise<void> {
     await this.queue.addBulk(
       jobs.map((job) => ({
         name: runId,
-        data: { runId, nodeids: job.nodeids } satisfies JobData,
+        data: { runId, nodeids: job.nodeids, ...settings } satisfies JobData,
         opts: { jobId: job.id, removeOnComplete: true, removeOnFail: true },
       })),
     );
@@ -182,9 +230,43 @@ export class JobQueue {
     }
   }
 
-  async close(): Promise<void> {
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
-    await Promise.allSettled(this.raws.map(closeRaw));
+  /**
+   * The run ended early (-x, a Ctrl-C, an error): its jobs no agent took yet
+   * are taken out of the queue, so agents do not run tests nobody waits for.
+   * Best effort: a job being run stays until its agent finishes it.
+   */
+  async withdraw(jobIds: readonly string[]): Promise<void> {
+    await Promise.allSettled(jobIds.map((id) => this.queue.remove(id)));
+  }
+
+  /** Drops the connections at once (they never opened). */
+  private destroy(): void {
+    for (const raw of this.raws) {
+      try {
+        raw.destroy();
+      } catch {
+        // already closed
+      }
+    }
+    void Promise.allSettled([this.events.close(), this.queue.close()]);
+  }
+
+  /**
+   * Closes gracefully, but waits at most CLOSE_WAIT_MS: QueueEvents' close
+   * waits for its blocking read of the event stream to return (measured:
+   * ~130 ms at the end of every `--queue` run); after that the connections
+   * are dropped, which loses nothing once the run has ended.
+   */
+  async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([this.events.close(), this.queue.close()]),
+      new Promise((done) => {
+        timer = setTimeout(done, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.destroy();
   }
 }
 
@@ -199,7 +281,11 @@ export interface AgentJob {
 /** The agent's side: take jobs (`concurrency` at a time) and run them. */
 export interface JobConsumer {
   waitUntilReady(): Promise<unknown>;
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs. With `force`, the jobs being run are not waited for:
+   * their lock expires and another agent takes them (an agent told to stop).
+   */
+  close(force?: boolean): Promise<void>;
 }
 
 export function consumeJobs(
@@ -208,7 +294,12 @@ export function consumeJobs(
   concurrency: number,
   run: (job: AgentJob) => Promise<void>,
 ): JobConsumer {
-  const connection = connect(url);
+  // An agent's commands wait for Redis to come back (node-redis' offline
+  // queue) rather than fail at once: BullMQ's worker loop retries a failed
+  // command without a pause, and with every command failing at once that
+  // loop starved Node's event loop, signals included (an agent that ignored
+  // SIGTERM during an outage). close() drops the connection if need be.
+  const connection = connect(url, () => undefined, true);
   const worker = new Worker<JobData>(
     QUEUE_NAME,
     async (job: Job<JobData>) => {
@@ -217,7 +308,7 @@ export function consumeJobs(
         id: job.id ?? "",
         data: job.data,
         attempt,
-        report: (progress) => job.updateProgress({ ...progress, attempt }),
+        report: batchReports((batch) => job.updateProgress({ batch })).bind(null, attempt),
       });
     },
     {
@@ -229,22 +320,31 @@ export function consumeJobs(
     },
   );
   // A Redis that went away: BullMQ's worker reconnects and resumes taking
-  // jobs; the error is said on stderr, once per outage is enough for now.
-  worker.on("error", (error) => process.stderr.write(`kiln agent: queue: ${error.message}\n`));
+  // jobs. Said on stderr once per kind of error, not on every retry.
+  let said = "";
+  worker.on("error", (error) => {
+    if (error.message === said) return;
+    said = error.message;
+    process.stderr.write(`kiln agent: queue: ${error.message} (retrying)\n`);
+  });
+  connection.raw.on("ready", () => {
+    said = "";
+  });
   return {
     waitUntilReady: () => worker.waitUntilReady(),
-    close: async () => {
-      await worker.close().catch(() => undefined);
-      await closeRaw(connection.raw);
+    close: async (force = false) => {
+      // With Redis away BullMQ's close waits on a connection that may never
+      // come back: bounded, then the connection is dropped.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        worker.close(force).catch(() => undefined),
+        new Promise((done) => {
+          timer = setTimeout(done, CLOSE_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (connection.raw.isReady) await closeRaw(connection.raw);
+      else if (connection.raw.isOpen) connection.raw.destroy();
     },
   };
-}
-
-function isProgress(data: unknown): data is TestProgress {
-  return (
-    typeof data === "object" &&
-    data !== null &&
-    typeof (data as TestProgress).nodeid === "string" &&
-    typeof (data as TestProgress).attempt === "number"
-  );
 }

@@ -69,6 +69,24 @@ export class ResultLedger {
     return { crashed, requeue };
   }
 
+  /** This job's tests nobody reported yet (a completed job should have none). */
+  unreportedOf(jobId: string): string[] {
+    return (this.jobs.get(jobId)?.nodeids ?? []).filter((nodeid) => !this.reported.has(nodeid));
+  }
+
+  /** The jobs holding any of these tests (to withdraw them from the queue). */
+  jobIdsWith(nodeids: readonly string[]): string[] {
+    const wanted = new Set(nodeids);
+    return [...this.jobs.values()]
+      .filter((job) => job.nodeids.some((nodeid) => wanted.has(nodeid)))
+      .map((job) => job.id);
+  }
+
+  /** A job of this run (the queue's events carry every run's jobs). */
+  owns(jobId: string): boolean {
+    return this.jobs.has(jobId);
+  }
+
   attemptsOf(jobId: string): number {
     return this.attempts.get(jobId)?.size ?? 0;
   }

@@ -9,7 +9,7 @@ import type { DistMode } from "../scheduler/grouping.js";
 import { type ShardSpec, splitShards } from "../scheduler/shard.js";
 import { DEBUG, debug, traceReceived } from "./debug-trace.js";
 import { RunMachine } from "./run-machine.js";
-import type { RunSummary, Timer } from "./run-ports.js";
+import type { RunEngine, RunEngineFactory, RunSummary, Timer } from "./run-ports.js";
 import { readStackFile } from "./scratch-files.js";
 import { tryKill } from "./try-kill.js";
 import type { WorkerChannel, WorkerConnectionHandlers } from "./worker-server.js";
@@ -27,6 +27,8 @@ export interface RunOptions {
   events: RunEventSink;
   /** --shard I/N: answers the zygote's shard:items. */
   shard?: ShardSpec;
+  /** What runs the tests instead of the local run machine (`--queue`, `kiln agent`). */
+  engine?: RunEngineFactory;
 }
 
 function realTimer(ms: number, fire: () => void): Timer {
@@ -39,7 +41,7 @@ function realTimer(ms: number, fire: () => void): Timer {
 export class RunController {
   /** pytest's rootdir, known once collection finished. */
   rootdir: string | undefined;
-  private readonly machine: RunMachine;
+  private readonly machine: RunEngine;
   private readonly channels = new Map<number, WorkerChannel>();
   /** run:ready's node ids, for KILN_DEBUG's trace of what each worker is given. */
   private items: string[] = [];
@@ -50,13 +52,16 @@ export class RunController {
     private readonly zygote: ZygoteHandle,
     private readonly options: RunOptions,
   ) {
-    this.machine = new RunMachine(
-      {
-        workers: options.workers,
-        workersAuto: options.workersAuto,
-        dist: options.dist,
-        timeout: options.timeout,
-      },
+    const settings = {
+      workers: options.workers,
+      workersAuto: options.workersAuto,
+      dist: options.dist,
+      timeout: options.timeout,
+    };
+    const makeEngine: RunEngineFactory =
+      options.engine ?? ((runSettings, ports) => new RunMachine(runSettings, ports));
+    this.machine = makeEngine(
+      settings,
       {
         now: () => Date.now(),
         setTimer: realTimer,
@@ -77,6 +82,7 @@ export class RunController {
         warn: (line) => process.stderr.write(`kiln: ${line}\n`),
         events: options.events,
       },
+      { scratchDir: options.scratchDir },
     );
   }
 

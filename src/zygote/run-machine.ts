@@ -10,6 +10,7 @@
 
 import { OutcomeTally } from "../events/outcomes.js";
 import type { WorkerToSupervisor } from "../protocol/messages.js";
+import type { CollectedItem } from "../scheduler/grouping.js";
 import { planGroups } from "../scheduler/plan.js";
 import { WorkQueue } from "../scheduler/work-queue.js";
 import { chooseWorkerCount } from "../scheduler/worker-count.js";
@@ -42,6 +43,10 @@ export class RunMachine {
   /** --pdb/--trace: one worker owns the terminal; its durations include the user's typing. */
   private interactive = false;
   private barrenDeaths = 0;
+  /** Open-ended (settings.openEnded): more work may come until close(). */
+  private open = false;
+  /** Open-ended: workers told work:later, waiting for the next group. */
+  private readonly parked: WorkerState[] = [];
   private readonly summary: RunSummary = {
     durations: new Map(),
     outcomes: new OutcomeTally(),
@@ -84,6 +89,11 @@ export class RunMachine {
       return;
     }
     this.phaseNow = "running";
+    if (this.settings.openEnded) {
+      // An agent's run: its workers are started by the first job (feed).
+      this.open = true;
+      return;
+    }
     let workers = this.settings.workers;
     if (plan.serial !== undefined) {
       // The debugger prompts on the terminal: one worker at a time may own
@@ -117,6 +127,40 @@ export class RunMachine {
     const count = Math.min(Math.max(1, workers), groups.length);
     for (let i = 0; i < count; i++) this.spawnWorker();
     this.maybeFinish();
+  }
+
+  /**
+   * Open-ended: one more group to run (a job an agent took). A waiting
+   * worker takes it; else one is started if fewer than -n are alive (or
+   * when one ends, settleWorker). A worker with nothing to do is told
+   * work:later: it cannot simply wait holding its last test, since pytest
+   * finishes a test's teardown only once it knows the next item
+   * (runtestprotocol's nextitem) and the job's last report must reach the
+   * coordinator before the job completes; so it runs that test as its last
+   * and then waits. false when the run no longer takes work (stopping).
+   */
+  feed(items: readonly CollectedItem[]): boolean {
+    if (!this.open || this.phaseNow !== "running") return false;
+    this.queue.requeueFront(items);
+    while (this.queue.remaining > 0) {
+      const idle = this.parked.shift();
+      if (idle === undefined) break;
+      if (this.workers.has(idle) && idle.death === undefined) this.handOut(idle);
+    }
+    this.fillWorkers();
+    return true;
+  }
+
+  /** Open-ended: start workers for waiting groups, up to -n alive. */
+  private fillWorkers(): void {
+    while (
+      this.open &&
+      this.phaseNow === "running" &&
+      this.queue.remaining > 0 &&
+      this.workers.size < this.settings.workers
+    ) {
+      this.spawnWorker();
+    }
   }
 
   /** -x, --maxfail, Exit: schedule nothing more and let workers finish their test. */
@@ -161,6 +205,8 @@ export class RunMachine {
     this.phaseNow = "stopping";
     this.stopKind = kind;
     this.queue.stop();
+    this.open = false;
+    this.parked.length = 0;
     return true;
   }
 
@@ -286,7 +332,9 @@ export class RunMachine {
           returncode: message.returncode,
           ...(message.interrupt === undefined ? {} : { interrupt: message.interrupt }),
         });
-        this.stop();
+        // An agent serves many runs: the coordinator ends its own (the
+        // message reaches it); the agent goes on.
+        if (!this.open) this.stop();
         break;
       case "imports:recorded":
         this.ports.events.emit({
@@ -320,6 +368,14 @@ export class RunMachine {
   private handOut(worker: WorkerState): void {
     const group = this.queue.next();
     if (group === undefined) {
+      if (this.open && this.phaseNow === "running") {
+        // An agent's worker finishes its group (as its last: pytest's
+        // nextitem None) and waits for the next job, instead of ending and
+        // a new worker being forked for it.
+        this.parked.push(worker);
+        this.ports.toWorker(worker.id, { type: "work:later" });
+        return;
+      }
       this.ports.toWorker(worker.id, { type: "work:none" });
       return;
     }
@@ -404,6 +460,7 @@ export class RunMachine {
       } else {
         if (unfinished.length > 0) this.queue.requeueFront(unfinished);
         if (unfinished.length > 0 || (!clean && this.queue.remaining > 0)) this.spawnWorker();
+        this.fillWorkers();
       }
     }
     this.maybeFinish();
@@ -485,7 +542,7 @@ export class RunMachine {
     // collection finishes once it is.
     if (!this.summary.running || this.phaseNow === "finished") return;
     if (this.workers.size > 0) return;
-    if (this.phaseNow === "running" && this.queue.remaining > 0) return;
+    if (this.phaseNow === "running" && (this.queue.remaining > 0 || this.open)) return;
     this.phaseNow = "finished";
     this.interruptTimer?.cancel();
     this.ports.toZygote({ type: "run:finish" });

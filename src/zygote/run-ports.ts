@@ -2,8 +2,14 @@
 // told: its ports, its settings, the plan run:ready gives it, its summary.
 import type { OutcomeTally } from "../events/outcomes.js";
 import type { RunEventSink } from "../events/run-events.js";
-import type { RunOrder, SupervisorToWorker, SupervisorToZygote } from "../protocol/messages.js";
+import type {
+  RunOrder,
+  SupervisorToWorker,
+  SupervisorToZygote,
+  WorkerToSupervisor,
+} from "../protocol/messages.js";
 import type { DistMode } from "../scheduler/grouping.js";
+import type { WorkerDeath } from "./crash-message.js";
 
 /** A worker that outlives its own faulthandler deadline by this much is SIGKILLed. */
 export const TIMEOUT_GRACE_MS = 5_000;
@@ -40,6 +46,12 @@ export interface RunSettings {
   dist: DistMode;
   /** Per-test timeout in seconds, or null. */
   timeout: number | null;
+  /**
+   * `kiln agent` (queue/agent-run.ts): the run starts with no work; groups
+   * arrive with the queue's jobs (RunMachine.feed), idle workers wait for
+   * them, and the run lasts until close().
+   */
+  openEnded?: boolean;
 }
 
 /** What run:ready says, with the durations recorded for the project. */
@@ -73,3 +85,31 @@ export type RunPhase = "collecting" | "running" | "stopping" | "finished";
 
 /** Why the run stops: a wind-down (-x, Exit), an interrupt (Ctrl-C), a kill. */
 export type StopKind = "wind-down" | "interrupt" | "kill";
+
+/**
+ * What drives one run for the run controller (run-controller.ts): the local
+ * run machine (run-machine.ts) by default; `kiln test --queue`'s coordinator
+ * (queue/coordinator-run.ts), whose tests run on remote agents, or an
+ * agent's open-ended machine (queue/agent-run.ts) otherwise. The worker
+ * calls come from the zygote's forked workers, which only a local run has.
+ */
+export interface RunEngine {
+  readonly result: RunSummary;
+  start(plan: RunPlan): void;
+  stop(): void;
+  interrupt(): void;
+  kill(): void;
+  workerSpawned(workerId: number, pid: number): void;
+  workerExited(death: WorkerDeath): void;
+  workerConnected(workerId: number, pid: number | null): void;
+  workerCorrupted(workerId: number, problem: string): void;
+  workerClosed(workerId: number): void;
+  workerMessage(workerId: number, message: WorkerToSupervisor, body: Uint8Array): void;
+}
+
+/** Makes the engine of a run, given the run's settings, the controller's ports, its scratch dir. */
+export type RunEngineFactory = (
+  settings: RunSettings,
+  ports: RunPorts,
+  run: { scratchDir: string },
+) => RunEngine;

@@ -15,6 +15,7 @@ import type { IsolationLimits, IsolationProfile } from "../sandbox/profiles.js";
 import type { DistMode } from "../scheduler/grouping.js";
 import type { ShardSpec } from "../scheduler/shard.js";
 import { RunController } from "./run-controller.js";
+import type { RunEngineFactory } from "./run-ports.js";
 import { createScratchDir } from "./scratch-dir.js";
 import { tryKill } from "./try-kill.js";
 import { WorkerServer } from "./worker-server.js";
@@ -56,6 +57,8 @@ export interface TestRunRequest {
   output?: TestOutput;
   /** The project's daemon (daemon/find-daemon.ts); absent with --no-daemon. */
   daemon?: DaemonLookup;
+  /** What runs the tests instead of local workers (`--queue`, `kiln agent`). */
+  engine?: RunEngineFactory;
   /**
    * Whose stdin, stdout and stderr the daemon's fork takes (default: this
    * process's). `kiln watch`'s stand-in (daemon/stdio-stand-in.ts), whose
@@ -256,6 +259,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       loadDurations: request.loadDurations,
       events: request.events,
       ...(request.shard === undefined ? {} : { shard: request.shard }),
+      ...(request.engine === undefined ? {} : { engine: request.engine }),
     });
     controller = run;
     zygote.onMessage((message) => run.onZygoteMessage(message));

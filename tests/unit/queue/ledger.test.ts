@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ResultLedger } from "../../../src/queue/ledger.js";
 import { planJobs } from "../../../src/queue/plan.js";
+import { readAgentReport } from "../../../src/queue/wire.js";
 
 describe("planJobs", () => {
   it("makes one job per --dist group, longest first by recorded durations", () => {
@@ -58,5 +59,35 @@ describe("ResultLedger", () => {
     // A late report of the crashed test (its dead attempt's) is a duplicate.
     expect(ledger.accept("r-0", 3, "a::2")).toBe("duplicate");
     expect(() => ledger.add({ id: "r-1", indices: [], nodeids: [] })).toThrow(/bug in kiln/);
+  });
+});
+
+describe("the ledger's questions for the coordinator (queue/coordinator-run.ts)", () => {
+  it("owns only its run's jobs, lists a job's unreported tests and the jobs holding tests", () => {
+    const jobs = planJobs("r", ["a.py::1", "a.py::2", "b.py::1"], "module", new Map());
+    const ledger = new ResultLedger(jobs);
+    expect(ledger.owns("r-0")).toBe(true);
+    expect(ledger.owns("other-0")).toBe(false);
+    const [first] = jobs;
+    ledger.accept(first?.id ?? "", 1, first?.nodeids[0] ?? "");
+    expect(ledger.unreportedOf(first?.id ?? "")).toEqual(first?.nodeids.slice(1));
+    expect(ledger.jobIdsWith(["b.py::1"])).toEqual(
+      jobs.filter((job) => job.nodeids.includes("b.py::1")).map((job) => job.id),
+    );
+  });
+});
+
+describe("an agent's report as the coordinator reads it (queue/wire.ts)", () => {
+  it("takes what kiln agent sends and refuses anything else, saying what is wrong", () => {
+    const report = {
+      kind: "crashed",
+      agent: "host:1",
+      when: "call",
+      message: "worker died",
+      duration: 0.5,
+    };
+    expect(readAgentReport(report)).toEqual(report);
+    expect(typeof readAgentReport({ ...report, when: "later" })).toBe("string");
+    expect(typeof readAgentReport({ kind: "finished", agent: "x" })).toBe("string");
   });
 });

@@ -593,3 +593,62 @@ describe("workers in a PID namespace (--isolate hermetic, strict)", () => {
     expect(world.kills).toEqual([[pid(1), "SIGINT"]]);
   });
 });
+
+describe("an open-ended run (kiln agent, queue/agent-run.ts)", () => {
+  it("starts no worker until a group is fed, runs each fed group, and lasts until stopped", () => {
+    const { world, machine, up, want, finish, exit, start } = setup({
+      workers: 1,
+      dist: "module",
+      openEnded: true,
+    });
+    const names = [...items(2, "test_a.py"), ...items(1, "test_b.py")];
+    start(plan(names));
+    expect(world.spawned()).toEqual([]);
+    expect(machine.phase).toBe("running");
+    expect(world.finishes()).toBe(0);
+    // A job's group: a worker is started with it.
+    expect(machine.feed([{ index: 2, nodeid: names[2] as string }])).toBe(true);
+    expect(world.spawned()).toEqual([1]);
+    up(1);
+    for (const nodeid of want(1)) finish(1, nodeid);
+    // Nothing more yet: the worker is told to finish its last test as its
+    // last (pytest's nextitem None) and wait; the run goes on.
+    expect(want(1)).toEqual([]);
+    expect(world.lastTo(1)).toEqual({ type: "work:later" });
+    expect(world.finishes()).toBe(0);
+    // The next job goes to the waiting worker: no new fork.
+    machine.feed([0, 1].map((index) => ({ index, nodeid: names[index] as string })));
+    expect(world.spawned()).toEqual([1]);
+    expect(world.lastTo(1)).toEqual({ type: "work", indices: [0, 1] });
+    // A worker's pytest.exit() reaches the zygote's port but does not end an agent's run.
+    machine.workerMessage(1, { type: "run:exit", reason: "bye", returncode: 3 }, Buffer.alloc(0));
+    expect(world.zygote.filter((m) => m.type === "run:exit")).toHaveLength(1);
+    expect(machine.phase).toBe("running");
+    machine.interrupt();
+    exit(1, 0);
+    expect(world.finishes()).toBe(1);
+    expect(machine.feed([{ index: 0, nodeid: names[0] as string }])).toBe(false);
+  });
+
+  it("a group fed while a worker is busy goes to that worker when it asks, up to -n workers", () => {
+    const { world, machine, up, want, start } = setup({ workers: 2, openEnded: true });
+    const names = items(3);
+    start(plan(names));
+    machine.feed([{ index: 0, nodeid: names[0] as string }]);
+    machine.feed([{ index: 1, nodeid: names[1] as string }]);
+    expect(world.spawned()).toEqual([1, 2]);
+    machine.feed([{ index: 2, nodeid: names[2] as string }]);
+    expect(world.spawned()).toEqual([1, 2]);
+    up(1);
+    want(1);
+    expect(want(1)).toEqual([names[2]]);
+    // A worker that ends while waiting is not handed work.
+    up(2);
+    want(2);
+    expect(want(2)).toEqual([]);
+    machine.workerExited({ workerId: 2, pid: 1002, exitCode: 0, signal: null });
+    machine.workerClosed(2);
+    machine.feed([{ index: 0, nodeid: names[0] as string }]);
+    expect(world.spawned()).toEqual([1, 2, 3]);
+  });
+});

@@ -1,0 +1,320 @@
+// `kiln agent --queue redis://…`: the agent's run engine. The agent's zygote
+// imports and collects the project once, like a local run; then the run
+// stays open (RunMachine's open-ended mode): each job taken from the queue
+// is one group of that collection, handed to the agent's forked workers,
+// and each test's report goes back to the coordinator as the job's progress
+// (wire.ts) instead of into this zygote's hooks. A worker that dies is
+// handled by the run machine as locally (the test reported crashed, the
+// rest of the group in a fresh worker), so a segfault or a --timeout kill
+// reads the same as in a local run.
+//
+// A job whose tests this agent did not collect (another commit, other
+// pytest arguments) is refused, and the coordinator fails the run saying
+// why: running "the same" test names from different code is never silent.
+import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import type { ReportMeta } from "../protocol/messages.js";
+import { RunMachine } from "../zygote/run-machine.js";
+import type { RunEngine, RunEngineFactory, RunPlan, RunPorts } from "../zygote/run-ports.js";
+import {
+  type AgentJob,
+  consumeJobs,
+  type JobConsumer,
+  type QueueTimings,
+  REFUSAL_PREFIX,
+} from "./bull.js";
+import type { AgentReport } from "./wire.js";
+
+export interface AgentOptions {
+  url: string;
+  timings: QueueTimings;
+  /** This agent's --timeout (seconds, null: none); a run with another is refused. */
+  timeout: number | null;
+  /** host:pid, in the coordinator's record. */
+  name: string;
+  cwd: string;
+  /** The agent's own lines (ready, each job taken). */
+  log(line: string): void;
+}
+
+interface ActiveJob {
+  job: AgentJob;
+  remaining: Set<string>;
+  /** The job's reports, sent in order; the job completes after the last. */
+  sent: Promise<void>;
+  done(): void;
+}
+
+const SPILL_NAME = /^body-\d+-\d+\.bin$/;
+
+/**
+ * A worker's spilled report body (report_sender.py _spill), read and removed,
+ * with the zygote's rules (replay.py read_spilled_body): only a regular file
+ * directly in the run's scratch dir, named as a worker names it.
+ */
+function readSpilledBody(path: string, scratchDir: string): Buffer {
+  if (dirname(resolve(path)) !== resolve(scratchDir) || !SPILL_NAME.test(basename(path))) {
+    throw new Error(`refused a report body file outside the run's scratch dir: ${path}`);
+  }
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error(`report body ${path} is not a regular file`);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+    unlinkSync(path);
+  }
+}
+
+function describeTimeout(timeout: number | null | undefined): string {
+  return timeout === null || timeout === undefined ? "none" : `${timeout}`;
+}
+
+export class QueueAgent implements RunEngine {
+  private machine: RunMachine | undefined;
+  private consumer: JobConsumer | undefined;
+  private scratchDir = "";
+  private index = new Map<string, number>();
+  private itemCount = 0;
+  /** Per node id, the jobs running it (normally one). */
+  private readonly active = new Map<string, ActiveJob[]>();
+  /** The last job a report went to: a worker's pytest.exit() is said there. */
+  private lastJob: ActiveJob | undefined;
+  /** The reports' metadata, from the run event that precedes each replay. */
+  private readonly metas = new Map<string, ReportMeta[]>();
+  private stopping = false;
+  /** -n: the worker count, which is also how many jobs the agent runs at once. */
+  private workers = 1;
+
+  constructor(private readonly options: AgentOptions) {}
+
+  readonly engine: RunEngineFactory = (settings, ports, run) => {
+    this.scratchDir = run.scratchDir;
+    this.workers = settings.workers;
+    this.machine = new RunMachine(
+      { ...settings, workersAuto: false, openEnded: true },
+      this.wrapPorts(ports),
+    );
+    return this;
+  };
+
+  private get run(): RunMachine {
+    if (this.machine === undefined) throw new Error("this is a bug in kiln: agent not bound");
+    return this.machine;
+  }
+
+  /** The machine's ports, with the tests' reports going to the queue instead of the zygote. */
+  private wrapPorts(ports: RunPorts): RunPorts {
+    return {
+      ...ports,
+      events: {
+        emit: (event) => {
+          if (event.event === "test:finished") this.metas.set(event.nodeid, event.reports);
+          ports.events.emit(event);
+        },
+      },
+      toZygote: (message, body) => {
+        const agent = this.options.name;
+        switch (message.type) {
+          case "test:finished": {
+            const reports = this.metas.get(message.nodeid) ?? [];
+            this.metas.delete(message.nodeid);
+            let bytes: Buffer = Buffer.from(body ?? new Uint8Array());
+            if (message.bodyFile !== undefined) {
+              try {
+                bytes = readSpilledBody(message.bodyFile, this.scratchDir);
+              } catch (error) {
+                this.report(message.nodeid, {
+                  kind: "crashed",
+                  agent,
+                  when: "call",
+                  message: `kiln agent ${agent} could not read this test's report: ${String(error)}`,
+                  duration: 0,
+                });
+                return;
+              }
+            }
+            this.report(message.nodeid, {
+              kind: "finished",
+              agent,
+              location: message.location,
+              reports,
+              format: message.format,
+              ...(message.unfinished === undefined ? {} : { unfinished: message.unfinished }),
+              body: bytes.toString("base64"),
+            });
+            return;
+          }
+          case "test:crashed":
+            this.report(message.nodeid, {
+              kind: "crashed",
+              agent,
+              when: message.when,
+              message: message.message,
+              duration: message.duration,
+            });
+            return;
+          case "run:exit": {
+            const last = this.lastJob;
+            const exit: AgentReport = {
+              kind: "exit",
+              agent,
+              reason: message.reason,
+              returncode: message.returncode,
+              ...(message.interrupt === undefined ? {} : { interrupt: message.interrupt }),
+            };
+            if (last)
+              last.sent = last.sent.then(() => last.job.report({ nodeid: "", report: exit }));
+            return;
+          }
+          default:
+            ports.toZygote(message, body);
+        }
+      },
+    };
+  }
+
+  /** One test's report, to the job running it, in order; the job completes after its last. */
+  private report(nodeid: string, report: AgentReport): void {
+    const jobs = this.active.get(nodeid);
+    const entry = jobs?.shift();
+    if (jobs !== undefined && jobs.length === 0) this.active.delete(nodeid);
+    // A late teardown re-report after a stop (run-machine.ts lateTeardown).
+    if (entry === undefined || !entry.remaining.delete(nodeid)) return;
+    // Stopping: the queue's connection is closing. The job stays unfinished
+    // and is re-taken once its lock expires; what this attempt reported
+    // already is not reported twice (the coordinator's ledger).
+    if (this.stopping) return;
+    this.lastJob = entry;
+    // Sent at once (bull.ts batches and keeps the order); the job completes
+    // once every report of it is written.
+    const sent = entry.job
+      .report({ nodeid, report })
+      .catch((error: unknown) =>
+        this.options.log(`kiln agent: could not report ${nodeid}: ${String(error)}`),
+      );
+    entry.sent = Promise.all([entry.sent, sent]).then(() => undefined);
+    if (entry.remaining.size === 0) void entry.sent.then(entry.done);
+  }
+
+  start(plan: RunPlan): void {
+    this.itemCount = plan.items.length;
+    for (const [position, nodeid] of plan.items.entries()) this.index.set(nodeid, position);
+    this.run.start(plan);
+    if (this.stopping) return;
+    const { url, timings } = this.options;
+    // As many jobs at a time as workers, no more. Taking one job ahead per
+    // worker (so a worker goes on to it instead of a new fork) was measured
+    // faster, but a test that kills its agent takes every job the agent
+    // holds with it, and each such death counts against that job's bound of
+    // stalls (bull.ts maxStalls): an innocent job held ahead by two agents a
+    // killer test took down was reported crashed (found by
+    // queue-agent-faults.test.ts).
+    this.consumer = consumeJobs(url, timings, this.workers, (job) => this.take(job));
+    this.consumer.waitUntilReady().then(
+      () =>
+        this.options.log(
+          `kiln agent: ready: ${plan.items.length} tests collected in ${this.options.cwd}; ` +
+            `taking jobs from ${url} with ${this.workers} workers`,
+        ),
+      (error: unknown) => this.options.log(`kiln agent: queue: ${String(error)}`),
+    );
+  }
+
+  private take(job: AgentJob): Promise<void> {
+    this.options.log(`kiln agent: took ${job.id} ${job.attempt}`);
+    const wanted = job.data.timeout ?? null;
+    if (wanted !== this.options.timeout) {
+      throw new Error(
+        `${REFUSAL_PREFIX}the run's --timeout is ${describeTimeout(wanted)}, but kiln agent ` +
+          `${this.options.name} was started with --timeout ${describeTimeout(this.options.timeout)}; ` +
+          "start the agents with the run's --timeout",
+      );
+    }
+    const missing = job.data.nodeids.filter((nodeid) => !this.index.has(nodeid));
+    if (missing.length > 0) {
+      const shown = missing.slice(0, 3).join(", ");
+      throw new Error(
+        `${REFUSAL_PREFIX}${missing.length} of its ${job.data.nodeids.length} tests (${shown}` +
+          `${missing.length > 3 ? ", ..." : ""}) are not among the ${this.itemCount} tests ` +
+          `kiln agent ${this.options.name} collected in ${this.options.cwd}; run the agents ` +
+          "on a checkout of the coordinator's commit, with the same pytest arguments",
+      );
+    }
+    return new Promise<void>((done) => {
+      const entry: ActiveJob = {
+        job,
+        remaining: new Set(job.data.nodeids),
+        sent: Promise.resolve(),
+        done,
+      };
+      for (const nodeid of job.data.nodeids) {
+        const jobs = this.active.get(nodeid) ?? [];
+        jobs.push(entry);
+        this.active.set(nodeid, jobs);
+      }
+      if (entry.remaining.size === 0) return done();
+      const items = job.data.nodeids.map((nodeid) => ({
+        nodeid,
+        index: this.index.get(nodeid) ?? -1,
+      }));
+      // false: this agent is stopping. The job stays unfinished; once its
+      // lock expires another agent takes it.
+      this.run.feed(items);
+    });
+  }
+
+  /** Stops taking jobs; the jobs being run are left to expire and be re-taken. */
+  private stopTaking(): void {
+    this.stopping = true;
+    void this.consumer?.close(true);
+  }
+
+  /** Resolves once the queue's connection is closed (the process can exit). */
+  close(): Promise<void> {
+    this.stopping = true;
+    return this.consumer?.close(true) ?? Promise.resolve();
+  }
+
+  get result() {
+    return this.run.result;
+  }
+
+  stop(): void {
+    this.run.stop();
+  }
+
+  interrupt(): void {
+    this.stopTaking();
+    this.run.interrupt();
+  }
+
+  kill(): void {
+    this.stopTaking();
+    this.run.kill();
+  }
+
+  workerSpawned(workerId: number, pid: number): void {
+    this.run.workerSpawned(workerId, pid);
+  }
+
+  workerExited(death: Parameters<RunEngine["workerExited"]>[0]): void {
+    this.run.workerExited(death);
+  }
+
+  workerConnected(workerId: number, pid: number | null): void {
+    this.run.workerConnected(workerId, pid);
+  }
+
+  workerCorrupted(workerId: number, problem: string): void {
+    this.run.workerCorrupted(workerId, problem);
+  }
+
+  workerClosed(workerId: number): void {
+    this.run.workerClosed(workerId);
+  }
+
+  workerMessage(...args: Parameters<RunEngine["workerMessage"]>): void {
+    this.run.workerMessage(...args);
+  }
+}

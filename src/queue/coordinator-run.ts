@@ -1,0 +1,418 @@
+// `kiln test --queue redis://…`: the coordinator's run engine. The zygote
+// collects as in a local run; at run:ready the groups (--dist) become
+// BullMQ jobs, longest first (plan.ts), and `kiln agent` processes run them.
+// Each test's report comes back as job progress and is replayed into this
+// zygote's pytest hooks exactly as a local worker's report would be
+// (run-machine.ts testFinished): one terminal output, one run record, the
+// same JUnit/HTML and exit code as a local run. The ledger (ledger.ts) keeps
+// each test reported once whatever the queue re-runs.
+//
+// Never a hang, never a silent partial result: no agent within the wait, a
+// refusal, Redis going away, or every agent leaving ends the session with
+// pytest's Exit (run:exit, as pytest.exit() would), naming what was not run.
+import { OutcomeTally } from "../events/outcomes.js";
+import { ExitCode } from "../protocol/exit-codes.js";
+import { DEBUG, debug } from "../zygote/debug-trace.js";
+import { RunMachine } from "../zygote/run-machine.js";
+import type {
+  RunEngine,
+  RunEngineFactory,
+  RunPlan,
+  RunPorts,
+  RunSettings,
+  RunSummary,
+} from "../zygote/run-ports.js";
+import type { JobQueue, TestProgress } from "./bull.js";
+import { ResultLedger } from "./ledger.js";
+import { planJobs } from "./plan.js";
+import { REFUSAL_PREFIX } from "./queue-url.js";
+import { replayReport } from "./replay.js";
+import { type AgentReport, readAgentReport } from "./wire.js";
+
+export interface CoordinatorOptions {
+  url: string;
+  runId: string;
+  /** How long to wait for an agent (at the start, and after every agent left). */
+  agentWaitMs: number;
+  /** --fallback-local: with no agent, run the tests here instead. */
+  fallbackLocal: boolean;
+}
+
+type Phase = "collecting" | "running" | "local" | "finished";
+
+/** How many node ids a message lists before "and N more". */
+const LISTED = 5;
+
+function listTests(nodeids: readonly string[]): string {
+  const shown = nodeids.slice(0, LISTED).join(", ");
+  return nodeids.length > LISTED ? `${shown} and ${nodeids.length - LISTED} more` : shown;
+}
+
+export class QueueCoordinator implements RunEngine {
+  private ports: RunPorts | undefined;
+  private settings: RunSettings | undefined;
+  private queue: JobQueue | undefined;
+  private ledger: ResultLedger | undefined;
+  private local: RunMachine | undefined;
+  private phase: Phase = "collecting";
+  /** A connection lost before the run started, said at start. */
+  private lostEarly: string | undefined;
+  private readonly summary: RunSummary = {
+    durations: new Map(),
+    outcomes: new OutcomeTally(),
+    running: false,
+  };
+  /** Each agent's number in the run record (as a local worker's kwN). */
+  private readonly agentIds = new Map<string, number>();
+  private lastHeard = Date.now();
+  private watch: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** The queue's connection, made while the zygote collects. */
+  private connected: Promise<JobQueue> = Promise.reject(
+    new Error("this is a bug in kiln: the queue coordinator was not bound to a run"),
+  );
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.connected.catch(() => undefined);
+  }
+
+  /**
+   * The run controller's factory (run-controller.ts RunOptions.engine),
+   * called once the zygote was told to run pytest. Loading BullMQ and
+   * connecting start here, while the zygote collects: loading it blocks
+   * Node's event loop for ~100 ms, and done earlier it delayed the zygote's
+   * handshake by as much (measured with KILN_DEBUG=1: hello 357 ms after
+   * start against 173 ms locally). An unreachable Redis is said when
+   * collection is done (or the tests run here with --fallback-local).
+   */
+  readonly engine: RunEngineFactory = (settings, ports) => {
+    this.settings = settings;
+    this.ports = ports;
+    this.connected = import("./bull.js").then(({ JobQueue }) =>
+      JobQueue.open(this.options.url, {
+        progress: (jobId, progress) => this.onProgress(jobId, progress),
+        completed: (jobId) => this.onCompleted(jobId),
+        failed: (jobId, reason) => this.onFailed(jobId, reason),
+        connectionLost: (message) => this.onConnectionLost(message),
+      }),
+    );
+    this.connected.then(
+      (queue) => {
+        this.queue = queue;
+      },
+      () => undefined,
+    );
+    return this;
+  };
+
+  get result(): RunSummary {
+    return this.local?.result ?? this.summary;
+  }
+
+  /** Resolves once the queue's connections are closed (the process can exit). */
+  close(): Promise<void> {
+    this.stopWatch();
+    this.closing ??= this.connected.then(
+      // Nothing is pending once the run ended (withdraw was awaited): a
+      // short grace, then the connections go.
+      (queue) => queue.close(20),
+      () => undefined,
+    );
+    return this.closing;
+  }
+
+  private get bound(): { ports: RunPorts; settings: RunSettings } {
+    if (this.ports === undefined || this.settings === undefined) {
+      throw new Error("this is a bug in kiln: the queue coordinator was not bound to a run");
+    }
+    return { ports: this.ports, settings: this.settings };
+  }
+
+  start(plan: RunPlan): void {
+    this.summary.running = true;
+    if (this.phase === "finished") {
+      this.bound.ports.toZygote({ type: "run:finish" });
+      return;
+    }
+    this.begin(plan).catch((error: unknown) =>
+      this.fail(`the queue at ${this.options.url} failed: ${String(error)}`),
+    );
+  }
+
+  private async begin(plan: RunPlan): Promise<void> {
+    const { ports, settings } = this.bound;
+    const { url, runId, agentWaitMs } = this.options;
+    if (this.lostEarly !== undefined) {
+      this.fail(this.lostEarly);
+      return;
+    }
+    const jobs = planJobs(runId, plan.items, settings.dist, plan.durations);
+    if (jobs.length === 0) {
+      this.finish();
+      return;
+    }
+    const runHere = (why: string) => {
+      ports.warn(`${why}; running the tests here (--fallback-local)`);
+      this.phase = "local";
+      void this.close();
+      this.local = new RunMachine(settings, ports);
+      this.local.start(plan);
+    };
+    let queue: JobQueue;
+    try {
+      queue = await this.connected;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (this.options.fallbackLocal) runHere(message);
+      else this.fail(`${message}; pass --fallback-local to run the tests here`);
+      return;
+    }
+    const found = await queue.waitForAgent(agentWaitMs);
+    if (this.phase !== "collecting") return;
+    const seconds = (agentWaitMs / 1000).toFixed(1);
+    if (!found) {
+      if (this.options.fallbackLocal) {
+        runHere(`no kiln agent is connected to the queue at ${url} after ${seconds}s`);
+        return;
+      }
+      return this.fail(
+        `no kiln agent is connected to the queue at ${url} after ${seconds}s, so none of the ` +
+          `${plan.items.length} tests ran: start \`kiln agent --queue ${url}\` on a machine with ` +
+          "a checkout of this commit, or pass --fallback-local to run the tests here",
+      );
+    }
+    this.ledger = new ResultLedger(jobs);
+    this.phase = "running";
+    this.lastHeard = Date.now();
+    if (DEBUG) debug(`queue: ${jobs.length} jobs for run ${runId}`);
+    await queue.enqueue(runId, jobs, { timeout: settings.timeout });
+    if (DEBUG) debug("queue: enqueued");
+    this.startWatch();
+  }
+
+  // -- the queue's events -------------------------------------------------------
+
+  private onProgress(jobId: string, progress: TestProgress): void {
+    const ledger = this.ledger;
+    if (this.phase !== "running" || ledger === undefined || !ledger.owns(jobId)) return;
+    this.lastHeard = Date.now();
+    const report = readAgentReport(progress.report);
+    if (typeof report === "string") {
+      this.bound.ports.warn(
+        `dropped a report for ${progress.nodeid} that is not what kiln agent sends: ${report}`,
+      );
+      return;
+    }
+    if (report.kind === "exit") {
+      // A test called pytest.exit() (or the debugger's `q`): the session
+      // ends as a local one does, with the test's own reason and status.
+      this.bound.ports.toZygote({
+        type: "run:exit",
+        reason: report.reason,
+        returncode: report.returncode,
+        ...(report.interrupt === undefined ? {} : { interrupt: report.interrupt }),
+      });
+      this.finish();
+      return;
+    }
+    if (ledger.accept(jobId, progress.attempt, progress.nodeid) !== "first") return;
+    this.deliver(progress.nodeid, report);
+    if (ledger.done) this.finish();
+  }
+
+  private onCompleted(jobId: string): void {
+    const ledger = this.ledger;
+    if (this.phase !== "running" || ledger === undefined || !ledger.owns(jobId)) return;
+    // An agent reports each test before it completes the job (agent-run.ts).
+    for (const nodeid of ledger.unreportedOf(jobId)) {
+      ledger.accept(jobId, 0, nodeid);
+      this.crash(nodeid, `the agent completed job ${jobId} without reporting this test`);
+    }
+    if (ledger.done) this.finish();
+  }
+
+  private onFailed(jobId: string, reason: string): void {
+    const ledger = this.ledger;
+    if (this.phase !== "running" || ledger === undefined || !ledger.owns(jobId)) return;
+    if (reason.startsWith(REFUSAL_PREFIX)) {
+      this.fail(reason);
+      return;
+    }
+    // Which test killed the agents is known for sure only in a job of one
+    // test: the report of the test before it may have died with the agent
+    // before it reached Redis (found by queue-agent-faults.test.ts, where
+    // the passing test before the killer was blamed). A longer job's
+    // unreported tests are split into jobs of one test each, every one with
+    // its own bound; the killer then ends its own job and fails alone.
+    const unreported = ledger.unreportedOf(jobId);
+    if (unreported.length > 1) {
+      const singles = unreported.map((nodeid, k) => ({
+        id: `${jobId}-t${k}`,
+        indices: [],
+        nodeids: [nodeid],
+      }));
+      for (const single of singles) ledger.add(single);
+      this.queue
+        ?.enqueue(this.options.runId, singles, { timeout: this.bound.settings.timeout })
+        .catch((error: unknown) => this.fail(`could not requeue ${jobId}'s tests: ${error}`));
+      return;
+    }
+    const { crashed } = ledger.exhausted(jobId);
+    if (crashed !== undefined) {
+      // How many attempts ran is the agents' BullMQ setting (bull.ts maxStalls).
+      this.crash(
+        crashed,
+        `the kiln agent running this test died on every attempt of job ${jobId} (${reason}); ` +
+          "like a test that crashes its worker in a local run, it fails",
+      );
+    }
+    if (ledger.done) this.finish();
+  }
+
+  private onConnectionLost(message: string): void {
+    if (this.phase === "collecting") {
+      this.lostEarly = message;
+      return;
+    }
+    if (this.phase !== "running") return;
+    const missing = this.ledger?.unreported() ?? [];
+    this.fail(
+      `${message}; ${missing.length} tests were not reported (${listTests(missing)}), so this ` +
+        "run is incomplete: check the Redis server and run again",
+    );
+  }
+
+  // -- replaying into the zygote ------------------------------------------------
+
+  private agentId(agent: string): number {
+    let id = this.agentIds.get(agent);
+    if (id === undefined) {
+      id = this.agentIds.size + 1;
+      this.agentIds.set(agent, id);
+    }
+    return id;
+  }
+
+  /** As run-machine.ts testFinished / failTest do for a local worker's test. */
+  private deliver(nodeid: string, report: Exclude<AgentReport, { kind: "exit" }>): void {
+    replayReport(this.bound.ports, this.summary, this.agentId(report.agent), nodeid, report);
+  }
+
+  private crash(nodeid: string, why: string): void {
+    this.deliver(nodeid, { kind: "crashed", agent: "", when: "call", message: why, duration: 0 });
+  }
+
+  // -- the end --------------------------------------------------------------
+
+  /** Ends the session with pytest's Exit: the reason printed, INTERNAL_ERROR its status. */
+  private fail(message: string): void {
+    if (this.phase === "finished" || this.phase === "local") return;
+    const { ports } = this.bound;
+    ports.warn(`error: ${message}`);
+    ports.toZygote({ type: "run:exit", reason: message, returncode: ExitCode.INTERNAL_ERROR });
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.phase === "finished" || this.phase === "local") return;
+    if (DEBUG) debug("queue: run finished");
+    this.phase = "finished";
+    const pending = this.ledger?.unreported() ?? [];
+    const queue = this.queue;
+    const withdrawn =
+      pending.length > 0 && queue !== undefined
+        ? queue.withdraw(this.ledger?.jobIdsWith(pending) ?? [])
+        : Promise.resolve();
+    this.bound.ports.toZygote({ type: "run:finish" });
+    void withdrawn.finally(() => this.close());
+  }
+
+  private startWatch(): void {
+    // Every agent gone (killed, its machine lost) and none back within the
+    // wait: the jobs would sit in Redis for ever. Said, not waited on.
+    this.watch = setInterval(() => {
+      if (this.phase !== "running" || Date.now() - this.lastHeard < this.options.agentWaitMs) {
+        return;
+      }
+      void this.queue
+        ?.agentCount()
+        .then((count) => {
+          if (count > 0) {
+            this.lastHeard = Date.now();
+            return;
+          }
+          const missing = this.ledger?.unreported() ?? [];
+          this.fail(
+            `every kiln agent left the queue at ${this.options.url} (none connected for ` +
+              `${(this.options.agentWaitMs / 1000).toFixed(1)}s) with ${missing.length} tests not ` +
+              `reported (${listTests(missing)}); start \`kiln agent --queue ${this.options.url}\``,
+          );
+        })
+        .catch(() => undefined);
+    }, 500);
+    this.watch.unref();
+  }
+
+  private stopWatch(): void {
+    if (this.watch !== undefined) clearInterval(this.watch);
+    this.watch = undefined;
+  }
+
+  // -- the run controller's other calls -----------------------------------------
+
+  /** -x, --maxfail, a stop from pytest: nothing more is waited for. */
+  stop(): void {
+    if (this.local) {
+      this.local.stop();
+      return;
+    }
+    this.finish();
+  }
+
+  interrupt(): void {
+    if (this.local) {
+      this.local.interrupt();
+      return;
+    }
+    this.finish();
+  }
+
+  /** The zygote is gone (or a second Ctrl-C): nothing to tell it, only to let go of Redis. */
+  kill(): void {
+    this.local?.kill();
+    if (this.phase !== "local") this.phase = "finished";
+    void this.close();
+  }
+
+  private localRun(what: string): RunMachine {
+    if (this.local === undefined) {
+      throw new Error(`this is a bug in kiln: ${what} in a --queue run that has no local workers`);
+    }
+    return this.local;
+  }
+
+  workerSpawned(workerId: number, pid: number): void {
+    this.localRun("worker:spawned").workerSpawned(workerId, pid);
+  }
+
+  workerExited(death: Parameters<RunEngine["workerExited"]>[0]): void {
+    this.localRun("worker:exited").workerExited(death);
+  }
+
+  workerConnected(workerId: number, pid: number | null): void {
+    this.localRun("a worker connection").workerConnected(workerId, pid);
+  }
+
+  workerCorrupted(workerId: number, problem: string): void {
+    this.localRun("a corrupted worker").workerCorrupted(workerId, problem);
+  }
+
+  workerClosed(workerId: number): void {
+    this.localRun("a worker's close").workerClosed(workerId);
+  }
+
+  workerMessage(...args: Parameters<RunEngine["workerMessage"]>): void {
+    this.localRun("a worker message").workerMessage(...args);
+  }
+}
