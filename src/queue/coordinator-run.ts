@@ -71,6 +71,8 @@ export class QueueCoordinator implements RunEngine {
 
   /** The queue's connection, made while the zygote starts and collects. */
   private readonly connected: Promise<QueueThread>;
+  /** Whether an agent connected within --queue-wait of the connection. */
+  private readonly agentFound: Promise<boolean>;
 
   /**
    * BullMQ is loaded and connected at once, in a thread of its own
@@ -95,6 +97,10 @@ export class QueueCoordinator implements RunEngine {
       },
       () => undefined,
     );
+    // Looked for while the zygote collects: at run:ready the jobs go out
+    // at once rather than after a round trip (CLIENT LIST) to Redis.
+    this.agentFound = this.connected.then((queue) => queue.waitForAgent(options.agentWaitMs));
+    this.agentFound.catch(() => undefined);
   }
 
   /**
@@ -115,9 +121,10 @@ export class QueueCoordinator implements RunEngine {
   close(): Promise<void> {
     this.stopWatch();
     this.closing ??= this.connected.then(
-      // Nothing is pending once the run ended (withdraw was awaited): a
-      // short grace, then the connections go.
-      (queue) => queue.close(20),
+      // Nothing is pending once the run ended (withdraw was awaited): the
+      // connections go at once (a graceful close waited ~20 ms for
+      // QueueEvents' blocking stream read, for nothing the run needs).
+      (queue) => queue.close(0),
       () => undefined,
     );
     return this.closing;
@@ -169,7 +176,7 @@ export class QueueCoordinator implements RunEngine {
       else this.fail(`${message}; pass --fallback-local to run the tests here`);
       return;
     }
-    const found = await queue.waitForAgent(agentWaitMs);
+    const found = await this.agentFound;
     if (this.phase !== "collecting") return;
     const seconds = (agentWaitMs / 1000).toFixed(1);
     if (!found) {
