@@ -8,6 +8,7 @@ once; Kiln's plugin replaces only `pytest_runtestloop` (see pytest_bridge.py).
 Its exit code is pytest's exit code.
 """
 
+import gc
 import importlib
 import os
 import platform
@@ -222,6 +223,13 @@ def serve(chan, pytest, missing, already_imported):
         pass  # the supervisor is gone; the exit status still says it all
     sys.stdout.flush()
     sys.stderr.flush()
+    # The interpreter's teardown collects every object not frozen: in a
+    # local run the zygote froze its heap at its first fork (forking.py), a
+    # zygote that never forked (`kiln test --queue`: the agents run the
+    # tests) spent ~70 ms more between session:finished and its exit,
+    # collecting its imports and collection for nothing (measured with
+    # KILN_DEBUG=1, BENCHMARKS.md issue 15). atexit handlers still run.
+    gc.freeze()
     sys.exit(code)
 
 

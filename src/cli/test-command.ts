@@ -158,20 +158,27 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
     if (typeof connected === "number") return connected;
     coordinator = connected;
   }
-  const { exitCode, runDir } = await recordedRun({
-    argv: process.argv.slice(2),
-    cwd,
-    interpreter,
-    options,
-    pytestArgs,
-    isolation,
-    zygote: takeEarlyZygote(interpreter.path, cwd),
-    ...(select === undefined ? {} : { select }),
-    ...(options.daemon ? { daemon: findDaemon(cwd, pytestArgs, process.env) } : {}),
-    ...(coordinator === undefined ? {} : { engine: coordinator.engine }),
-    takeSignals,
-  });
-  await coordinator?.close();
+  // The coordinator's queue thread keeps the process alive until closed,
+  // whatever the run's end.
+  let recorded: Awaited<ReturnType<typeof recordedRun>>;
+  try {
+    recorded = await recordedRun({
+      argv: process.argv.slice(2),
+      cwd,
+      interpreter,
+      options,
+      pytestArgs,
+      isolation,
+      zygote: takeEarlyZygote(interpreter.path, cwd),
+      ...(select === undefined ? {} : { select }),
+      ...(options.daemon ? { daemon: findDaemon(cwd, pytestArgs, process.env) } : {}),
+      ...(coordinator === undefined ? {} : { engine: coordinator.engine }),
+      takeSignals,
+    });
+  } finally {
+    await coordinator?.close();
+  }
+  const { exitCode, runDir } = recorded;
   if (selection !== undefined && reports.length > 0) {
     if (runDir === undefined) {
       process.stderr.write("kiln: warning: no run record (KILN_NO_EVENTS=1?), so no --report\n");

@@ -12,16 +12,22 @@
 //   queue's event stream, batched while a write is under way), so the
 //   coordinator reports it as it arrives; a
 //   re-run attempt's re-reports are dropped by the ledger, keyed by attempt.
-import {
-  createNodeRedisClient,
-  type IRedisClient,
-  type Job,
-  Queue,
-  QueueEvents,
-  Worker,
-} from "bullmq";
-import { createClient, type RedisClientType } from "redis";
+import { createRequire } from "node:module";
+import type * as BullMQ from "bullmq";
+import type { Queue as BullQueue, QueueEvents as BullQueueEvents, IRedisClient, Job } from "bullmq";
+import type * as NodeRedis from "redis";
+import type { RedisClientType } from "redis";
 import { batchReports, isProgress, isRecord } from "./progress.js";
+
+// Both are CommonJS, loaded with require rather than import: an ES import of
+// a CommonJS module makes Node 20 run cjs-module-lexer over it and every
+// module it re-exports (bullmq's index re-exports its ~200 files), which
+// cost ~50 ms of the coordinator's blocked event loop while its zygote
+// collects (measured with --cpu-prof: 51 ms in the lexer; `require` of both
+// 150-180 ms against 210-250 ms imported). BENCHMARKS.md, issue 15.
+const requireCjs = createRequire(import.meta.url);
+const { createNodeRedisClient, Queue, QueueEvents, Worker } = requireCjs("bullmq") as typeof BullMQ;
+const { createClient } = requireCjs("redis") as typeof NodeRedis;
 
 // Kept light (no BullMQ) for the command line's checks; re-exported here.
 export { parseQueueUrl, QueueUrlError, REFUSAL_PREFIX } from "./queue-url.js";
@@ -138,8 +144,8 @@ export interface CoordinatorHandlers {
 /** The coordinator's side: enqueue jobs, hear their progress and ends. */
 export class JobQueue {
   private constructor(
-    private readonly queue: Queue,
-    private readonly events: QueueEvents,
+    private readonly queue: BullQueue,
+    private readonly events: BullQueueEvents,
     private readonly raws: RedisClientType[],
   ) {}
 

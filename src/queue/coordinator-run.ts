@@ -22,7 +22,8 @@ import type {
   RunSettings,
   RunSummary,
 } from "../zygote/run-ports.js";
-import type { JobQueue, TestProgress } from "./bull.js";
+import type { TestProgress } from "./bull.js";
+import { QueueThread } from "./bull-thread-client.js";
 import { ResultLedger } from "./ledger.js";
 import { planJobs } from "./plan.js";
 import { REFUSAL_PREFIX } from "./queue-url.js";
@@ -51,7 +52,7 @@ function listTests(nodeids: readonly string[]): string {
 export class QueueCoordinator implements RunEngine {
   private ports: RunPorts | undefined;
   private settings: RunSettings | undefined;
-  private queue: JobQueue | undefined;
+  private queue: QueueThread | undefined;
   private ledger: ResultLedger | undefined;
   private local: RunMachine | undefined;
   private phase: Phase = "collecting";
@@ -68,41 +69,47 @@ export class QueueCoordinator implements RunEngine {
   private watch: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
-  /** The queue's connection, made while the zygote collects. */
-  private connected: Promise<JobQueue> = Promise.reject(
-    new Error("this is a bug in kiln: the queue coordinator was not bound to a run"),
-  );
-
-  constructor(private readonly options: CoordinatorOptions) {
-    this.connected.catch(() => undefined);
-  }
+  /** The queue's connection, made while the zygote starts and collects. */
+  private readonly connected: Promise<QueueThread>;
+  /** Whether an agent connected within --queue-wait of the connection. */
+  private readonly agentFound: Promise<boolean>;
 
   /**
-   * The run controller's factory (run-controller.ts RunOptions.engine),
-   * called once the zygote was told to run pytest. Loading BullMQ and
-   * connecting start here, while the zygote collects: loading it blocks
-   * Node's event loop for ~100 ms, and done earlier it delayed the zygote's
-   * handshake by as much (measured with KILN_DEBUG=1: hello 357 ms after
-   * start against 173 ms locally). An unreachable Redis is said when
+   * BullMQ is loaded and connected at once, in a thread of its own
+   * (bull-thread.ts), while the zygote starts and collects. On this event
+   * loop its loading (~700 CommonJS modules, 150-250 ms) delayed the
+   * zygote's handshake or its collection by as much; started once the
+   * zygote collected, in the thread, the run waited for it (measured with
+   * KILN_DEBUG=1, BENCHMARKS.md issue 15). An unreachable Redis is said when
    * collection is done (or the tests run here with --fallback-local).
+   * close() must follow (the thread keeps the process alive until then).
    */
-  readonly engine: RunEngineFactory = (settings, ports) => {
-    this.settings = settings;
-    this.ports = ports;
-    this.connected = import("./bull.js").then(({ JobQueue }) =>
-      JobQueue.open(this.options.url, {
-        progress: (jobId, progress) => this.onProgress(jobId, progress),
-        completed: (jobId) => this.onCompleted(jobId),
-        failed: (jobId, reason) => this.onFailed(jobId, reason),
-        connectionLost: (message) => this.onConnectionLost(message),
-      }),
-    );
+  constructor(private readonly options: CoordinatorOptions) {
+    this.connected = QueueThread.open(this.options.url, {
+      progress: (jobId, progress) => this.onProgress(jobId, progress),
+      completed: (jobId) => this.onCompleted(jobId),
+      failed: (jobId, reason) => this.onFailed(jobId, reason),
+      connectionLost: (message) => this.onConnectionLost(message),
+    });
     this.connected.then(
       (queue) => {
         this.queue = queue;
       },
       () => undefined,
     );
+    // Looked for while the zygote collects: at run:ready the jobs go out
+    // at once rather than after a round trip (CLIENT LIST) to Redis.
+    this.agentFound = this.connected.then((queue) => queue.waitForAgent(options.agentWaitMs));
+    this.agentFound.catch(() => undefined);
+  }
+
+  /**
+   * The run controller's factory (run-controller.ts RunOptions.engine),
+   * called once the zygote was told to run pytest.
+   */
+  readonly engine: RunEngineFactory = (settings, ports) => {
+    this.settings = settings;
+    this.ports = ports;
     return this;
   };
 
@@ -114,9 +121,10 @@ export class QueueCoordinator implements RunEngine {
   close(): Promise<void> {
     this.stopWatch();
     this.closing ??= this.connected.then(
-      // Nothing is pending once the run ended (withdraw was awaited): a
-      // short grace, then the connections go.
-      (queue) => queue.close(20),
+      // Nothing is pending once the run ended (withdraw was awaited): the
+      // connections go at once (a graceful close waited ~20 ms for
+      // QueueEvents' blocking stream read, for nothing the run needs).
+      (queue) => queue.close(0),
       () => undefined,
     );
     return this.closing;
@@ -159,7 +167,7 @@ export class QueueCoordinator implements RunEngine {
       this.local = new RunMachine(settings, ports);
       this.local.start(plan);
     };
-    let queue: JobQueue;
+    let queue: QueueThread;
     try {
       queue = await this.connected;
     } catch (error) {
@@ -168,7 +176,7 @@ export class QueueCoordinator implements RunEngine {
       else this.fail(`${message}; pass --fallback-local to run the tests here`);
       return;
     }
-    const found = await queue.waitForAgent(agentWaitMs);
+    const found = await this.agentFound;
     if (this.phase !== "collecting") return;
     const seconds = (agentWaitMs / 1000).toFixed(1);
     if (!found) {

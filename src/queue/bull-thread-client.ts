@@ -1,0 +1,110 @@
+// The coordinator's handle on its BullMQ thread (bull-thread.ts): the same
+// calls as bull.ts JobQueue, each a message to the thread and its answer.
+// The thread is started at once; BullMQ loads there, not on the event loop
+// that serves the zygote.
+import { Worker } from "node:worker_threads";
+import type { CoordinatorHandlers, JobData } from "./bull.js";
+import type { ThreadReply, ThreadRequest } from "./bull-thread-protocol.js";
+
+type Request = ThreadRequest extends infer R ? (R extends unknown ? Omit<R, "id"> : never) : never;
+
+/** dist/queue/bull-thread.js, from dist/cli (bundled) or dist/queue (tsc's output). */
+const THREAD = new URL("../queue/bull-thread.js", import.meta.url);
+
+export class QueueThread {
+  private nextId = 1;
+  private readonly pending = new Map<number, { done(v: unknown): void; fail(e: Error): void }>();
+  private exited = false;
+
+  private constructor(private readonly worker: Worker) {}
+
+  /** Connected, or rejected with the first connection error (as JobQueue.open). */
+  static open(url: string, handlers: CoordinatorHandlers): Promise<QueueThread> {
+    const worker = new Worker(THREAD, { workerData: { url } });
+    const thread = new QueueThread(worker);
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      worker.on("message", (reply: ThreadReply) => {
+        switch (reply.kind) {
+          case "opened":
+            opened = true;
+            resolve(thread);
+            return;
+          case "openFailed":
+            reject(new Error(reply.message));
+            void worker.terminate();
+            return;
+          case "progress":
+            handlers.progress(reply.jobId, reply.progress);
+            return;
+          case "completed":
+            handlers.completed(reply.jobId);
+            return;
+          case "failed":
+            handlers.failed(reply.jobId, reply.reason);
+            return;
+          case "connectionLost":
+            handlers.connectionLost(reply.message);
+            return;
+          case "reply": {
+            const waiting = thread.pending.get(reply.id);
+            thread.pending.delete(reply.id);
+            if (reply.ok) waiting?.done(reply.value);
+            else waiting?.fail(new Error(reply.message));
+            return;
+          }
+        }
+      });
+      // The thread itself failed (a bug, or BullMQ not loadable): the run
+      // ends with that error rather than wait on a thread that is gone.
+      const gone = (why: string) => {
+        if (thread.exited) return;
+        thread.exited = true;
+        const error = new Error(`the queue's thread ${why}`);
+        for (const waiting of thread.pending.values()) waiting.fail(error);
+        thread.pending.clear();
+        if (opened) handlers.connectionLost(error.message);
+        else reject(error);
+      };
+      worker.on("error", (error) => gone(`failed: ${error.message}`));
+      worker.on("exit", (code) => gone(`exited (${code})`));
+    });
+  }
+
+  private call<T>(request: Request): Promise<T> {
+    if (this.exited) return Promise.reject(new Error("the queue's thread has exited"));
+    const id = this.nextId++;
+    return new Promise<T>((done, fail) => {
+      this.pending.set(id, { done: (v) => done(v as T), fail });
+      this.worker.postMessage({ ...request, id } satisfies ThreadRequest);
+    });
+  }
+
+  enqueue(
+    runId: string,
+    jobs: readonly { id: string; nodeids: string[] }[],
+    settings: Pick<JobData, "timeout"> = {},
+  ): Promise<void> {
+    const plain = jobs.map((job) => ({ id: job.id, nodeids: job.nodeids }));
+    return this.call({ op: "enqueue", runId, jobs: plain, settings });
+  }
+
+  agentCount(): Promise<number> {
+    return this.call({ op: "agentCount" });
+  }
+
+  waitForAgent(timeoutMs: number): Promise<boolean> {
+    return this.call({ op: "waitForAgent", timeoutMs });
+  }
+
+  withdraw(jobIds: readonly string[]): Promise<void> {
+    return this.call({ op: "withdraw", jobIds: [...jobIds] });
+  }
+
+  /** The connections closed (JobQueue.close), then the thread ends. */
+  async close(waitMs: number): Promise<void> {
+    await this.call({ op: "close", waitMs }).catch(() => undefined);
+    this.exited = true;
+    await this.worker.terminate();
+  }
+}
