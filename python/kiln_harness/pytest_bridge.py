@@ -45,6 +45,7 @@ class KilnZygotePlugin(ZygoteRunLoop, ReportReplay):
         self.interpreter_note = hello.get("interpreterNote", "")
         # Set when this zygote was forked from the daemon's level 0.
         self.zygote_note = hello.get("zygoteNote", "")
+        self.workers_note = hello.get("workersNote", "")
         self.config = None
         self.session = None
         self.children = {}  # pid -> worker id
@@ -150,7 +151,9 @@ class KilnZygotePlugin(ZygoteRunLoop, ReportReplay):
         plural = "s" if self.workers != 1 else ""
         count = f"up to {self.workers}" if self.workers_auto else str(self.workers)
         line = f"kiln: {count} worker{plural} forked from a zygote (--dist {self.dist})"
-        if self.workers_auto:
+        if self.workers_note:
+            line = f"kiln: {self.workers_note} (--dist {self.dist})"
+        elif self.workers_auto:
             line += ", -n auto: the count is chosen after collection"
         if self.timeout:
             line += f", --timeout {self.timeout:g}s"

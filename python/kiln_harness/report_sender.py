@@ -9,6 +9,8 @@ import marshal
 import os
 import time
 
+import pytest
+
 from .warnings_codec import serialize_warning
 
 # A test:finished body larger than this goes through a file in the run's
@@ -83,6 +85,7 @@ class ReportSender:
         self.meta = []
         self.sections = []  # the item's sections as its last report had them
         self.finished_nodeid = None  # the last test sent whole
+        self.logged_finish = None  # (nodeid, location) of a logfinish not sent yet
 
     def pytest_runtest_logreport(self, report):
         if self.chan is None:  # the zygote's dormant copy
@@ -134,7 +137,23 @@ class ReportSender:
     def pytest_runtest_logfinish(self, nodeid, location):
         if self.chan is None:
             return
-        self._send(nodeid, location, finished=True)
+        self.logged_finish = (nodeid, location)
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        # pytest's warnings plugin records a test's warnings when its own
+        # pytest_runtest_protocol wrapper exits (warnings.py
+        # catch_warnings_for_item), after logfinish. Registered after it and
+        # tryfirst, this wrapper is the outer one (pluggy calls the last
+        # registered first), so the test goes out after its warnings: its
+        # receiver (the zygote, or a kiln agent sending it on to the
+        # coordinator) has them when the test arrives. An Exit or
+        # KeyboardInterrupt out of the protocol still passes here first.
+        yield
+        if self.logged_finish is not None:
+            nodeid, location = self.logged_finish
+            self.logged_finish = None
+            self._send(nodeid, location, finished=True)
 
     def send_unfinished(self, nodeid, location):
         """The test's protocol was cut short (Exit from the debugger): send what

@@ -38,6 +38,7 @@ export interface RecordedRunRequest {
   output?: TestOutput;
   /** `--queue`: the coordinator runs the tests on agents (queue/coordinator-run.ts). */
   engine?: TestRunRequest["engine"];
+  workersNote?: string;
 }
 
 export async function recordedRun(
@@ -84,6 +85,7 @@ export async function recordedRun(
     ...(request.daemonUsed === undefined ? {} : { daemonUsed: request.daemonUsed }),
     ...(request.output === undefined ? {} : { output: request.output }),
     ...(request.engine === undefined ? {} : { engine: request.engine }),
+    ...(request.workersNote === undefined ? {} : { workersNote: request.workersNote }),
     takeSignals: request.takeSignals,
     loadDurations: async (rootdir) => {
       const loaded = await loadDurations(rootdir);

@@ -172,7 +172,13 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
       zygote: takeEarlyZygote(interpreter.path, cwd),
       ...(select === undefined ? {} : { select }),
       ...(options.daemon ? { daemon: findDaemon(cwd, pytestArgs, process.env) } : {}),
-      ...(coordinator === undefined ? {} : { engine: coordinator.engine }),
+      ...(coordinator === undefined
+        ? {}
+        : {
+            engine: coordinator.engine,
+            // Not "up to N workers forked": the agents' workers run the tests.
+            workersNote: `tests run by kiln agent processes taking jobs from ${raw.queue}`,
+          }),
       takeSignals,
     });
   } finally {

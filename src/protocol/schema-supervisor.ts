@@ -67,6 +67,8 @@ export const helloToZygote = message("hello", {
   isolation: isolation.optional(),
   /** Where the zygote came from, when not a fresh interpreter (the daemon's level 0). */
   zygoteNote: z.string().optional(),
+  /** Who runs the tests, when not workers forked here (`kiln test --queue`: agents). */
+  workersNote: z.string().optional(),
   /**
    * `--shard I/N` (1-based): after collection the zygote sends shard:items
    * and deselects what shard:keep leaves out (src/scheduler/shard.ts).

@@ -23,7 +23,7 @@ import {
   type QueueTimings,
   REFUSAL_PREFIX,
 } from "./bull.js";
-import type { AgentReport } from "./wire.js";
+import type { AgentReport, RecordedWarning } from "./wire.js";
 
 export interface AgentOptions {
   url: string;
@@ -83,6 +83,8 @@ export class QueueAgent implements RunEngine {
   /** The reports' metadata, from the run event that precedes each replay. */
   private readonly metas = new Map<string, ReportMeta[]>();
   private stopping = false;
+  /** Warnings the workers recorded per test, sent with its report (wire.ts). */
+  private readonly warnings = new Map<string, RecordedWarning[]>();
   /** -n: the worker count, which is also how many jobs the agent runs at once. */
   private workers = 1;
 
@@ -167,6 +169,14 @@ export class QueueAgent implements RunEngine {
               last.sent = last.sent.then(() => last.job.report({ nodeid: "", report: exit }));
             return;
           }
+          case "warning:recorded": {
+            const { warning: recorded, when, nodeid, location } = message;
+            const warning = { warning: recorded, when, nodeid, location };
+            const list = this.warnings.get(message.nodeid) ?? [];
+            list.push(warning);
+            this.warnings.set(message.nodeid, list);
+            return;
+          }
           default:
             ports.toZygote(message, body);
         }
@@ -175,7 +185,10 @@ export class QueueAgent implements RunEngine {
   }
 
   /** One test's report, to the job running it, in order; the job completes after its last. */
-  private report(nodeid: string, report: AgentReport): void {
+  private report(nodeid: string, bare: AgentReport): void {
+    const warnings = this.warnings.get(nodeid);
+    this.warnings.delete(nodeid);
+    const report = warnings && bare.kind !== "exit" ? { ...bare, warnings } : bare;
     const jobs = this.active.get(nodeid);
     const entry = jobs?.shift();
     if (jobs !== undefined && jobs.length === 0) this.active.delete(nodeid);

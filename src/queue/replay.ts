@@ -12,6 +12,11 @@ export function replayReport(
   nodeid: string,
   report: Exclude<AgentReport, { kind: "exit" }>,
 ): void {
+  // Before the test's reports, in the order a local worker sends them
+  // (report_sender.py sends a test after the warnings its protocol recorded).
+  for (const warning of report.warnings ?? []) {
+    ports.toZygote({ type: "warning:recorded", ...warning });
+  }
   if (report.kind === "crashed") {
     summary.outcomes.add(nodeid, "failed");
     const crash = {

@@ -8,9 +8,15 @@
 // Redis, so the coordinator checks its shape before believing it.
 import { z } from "zod";
 import { reportBodyFormat, reportMeta } from "../protocol/schema.js";
+import { warningRecorded } from "../protocol/schema-common.js";
 
 /** Which agent sent it (host:pid), for the run record's worker column. */
 const agent = z.string();
+
+/** A warning:recorded message of the test's worker, without its type. */
+const warning = z.strictObject(warningRecorded);
+
+export type RecordedWarning = z.infer<typeof warning>;
 
 const finished = z.strictObject({
   kind: z.literal("finished"),
@@ -21,6 +27,7 @@ const finished = z.strictObject({
   unfinished: z.boolean().optional(),
   /** The body, base64 (a spilled body file is read in by the agent). */
   body: z.string(),
+  warnings: z.array(warning).optional(),
 });
 
 const crashed = z.strictObject({
@@ -29,6 +36,7 @@ const crashed = z.strictObject({
   when: z.enum(["setup", "call", "teardown"]),
   message: z.string(),
   duration: z.number(),
+  warnings: z.array(warning).optional(),
 });
 
 const exited = z.strictObject({

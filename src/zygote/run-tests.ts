@@ -59,6 +59,8 @@ export interface TestRunRequest {
   daemon?: DaemonLookup;
   /** What runs the tests instead of local workers (`--queue`, `kiln agent`). */
   engine?: RunEngineFactory;
+  /** The header's line for the engine's workers, in place of "N workers forked". */
+  workersNote?: string;
   /**
    * Whose stdin, stdout and stderr the daemon's fork takes (default: this
    * process's). `kiln watch`'s stand-in (daemon/stdio-stand-in.ts), whose
@@ -140,6 +142,7 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       ...(request.output === undefined ? {} : { output: request.output }),
       hello: {
         ...(warm ? { zygoteNote: warm.note } : {}),
+        ...(request.workersNote === undefined ? {} : { workersNote: request.workersNote }),
         args: request.pytestArgs,
         socketPath: server.socketPath,
         workers: request.workers,

@@ -41,6 +41,11 @@ describe("kiln test --queue with kiln agent processes", () => {
       expect(one.took() + two.took(), name).toBeGreaterThan(1);
       // The coordinator's own zygote printed pytest's summary.
       expect(run.stdout).toMatch(/=+ .*(passed|failed).* in [\d.]+s =+/);
+      // Its header names the agents, not workers it never forks.
+      expect(run.stdout).toContain(
+        `kiln: tests run by kiln agent processes taking jobs from ${url}`,
+      );
+      expect(run.stdout).not.toContain("forked from a zygote");
       one.child.kill("SIGTERM");
       two.child.kill("SIGINT");
       for (const agent of [one, two]) {

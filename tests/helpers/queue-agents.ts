@@ -102,14 +102,23 @@ export async function queueParity(options: {
   /** Node ids whose failure text may differ (parity.json's text_exempt). */
   textExempt?: string[];
   extraDirs?: string[];
+  /** The interpreter of both the coordinator (`--python`) and the baseline; agents take theirs. */
+  python?: string;
 }): Promise<{ differences: Difference[]; stdout: string; stderr: string; code: number | null }> {
   const { result, recorded } = await runKilnRecorded(
-    ["--queue", options.url, "--queue-wait", "30", ...(options.kilnArgs ?? [])],
+    [
+      "--queue",
+      options.url,
+      "--queue-wait",
+      "30",
+      ...(options.python ? ["--python", options.python] : []),
+      ...(options.kilnArgs ?? []),
+    ],
     { cwd: options.dir, timeoutMs: 120_000, ...(options.env ? { env: options.env } : {}) },
   );
   const outcomesFile = join(tempDir("kiln-baseline-"), "outcomes.json");
   const baseline = await runPytest({
-    python: pythonWithPytest(),
+    python: options.python ?? pythonWithPytest(),
     projectDir: options.baselineDir,
     args: options.pytestArgs ?? [],
     outcomesFile,
