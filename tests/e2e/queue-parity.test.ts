@@ -1,8 +1,8 @@
 // Issue 15's "parity with plain pytest on every example project": each
 // example project's runs (its parity.json, as the parity matrix runs them)
 // through `kiln test --queue` with two real `kiln agent` processes on their
-// own copies, against plain pytest on another, under Debian's pytest 7.2 and
-// the pytest 9.1 venv. Outcomes, exit code, failure texts per phase,
+// own copies, against plain pytest on another, under every supported pytest:
+// Debian's 7.2 and the 8.4 and 9.1 venvs. Outcomes, exit code, failure texts per phase,
 // collection errors and the warnings summary must be equal (src/parity/).
 //
 // The agents are started per run: an agent takes its own pytest options (as
@@ -53,7 +53,7 @@ const EXTRA_RUNS: Record<string, string[]> = {
  */
 const NO_AGENTS = new Set(["collection_errors:default"]);
 
-const VERSIONS: PytestVersion[] = ["7.2", "9.1"];
+const VERSIONS: PytestVersion[] = ["7.2", "8.4", "9.1"];
 
 function parityFile(project: string): ParityFile {
   return JSON.parse(readFileSync(join(PROJECTS, project, "parity.json"), "utf8")) as ParityFile;
