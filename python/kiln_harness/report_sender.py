@@ -86,6 +86,7 @@ class ReportSender:
         self.sections = []  # the item's sections as its last report had them
         self.finished_nodeid = None  # the last test sent whole
         self.logged_finish = None  # (nodeid, location) of a logfinish not sent yet
+        self.in_protocol = False  # inside pytest_runtest_protocol (see there)
 
     def pytest_runtest_logreport(self, report):
         if self.chan is None:  # the zygote's dormant copy
@@ -137,7 +138,13 @@ class ReportSender:
     def pytest_runtest_logfinish(self, nodeid, location):
         if self.chan is None:
             return
-        self.logged_finish = (nodeid, location)
+        if self.in_protocol:
+            self.logged_finish = (nodeid, location)
+        else:
+            # A report logged outside any protocol (worker._teardown_rest:
+            # the teardown after a stop under pytest < 8) has no wrapper exit
+            # to wait for, and no warnings recorded after it: send it now.
+            self._send(nodeid, location, finished=True)
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
@@ -149,7 +156,9 @@ class ReportSender:
         # receiver (the zygote, or a kiln agent sending it on to the
         # coordinator) has them when the test arrives. An Exit or
         # KeyboardInterrupt out of the protocol still passes here first.
+        self.in_protocol = True
         yield
+        self.in_protocol = False
         if self.logged_finish is not None:
             nodeid, location = self.logged_finish
             self.logged_finish = None
