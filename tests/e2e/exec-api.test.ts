@@ -116,8 +116,16 @@ describe.each(["native", "pyodide"] as const)("runtime %s", (runtime) => {
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l));
-      expect(lines).toContainEqual({ type: "stdout", text: "out\n" });
-      expect(lines).toContainEqual({ type: "stderr", text: "err\n" });
+      // A stream event is a chunk as the worker sent it, not a line:
+      // stderr is unbuffered, so print(..., file=sys.stderr) may come as
+      // "err" and "\n" (its two writes) when they reach the server apart.
+      const text = (stream: string) =>
+        lines
+          .filter((l) => l.type === stream)
+          .map((l) => l.text)
+          .join("");
+      expect(text("stdout")).toBe("out\n");
+      expect(text("stderr")).toBe("err\n");
       expect(lines).toContainEqual({ type: "result", value: 42 });
       expect(lines.at(-1)).toMatchObject({ type: "end", exit_code: 0 });
     });
