@@ -9,7 +9,7 @@
 // aimed at may have been reached (escape-harness.ts plants the same targets
 // as for `kiln test --isolate strict`).
 import { spawnSync } from "node:child_process";
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   descendantsOf,
@@ -18,7 +18,14 @@ import {
   startExecServer,
 } from "../helpers/exec-server.js";
 import { CLI, pythonWithPytest } from "../helpers/kiln.js";
-import { breaches, type Plants, plant, type Servers, startServers } from "./escape-harness.js";
+import {
+  breaches,
+  type Plants,
+  plant,
+  type Servers,
+  startServers,
+  targetEnv,
+} from "./escape-harness.js";
 
 /**
  * Attempts of the suite that have no meaning for an exec request, and why.
@@ -174,14 +181,7 @@ describe("the escape suite through POST /v1/exec (strict)", () => {
     if (zygote === undefined)
       throw new Error(`no exec zygote under the server:\n${server.output()}`);
     env = {
-      KILN_ESCAPE_TOKEN: plants.token,
-      KILN_ESCAPE_TCP_PORT: String(servers.tcpPort),
-      KILN_ESCAPE_UDP_PORT: String(servers.udpPort),
-      KILN_ESCAPE_SECRET: plants.secret,
-      KILN_ESCAPE_OUTSIDE: plants.outside,
-      KILN_ESCAPE_HOST_TMP: plants.hostTmp,
-      KILN_ESCAPE_HOST_NETNS: readlinkSync("/proc/self/ns/net"),
-      KILN_ESCAPE_HOST_PIDNS: readlinkSync("/proc/self/ns/pid"),
+      ...targetEnv(plants, servers),
       KILN_ESCAPE_SUPERVISOR_PID: String(serverPid),
       KILN_ESCAPE_ZYGOTE_PID: String(zygote),
       KILN_ESCAPE_HOME: plants.home,

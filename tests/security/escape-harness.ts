@@ -237,6 +237,23 @@ export interface RunEscapeOptions {
 }
 
 /**
+ * What an attempt aims at, as the KILN_ESCAPE_* variables its Targets class
+ * reads (the fixture's conftest.py, and escape-exec's driver).
+ */
+export function targetEnv(plants: Plants, servers: Servers): Record<string, string> {
+  return {
+    KILN_ESCAPE_TOKEN: plants.token,
+    KILN_ESCAPE_TCP_PORT: String(servers.tcpPort),
+    KILN_ESCAPE_UDP_PORT: String(servers.udpPort),
+    KILN_ESCAPE_SECRET: plants.secret,
+    KILN_ESCAPE_OUTSIDE: plants.outside,
+    KILN_ESCAPE_HOST_TMP: plants.hostTmp,
+    KILN_ESCAPE_HOST_NETNS: readlinkSync("/proc/self/ns/net"),
+    KILN_ESCAPE_HOST_PIDNS: readlinkSync("/proc/self/ns/pid"),
+  };
+}
+
+/**
  * `kiln test <args>` on the planted project. The CLI is started through
  * `sh -c 'exec ...'` so its pid (the supervisor's) is known before it runs
  * and can be handed to the attempts.
@@ -248,14 +265,7 @@ export function runEscape(args: string[], options: RunEscapeOptions): Promise<Es
     PYTHONDONTWRITEBYTECODE: "1",
     KILN_PYTHON: options.python ?? pythonWithPytest(),
     HOME: plants.home,
-    KILN_ESCAPE_TOKEN: plants.token,
-    KILN_ESCAPE_TCP_PORT: String(servers.tcpPort),
-    KILN_ESCAPE_UDP_PORT: String(servers.udpPort),
-    KILN_ESCAPE_SECRET: plants.secret,
-    KILN_ESCAPE_OUTSIDE: plants.outside,
-    KILN_ESCAPE_HOST_TMP: plants.hostTmp,
-    KILN_ESCAPE_HOST_NETNS: readlinkSync("/proc/self/ns/net"),
-    KILN_ESCAPE_HOST_PIDNS: readlinkSync("/proc/self/ns/pid"),
+    ...targetEnv(plants, servers),
     ...(user === undefined ? {} : { TMPDIR: user.tmpdir, USER: "kilnescape" }),
   };
   const shell = ["/bin/sh", "-c", 'KILN_ESCAPE_SUPERVISOR_PID=$$ exec "$@"', "sh"];
