@@ -60,12 +60,13 @@ class Rebuild(Exception):
         self.reason = reason
 
 
-def learned_modules(path):
-    """The modules the last run imported from outside the project, in import
-    order: the "installed" lines of its modules.jsonl (records.ts)."""
+def module_records(path):
+    """The records of a run's modules.jsonl (records.ts), in import order;
+    lines that are not JSON objects are skipped, an unreadable file is empty.
+    The one reader for level 0's and level 1's lists."""
     import json
 
-    names = []
+    records = []
     try:
         with open(path, encoding="utf-8") as f:
             for line in f:
@@ -73,11 +74,21 @@ def learned_modules(path):
                     record = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(record, dict) and record.get("source") == "installed":
-                    names.append(str(record.get("module")))
+                if isinstance(record, dict):
+                    records.append(record)
     except OSError:
         return []
-    return names
+    return records
+
+
+def learned_modules(path):
+    """The modules the last run imported from outside the project, in import
+    order: the "installed" lines of its modules.jsonl (records.ts)."""
+    return [
+        str(record.get("module"))
+        for record in module_records(path)
+        if record.get("source") == "installed"
+    ]
 
 
 def _under(path, dirs):

@@ -30,13 +30,13 @@ belong to one Config, built from one argv, one terminal, one capture).
 import hashlib
 import importlib
 import importlib.util
-import json
 import os
 import sys
 import threading
 import time
 import warnings
 
+from .level0 import module_records
 from .level1_deps import Importers, imported_names
 
 # Set in a run's zygote forked from level 1; loader.KilnFinder consults it.
@@ -54,24 +54,16 @@ def project_modules(record_path, rootdir):
     modules and conftests left out."""
     inside = os.path.join(os.path.realpath(rootdir), "")
     found = []
-    try:
-        with open(record_path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(rec, dict) or rec.get("source") == "installed":
-                    continue
-                path = rec.get("path")
-                name = rec.get("module")
-                if not isinstance(path, str) or not isinstance(name, str):
-                    continue
-                if not os.path.realpath(path).startswith(inside) or _is_test_or_conftest(path):
-                    continue
-                found.append((name, path))
-    except OSError:
-        return []
+    for rec in module_records(record_path):
+        if rec.get("source") == "installed":
+            continue
+        path = rec.get("path")
+        name = rec.get("module")
+        if not isinstance(path, str) or not isinstance(name, str):
+            continue
+        if not os.path.realpath(path).startswith(inside) or _is_test_or_conftest(path):
+            continue
+        found.append((name, path))
     return found
 
 
