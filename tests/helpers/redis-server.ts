@@ -4,9 +4,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export const REDIS_SERVER = process.env.KILN_TEST_REDIS_SERVER ?? "/usr/bin/redis-server";
+
+/** Starts a command that the kernel kills when its starter dies (die_with_parent.py). */
+export const DIE_WITH_PARENT = join(dirname(fileURLToPath(import.meta.url)), "die_with_parent.py");
 
 export interface RedisServer {
   url: string;
@@ -52,12 +56,22 @@ export async function startRedisServer(): Promise<RedisServer> {
 
 async function startOnce(port: number): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "kiln-redis-"));
+  // Through die_with_parent.py: a vitest killed before afterAll must not
+  // leave the server running.
   const child = spawn(
-    REDIS_SERVER,
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].concat([
-      "--dir",
-      dir,
-    ]),
+    "/usr/bin/python3",
+    [
+      DIE_WITH_PARENT,
+      REDIS_SERVER,
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ].concat(["--dir", dir]),
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
