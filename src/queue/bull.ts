@@ -18,6 +18,7 @@ import type { Queue as BullQueue, QueueEvents as BullQueueEvents, IRedisClient, 
 import type * as NodeRedis from "redis";
 import type { RedisClientType } from "redis";
 import { batchReports, isProgress, isRecord } from "./progress.js";
+import { RUN_SPEC_TTL_SECONDS, type RunSpec, readRunSpec, runSpecKey } from "./run-spec.js";
 
 // Both are CommonJS, loaded with require rather than import: an ES import of
 // a CommonJS module makes Node 20 run cjs-module-lexer over it and every
@@ -112,12 +113,14 @@ export function queueTimings(env: NodeJS.ProcessEnv): QueueTimings {
 export interface JobData {
   runId: string;
   nodeids: string[];
-  /**
-   * The run's --timeout (seconds, null: none). Agents apply their own
-   * (`kiln agent --timeout`), set when their zygote started; one that
-   * differs refuses the job rather than time tests differently.
-   */
-  timeout?: number | null;
+}
+
+/**
+ * With the first jobs of a run: its spec (run-spec.ts), written before them,
+ * which its agents read to take the run's pytest options.
+ */
+export interface EnqueueSettings {
+  spec?: RunSpec;
 }
 
 /** One finished test, sent as the job's progress. */
@@ -203,12 +206,17 @@ export class JobQueue {
   async enqueue(
     runId: string,
     jobs: readonly { id: string; nodeids: string[] }[],
-    settings: Pick<JobData, "timeout"> = {},
+    settings: EnqueueSettings = {},
   ): Promise<void> {
+    if (settings.spec !== undefined) {
+      await this.raws[0]?.set(runSpecKey(runId), JSON.stringify(settings.spec), {
+        EX: RUN_SPEC_TTL_SECONDS,
+      });
+    }
     await this.queue.addBulk(
       jobs.map((job) => ({
         name: runId,
-        data: { runId, nodeids: job.nodeids, ...settings } satisfies JobData,
+        data: { runId, nodeids: job.nodeids } satisfies JobData,
         opts: { jobId: job.id, removeOnComplete: true, removeOnFail: true },
       })),
     );
@@ -351,6 +359,42 @@ export function consumeJobs(
       clearTimeout(timer);
       if (connection.raw.isReady) await closeRaw(connection.raw);
       else if (connection.raw.isOpen) connection.raw.destroy();
+    },
+  };
+}
+
+/** An agent's reader of run specs (run-spec.ts), on a connection of its own. */
+export interface RunSpecReader {
+  /** The run's spec, or why there is none to use. */
+  read(runId: string): Promise<RunSpec | string>;
+  close(): Promise<void>;
+}
+
+export function runSpecReader(url: string): RunSpecReader {
+  // As the agent's job connection: commands wait for a Redis that went away.
+  const raw: RedisClientType = createClient({ url });
+  raw.on("error", () => undefined);
+  const opened = raw.connect();
+  opened.catch(() => undefined);
+  return {
+    read: async (runId) => {
+      await opened;
+      const text = await raw.get(runSpecKey(runId));
+      if (text === null) {
+        return (
+          `run ${runId} has no spec in Redis (key ${runSpecKey(runId)}): its coordinator is a ` +
+          "kiln older than this agent, or the key expired; use the same kiln version everywhere"
+        );
+      }
+      const spec = readRunSpec(text);
+      return typeof spec === "string"
+        ? `run ${runId}'s spec is not what kiln writes: ${spec}`
+        : spec;
+    },
+    close: async () => {
+      await opened.catch(() => undefined);
+      if (raw.isReady) await closeRaw(raw);
+      else if (raw.isOpen) raw.destroy();
     },
   };
 }

@@ -28,6 +28,7 @@ import { ResultLedger } from "./ledger.js";
 import { planJobs } from "./plan.js";
 import { REFUSAL_PREFIX } from "./queue-url.js";
 import { replayReport } from "./replay.js";
+import { collectionHash } from "./run-spec.js";
 import { type AgentReport, readAgentReport } from "./wire.js";
 
 export interface CoordinatorOptions {
@@ -37,6 +38,8 @@ export interface CoordinatorOptions {
   agentWaitMs: number;
   /** --fallback-local: with no agent, run the tests here instead. */
   fallbackLocal: boolean;
+  /** The run's pytest options as its agents take them (run-spec.ts agentArgsOf). */
+  agentArgs: { args: string[]; narrowed: boolean };
 }
 
 type Phase = "collecting" | "running" | "local" | "finished";
@@ -194,7 +197,16 @@ export class QueueCoordinator implements RunEngine {
     this.phase = "running";
     this.lastHeard = Date.now();
     if (DEBUG) debug(`queue: ${jobs.length} jobs for run ${runId}`);
-    await queue.enqueue(runId, jobs, { timeout: settings.timeout });
+    const { args, narrowed } = this.options.agentArgs;
+    const nodeids = [...plan.items].sort();
+    const spec = {
+      args,
+      timeout: settings.timeout,
+      narrowed,
+      hash: collectionHash(nodeids),
+      nodeids,
+    };
+    await queue.enqueue(runId, jobs, { spec });
     if (DEBUG) debug("queue: enqueued");
     this.startWatch();
   }
@@ -262,7 +274,7 @@ export class QueueCoordinator implements RunEngine {
       }));
       for (const single of singles) ledger.add(single);
       this.queue
-        ?.enqueue(this.options.runId, singles, { timeout: this.bound.settings.timeout })
+        ?.enqueue(this.options.runId, singles)
         .catch((error: unknown) => this.fail(`could not requeue ${jobId}'s tests: ${error}`));
       return;
     }
