@@ -237,7 +237,7 @@ async function connectQueue(
   const root = pytestRootdir({ cwd: run.cwd, args: [], env: process.env });
   const agentArgs = agentArgsOf(run.pytestArgs, run.cwd, root);
   return new QueueCoordinator({
-    agentArgs: { args: agentArgs.args, narrowed: agentArgs.narrowed || run.narrowed },
+    agentArgs: { ...agentArgs, narrowed: agentArgs.narrowed || run.narrowed },
     url,
     runId: raw.runId ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
     agentWaitMs: wait * 1000,

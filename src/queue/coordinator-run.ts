@@ -24,11 +24,12 @@ import type {
 } from "../zygote/run-ports.js";
 import type { TestProgress } from "./bull.js";
 import { QueueThread } from "./bull-thread-client.js";
+import { InOrder } from "./in-order.js";
 import { ResultLedger } from "./ledger.js";
 import { planJobs } from "./plan.js";
 import { REFUSAL_PREFIX } from "./queue-url.js";
 import { replayReport } from "./replay.js";
-import { collectionHash } from "./run-spec.js";
+import { type AgentArgs, collectionHash } from "./run-spec.js";
 import { type AgentReport, readAgentReport } from "./wire.js";
 
 export interface CoordinatorOptions {
@@ -39,7 +40,7 @@ export interface CoordinatorOptions {
   /** --fallback-local: with no agent, run the tests here instead. */
   fallbackLocal: boolean;
   /** The run's pytest options as its agents take them (run-spec.ts agentArgsOf). */
-  agentArgs: { args: string[]; narrowed: boolean };
+  agentArgs: AgentArgs;
 }
 
 type Phase = "collecting" | "running" | "local" | "finished";
@@ -68,6 +69,8 @@ export class QueueCoordinator implements RunEngine {
   };
   /** Each agent's number in the run record (as a local worker's kwN). */
   private readonly agentIds = new Map<string, number>();
+  /** -x / --maxfail: reports replayed in pytest's order, up to the stop (in-order.ts). */
+  private inOrder: InOrder | undefined;
   private lastHeard = Date.now();
   private watch: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -158,7 +161,16 @@ export class QueueCoordinator implements RunEngine {
       this.fail(this.lostEarly);
       return;
     }
+    const { maxfail } = this.options.agentArgs;
     const jobs = planJobs(runId, plan.items, settings.dist, plan.durations);
+    if (maxfail > 0) {
+      // pytest's order rather than longest first: the tests before the stop
+      // come in first, and few run that pytest would not have.
+      jobs.sort((a, b) => (a.indices[0] ?? 0) - (b.indices[0] ?? 0));
+      this.inOrder = new InOrder(plan.items, maxfail, (nodeid, report) =>
+        replayReport(this.bound.ports, this.summary, this.agentId(report.agent), nodeid, report),
+      );
+    }
     if (jobs.length === 0) {
       this.finish();
       return;
@@ -316,7 +328,13 @@ export class QueueCoordinator implements RunEngine {
 
   /** As run-machine.ts testFinished / failTest do for a local worker's test. */
   private deliver(nodeid: string, report: Exclude<AgentReport, { kind: "exit" }>): void {
-    replayReport(this.bound.ports, this.summary, this.agentId(report.agent), nodeid, report);
+    if (this.inOrder === undefined) {
+      replayReport(this.bound.ports, this.summary, this.agentId(report.agent), nodeid, report);
+    } else if (this.inOrder.add(nodeid, report)) {
+      // The failure pytest stops at: its stop request follows the replay;
+      // the tests after it are not waited for (their jobs are withdrawn).
+      this.finish();
+    }
   }
 
   private crash(nodeid: string, why: string): void {

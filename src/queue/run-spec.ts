@@ -106,6 +106,13 @@ function portable(value: string, cwd: string, rootdir: string): string {
   return [inside === "" ? "." : inside.split(sep).join("/"), ...rest].join("::");
 }
 
+export interface AgentArgs {
+  args: string[];
+  narrowed: boolean;
+  /** -x / --maxfail: the coordinator stops after this many failures (0: never). */
+  maxfail: number;
+}
+
 /**
  * The run's pytest arguments as its agents take them: the coordinator-only
  * options left out, paths made relative to the rootdir (an agent resolves
@@ -117,9 +124,10 @@ export function agentArgsOf(
   pytestArgs: readonly string[],
   cwd: string,
   rootdir: string,
-): { args: string[]; narrowed: boolean } {
+): AgentArgs {
   const args: string[] = [];
   let narrowed = false;
+  let maxfail = 0;
   for (let i = 0; i < pytestArgs.length; i++) {
     const arg = pytestArgs[i] as string;
     if (arg === "--") {
@@ -131,6 +139,7 @@ export function agentArgsOf(
       continue;
     }
     if (BARE_SHORT.test(arg) && arg.includes("x")) {
+      maxfail = 1;
       const others = arg.replaceAll("x", "");
       if (others !== "-") args.push(others);
       continue;
@@ -156,6 +165,9 @@ export function agentArgsOf(
     }
     if (COORDINATOR_ONLY.has(name)) {
       if (NARROWING.has(name)) narrowed = true;
+      // argparse: -x stores maxfail=1, --maxfail N stores N; the last wins.
+      if (name === "-x" || name === "--exitfirst") maxfail = 1;
+      else if (name === "--maxfail") maxfail = Math.max(0, Number.parseInt(value ?? "0", 10) || 0);
       continue;
     }
     if (value === undefined) {
@@ -167,7 +179,7 @@ export function agentArgsOf(
     else if (name.startsWith("--")) args.push(`${name}=${shown}`);
     else args.push(`${name}${shown}`);
   }
-  return { args, narrowed };
+  return { args, narrowed, maxfail };
 }
 
 /** How many node ids a refusal names before "and N more". */

@@ -181,8 +181,9 @@ describe("kiln test --queue under faults", () => {
     ];
     for (const c of cases) {
       const plugins = [...c.args, "-p", "no:cacheprovider"];
-      const one = await startAgent(url, copyProject(c.name), plugins);
-      const two = await startAgent(url, copyProject(c.name), plugins);
+      // The agents take the run's --timeout and pytest options from it.
+      const one = await startAgent(url, copyProject(c.name));
+      const two = await startAgent(url, copyProject(c.name));
       const exempt = c.crashed;
       const run = await queueParity({
         url,

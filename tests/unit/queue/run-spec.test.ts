@@ -62,13 +62,27 @@ describe("agentArgsOf", () => {
         "-vs",
       ],
       narrowed: false,
+      // -xvs came last (argparse: the last of -x and --maxfail wins).
+      maxfail: 1,
     });
+  });
+
+  it("reads -x and --maxfail as pytest's argparse does, the last one winning", () => {
+    const root = checkout();
+    expect(agentArgsOf(["--maxfail", "3"], root, root).maxfail).toBe(3);
+    expect(agentArgsOf(["-x", "--maxfail=2"], root, root).maxfail).toBe(2);
+    expect(agentArgsOf(["--maxfail=2", "--exitfirst"], root, root).maxfail).toBe(1);
+    expect(agentArgsOf(["-q"], root, root).maxfail).toBe(0);
   });
 
   it("says when the coordinator's collection is narrowed by its own cache (--lf, --sw)", () => {
     const root = checkout();
-    expect(agentArgsOf(["--lf"], root, root)).toEqual({ args: [], narrowed: true });
-    expect(agentArgsOf(["--sw", "-q"], root, root)).toEqual({ args: ["-q"], narrowed: true });
+    expect(agentArgsOf(["--lf"], root, root)).toEqual({ args: [], narrowed: true, maxfail: 0 });
+    expect(agentArgsOf(["--sw", "-q"], root, root)).toEqual({
+      args: ["-q"],
+      narrowed: true,
+      maxfail: 0,
+    });
   });
 
   it("makes paths relative to the rootdir, so an agent resolves them against its checkout", () => {
