@@ -135,9 +135,7 @@ describe("kiln test --queue with kiln agent processes", () => {
     expect(timed.stdout).toMatch(/8 failed, 14 passed/);
     const output = agent.output();
     expect(output).toContain("starting a zygote for run run-");
-    expect(output).toMatch(
-      /"-p","no:cacheprovider","-m","slow"\], --timeout none/,
-    );
+    expect(output).toMatch(/"-p","no:cacheprovider","-m","slow"\], --timeout none/);
     expect(output).toMatch(/pytest arguments \["-p","no:cacheprovider","sub\/test_nested.py"\]/);
     expect(output).toMatch(/pytest arguments \["-p","no:cacheprovider"\], --timeout 30/);
     expect(output).toContain("stopping the zygote for");
