@@ -27,6 +27,9 @@ import { collectionMismatch, type RunSpec } from "./run-spec.js";
 /** Zygotes an agent keeps: its warm one and one for another run's options. */
 export const MAX_ZYGOTES = 2;
 
+/** Runs whose spec and verdict a long-lived agent remembers (the oldest go first). */
+const REMEMBERED_RUNS = 64;
+
 /** One zygote's run (run-tests.ts runTests with the QueueAgent as engine). */
 export interface LaunchedZygote {
   /** Its exit code, once the zygote ended. */
@@ -190,6 +193,13 @@ export class AgentPool {
       if (reader === undefined) throw new Error("this is a bug in kiln: a job before the reader");
       spec = reader.read(runId);
       this.specs.set(runId, spec);
+      for (const old of this.specs.keys()) {
+        if (this.specs.size <= REMEMBERED_RUNS) break;
+        this.specs.delete(old);
+        for (const key of this.checked.keys()) {
+          if (key.startsWith(`${old}\n`)) this.checked.delete(key);
+        }
+      }
       // A failed read (Redis away) is tried again with the run's next job.
       spec.catch(() => this.specs.delete(runId));
     }

@@ -22,14 +22,16 @@ import type {
   RunSettings,
   RunSummary,
 } from "../zygote/run-ports.js";
+import { AgentWatch } from "./agent-watch.js";
 import type { TestProgress } from "./bull.js";
 import { QueueThread } from "./bull-thread-client.js";
 import { InOrder } from "./in-order.js";
 import { ResultLedger } from "./ledger.js";
+import { LocalFallback } from "./local-fallback.js";
 import { planJobs } from "./plan.js";
 import { REFUSAL_PREFIX } from "./queue-url.js";
 import { replayReport } from "./replay.js";
-import { type AgentArgs, collectionHash } from "./run-spec.js";
+import { type AgentArgs, runSpecOf } from "./run-spec.js";
 import { type AgentReport, readAgentReport } from "./wire.js";
 
 export interface CoordinatorOptions {
@@ -53,12 +55,11 @@ function listTests(nodeids: readonly string[]): string {
   return nodeids.length > LISTED ? `${shown} and ${nodeids.length - LISTED} more` : shown;
 }
 
-export class QueueCoordinator implements RunEngine {
+export class QueueCoordinator extends LocalFallback implements RunEngine {
   private ports: RunPorts | undefined;
   private settings: RunSettings | undefined;
   private queue: QueueThread | undefined;
   private ledger: ResultLedger | undefined;
-  private local: RunMachine | undefined;
   private phase: Phase = "collecting";
   /** A connection lost before the run started, said at start. */
   private lostEarly: string | undefined;
@@ -71,8 +72,8 @@ export class QueueCoordinator implements RunEngine {
   private readonly agentIds = new Map<string, number>();
   /** -x / --maxfail: reports replayed in pytest's order, up to the stop (in-order.ts). */
   private inOrder: InOrder | undefined;
-  private lastHeard = Date.now();
-  private watch: NodeJS.Timeout | undefined;
+  /** Every agent gone mid-run for --queue-wait ends the run (agent-watch.ts). */
+  private readonly watch: AgentWatch;
   private closing: Promise<void> | undefined;
 
   /** The queue's connection, made while the zygote starts and collects. */
@@ -91,6 +92,20 @@ export class QueueCoordinator implements RunEngine {
    * close() must follow (the thread keeps the process alive until then).
    */
   constructor(private readonly options: CoordinatorOptions) {
+    super();
+    this.watch = new AgentWatch(
+      options.agentWaitMs,
+      () => this.queue?.agentCount(),
+      () => {
+        if (this.phase !== "running") return;
+        const missing = this.ledger?.unreported() ?? [];
+        this.fail(
+          `every kiln agent left the queue at ${options.url} (none connected for ` +
+            `${(options.agentWaitMs / 1000).toFixed(1)}s) with ${missing.length} tests not ` +
+            `reported (${listTests(missing)}); start \`kiln agent --queue ${options.url}\``,
+        );
+      },
+    );
     this.connected = QueueThread.open(this.options.url, {
       progress: (jobId, progress) => this.onProgress(jobId, progress),
       completed: (jobId) => this.onCompleted(jobId),
@@ -125,7 +140,7 @@ export class QueueCoordinator implements RunEngine {
 
   /** Resolves once the queue's connections are closed (the process can exit). */
   close(): Promise<void> {
-    this.stopWatch();
+    this.watch.stop();
     this.closing ??= this.connected.then(
       // Nothing is pending once the run ended (withdraw was awaited): the
       // connections go at once (a graceful close waited ~20 ms for
@@ -207,20 +222,12 @@ export class QueueCoordinator implements RunEngine {
     }
     this.ledger = new ResultLedger(jobs);
     this.phase = "running";
-    this.lastHeard = Date.now();
+    this.watch.heard();
     if (DEBUG) debug(`queue: ${jobs.length} jobs for run ${runId}`);
-    const { args, narrowed } = this.options.agentArgs;
-    const nodeids = [...plan.items].sort();
-    const spec = {
-      args,
-      timeout: settings.timeout,
-      narrowed,
-      hash: collectionHash(nodeids),
-      nodeids,
-    };
+    const spec = runSpecOf(this.options.agentArgs, settings.timeout, plan.items);
     await queue.enqueue(runId, jobs, { spec });
     if (DEBUG) debug("queue: enqueued");
-    this.startWatch();
+    this.watch.start();
   }
 
   // -- the queue's events -------------------------------------------------------
@@ -228,7 +235,7 @@ export class QueueCoordinator implements RunEngine {
   private onProgress(jobId: string, progress: TestProgress): void {
     const ledger = this.ledger;
     if (this.phase !== "running" || ledger === undefined || !ledger.owns(jobId)) return;
-    this.lastHeard = Date.now();
+    this.watch.heard();
     const report = readAgentReport(progress.report);
     if (typeof report === "string") {
       this.bound.ports.warn(
@@ -366,37 +373,6 @@ export class QueueCoordinator implements RunEngine {
     void withdrawn.finally(() => this.close());
   }
 
-  private startWatch(): void {
-    // Every agent gone (killed, its machine lost) and none back within the
-    // wait: the jobs would sit in Redis for ever. Said, not waited on.
-    this.watch = setInterval(() => {
-      if (this.phase !== "running" || Date.now() - this.lastHeard < this.options.agentWaitMs) {
-        return;
-      }
-      void this.queue
-        ?.agentCount()
-        .then((count) => {
-          if (count > 0) {
-            this.lastHeard = Date.now();
-            return;
-          }
-          const missing = this.ledger?.unreported() ?? [];
-          this.fail(
-            `every kiln agent left the queue at ${this.options.url} (none connected for ` +
-              `${(this.options.agentWaitMs / 1000).toFixed(1)}s) with ${missing.length} tests not ` +
-              `reported (${listTests(missing)}); start \`kiln agent --queue ${this.options.url}\``,
-          );
-        })
-        .catch(() => undefined);
-    }, 500);
-    this.watch.unref();
-  }
-
-  private stopWatch(): void {
-    if (this.watch !== undefined) clearInterval(this.watch);
-    this.watch = undefined;
-  }
-
   // -- the run controller's other calls -----------------------------------------
 
   /** -x, --maxfail, a stop from pytest: nothing more is waited for. */
@@ -421,36 +397,5 @@ export class QueueCoordinator implements RunEngine {
     this.local?.kill();
     if (this.phase !== "local") this.phase = "finished";
     void this.close();
-  }
-
-  private localRun(what: string): RunMachine {
-    if (this.local === undefined) {
-      throw new Error(`this is a bug in kiln: ${what} in a --queue run that has no local workers`);
-    }
-    return this.local;
-  }
-
-  workerSpawned(workerId: number, pid: number): void {
-    this.localRun("worker:spawned").workerSpawned(workerId, pid);
-  }
-
-  workerExited(death: Parameters<RunEngine["workerExited"]>[0]): void {
-    this.localRun("worker:exited").workerExited(death);
-  }
-
-  workerConnected(workerId: number, pid: number | null): void {
-    this.localRun("a worker connection").workerConnected(workerId, pid);
-  }
-
-  workerCorrupted(workerId: number, problem: string): void {
-    this.localRun("a corrupted worker").workerCorrupted(workerId, problem);
-  }
-
-  workerClosed(workerId: number): void {
-    this.localRun("a worker's close").workerClosed(workerId);
-  }
-
-  workerMessage(...args: Parameters<RunEngine["workerMessage"]>): void {
-    this.localRun("a worker message").workerMessage(...args);
   }
 }

@@ -182,6 +182,22 @@ export function agentArgsOf(
   return { args, narrowed, maxfail };
 }
 
+/** The coordinator's spec of its run, from its options and its collected items. */
+export function runSpecOf(
+  agentArgs: AgentArgs,
+  timeout: number | null,
+  items: readonly string[],
+): RunSpec {
+  const nodeids = [...items].sort();
+  return {
+    args: agentArgs.args,
+    timeout,
+    narrowed: agentArgs.narrowed,
+    hash: collectionHash(nodeids),
+    nodeids,
+  };
+}
+
 /** How many node ids a refusal names before "and N more". */
 const NAMED = 3;
 
