@@ -165,5 +165,13 @@ async function agentAction(pytestArgs: string[], flags: AgentFlags): Promise<num
     process.stdout.write("kiln agent: stopped\n");
     return ExitCode.OK;
   }
-  return exitCode ?? ExitCode.OK;
+  if (exitCode !== undefined) {
+    process.stderr.write(
+      `kiln agent: pytest could not collect with the arguments this agent was started with ` +
+        `(exit ${exitCode}), and it takes only runs with those: fix the collection, or start ` +
+        "it without pytest arguments (it then takes each run's from the coordinator)\n",
+    );
+    return exitCode;
+  }
+  return ExitCode.OK;
 }

@@ -212,4 +212,21 @@ describe("kiln test --queue with kiln agent processes", () => {
     expect(same.stdout).toMatch(/8 failed, 14 passed/);
     expect(agent.output()).not.toContain("starting a zygote");
   }, 120_000);
+  it("an agent whose own collection fails: pinned, it exits saying why; unpinned, it waits for runs", async () => {
+    redis = await startRedisServer();
+    await expect(
+      startAgent(redis.url, copyProject("collection_errors"), ["-p", "no:cacheprovider"]),
+    ).rejects.toThrow(
+      /could not collect with the arguments this agent was started with \(exit 2\)/,
+    );
+    // Without pytest arguments a run's own (--continue-on-collection-errors,
+    // queue-parity.test.ts) may collect: the agent stays.
+    const agent = await startAgent(redis.url, copyProject("collection_errors"));
+    expect(agent.output()).toContain(
+      "its zygote could not collect with no pytest arguments (exit 2)",
+    );
+    agent.child.kill("SIGTERM");
+    expect(await agent.exited, agent.output()).toEqual({ code: 0, signal: null });
+    expect(await noProcessesIn(agent.dir)).toEqual([]);
+  }, 120_000);
 });
