@@ -231,13 +231,17 @@ async function connectQueue(
   }
   const { randomBytes } = await import("node:crypto");
   const { agentArgsOf } = await import("../queue/run-spec.js");
-  const { pytestRootdir } = await import("../config/rootdir.js");
+  const { pytestRootdir, shellSplit } = await import("../config/rootdir.js");
   // Paths go to the agents relative to this checkout's rootdir (as pytest
   // finds it from here), each agent resolving them against its own.
   const root = pytestRootdir({ cwd: run.cwd, args: [], env: process.env });
   const agentArgs = agentArgsOf(run.pytestArgs, run.cwd, root);
+  // PYTEST_ADDOPTS is each machine's own (pytest reads it there), but an -x
+  // in the coordinator's stops this run: pytest puts it before the arguments.
+  const addopts = shellSplit(process.env.PYTEST_ADDOPTS ?? "");
+  const { maxfail } = agentArgsOf([...addopts, ...run.pytestArgs], run.cwd, root);
   return new QueueCoordinator({
-    agentArgs: { ...agentArgs, narrowed: agentArgs.narrowed || run.narrowed },
+    agentArgs: { ...agentArgs, maxfail, narrowed: agentArgs.narrowed || run.narrowed },
     url,
     runId: raw.runId ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
     agentWaitMs: wait * 1000,
