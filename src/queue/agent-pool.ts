@@ -17,6 +17,7 @@ import {
   type AgentJob,
   consumeJobs,
   type JobConsumer,
+  type JobData,
   type QueueTimings,
   REFUSAL_PREFIX,
   type RunSpecReader,
@@ -186,22 +187,24 @@ export class AgentPool {
     }
   }
 
-  private specOf(runId: string): Promise<RunSpec | string> {
-    let spec = this.specs.get(runId);
+  /** The job's run's spec, read once per spec key (runs are told apart by it). */
+  private specOf(data: JobData): Promise<RunSpec | string> {
+    const key = data.specKey ?? "";
+    let spec = this.specs.get(key);
     if (spec === undefined) {
       const reader = this.reader;
       if (reader === undefined) throw new Error("this is a bug in kiln: a job before the reader");
-      spec = reader.read(runId);
-      this.specs.set(runId, spec);
+      spec = reader.read(data);
+      this.specs.set(key, spec);
       for (const old of this.specs.keys()) {
         if (this.specs.size <= REMEMBERED_RUNS) break;
         this.specs.delete(old);
-        for (const key of this.checked.keys()) {
-          if (key.startsWith(`${old}\n`)) this.checked.delete(key);
+        for (const verdict of this.checked.keys()) {
+          if (verdict.startsWith(`${old}\n`)) this.checked.delete(verdict);
         }
       }
       // A failed read (Redis away) is tried again with the run's next job.
-      spec.catch(() => this.specs.delete(runId));
+      spec.catch(() => this.specs.delete(key));
     }
     return spec;
   }
@@ -232,7 +235,7 @@ export class AgentPool {
   private async take(job: AgentJob): Promise<void> {
     this.options.log(`kiln agent: took ${job.id} ${job.attempt}`);
     const { runId } = job.data;
-    const spec = await this.specOf(runId);
+    const spec = await this.specOf(job.data);
     if (typeof spec === "string") throw refuse(spec);
     const conflict = this.conflict(spec);
     if (conflict !== undefined) throw refuse(conflict);
@@ -254,7 +257,7 @@ export class AgentPool {
             `ended before it collected (exit ${collected.exitCode}; its output says why)`,
         );
       }
-      const verdictKey = `${runId}\n${zygote.key}`;
+      const verdictKey = `${job.data.specKey ?? ""}\n${zygote.key}`;
       if (!this.checked.has(verdictKey)) {
         this.checked.set(verdictKey, collectionMismatch(spec, collected));
       }

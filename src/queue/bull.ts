@@ -18,7 +18,7 @@ import type { Queue as BullQueue, QueueEvents as BullQueueEvents, IRedisClient, 
 import type * as NodeRedis from "redis";
 import type { RedisClientType } from "redis";
 import { batchReports, isProgress, isRecord } from "./progress.js";
-import { RUN_SPEC_TTL_SECONDS, type RunSpec, readRunSpec, runSpecKey } from "./run-spec.js";
+import { RUN_SPEC_TTL_SECONDS, type RunSpec, readRunSpec } from "./run-spec.js";
 
 // Both are CommonJS, loaded with require rather than import: an ES import of
 // a CommonJS module makes Node 20 run cjs-module-lexer over it and every
@@ -113,13 +113,17 @@ export function queueTimings(env: NodeJS.ProcessEnv): QueueTimings {
 export interface JobData {
   runId: string;
   nodeids: string[];
+  /** The Redis key of the run's spec (run-spec.ts runSpecKey). */
+  specKey?: string;
 }
 
 /**
- * With the first jobs of a run: its spec (run-spec.ts), written before them,
- * which its agents read to take the run's pytest options.
+ * Every job names its run's spec (run-spec.ts); with the first jobs of a
+ * run the spec itself, written before them, which its agents read to take
+ * the run's pytest options.
  */
 export interface EnqueueSettings {
+  specKey?: string;
   spec?: RunSpec;
 }
 
@@ -208,15 +212,14 @@ export class JobQueue {
     jobs: readonly { id: string; nodeids: string[] }[],
     settings: EnqueueSettings = {},
   ): Promise<void> {
-    if (settings.spec !== undefined) {
-      await this.raws[0]?.set(runSpecKey(runId), JSON.stringify(settings.spec), {
-        EX: RUN_SPEC_TTL_SECONDS,
-      });
+    const { spec, specKey } = settings;
+    if (spec !== undefined && specKey !== undefined) {
+      await this.raws[0]?.set(specKey, JSON.stringify(spec), { EX: RUN_SPEC_TTL_SECONDS });
     }
     await this.queue.addBulk(
       jobs.map((job) => ({
         name: runId,
-        data: { runId, nodeids: job.nodeids } satisfies JobData,
+        data: { runId, nodeids: job.nodeids, ...(specKey ? { specKey } : {}) } satisfies JobData,
         opts: { jobId: job.id, removeOnComplete: true, removeOnFail: true },
       })),
     );
@@ -365,8 +368,8 @@ export function consumeJobs(
 
 /** An agent's reader of run specs (run-spec.ts), on a connection of its own. */
 export interface RunSpecReader {
-  /** The run's spec, or why there is none to use. */
-  read(runId: string): Promise<RunSpec | string>;
+  /** The job's run's spec, or why there is none to use. */
+  read(job: JobData): Promise<RunSpec | string>;
   close(): Promise<void>;
 }
 
@@ -377,13 +380,13 @@ export function runSpecReader(url: string): RunSpecReader {
   const opened = raw.connect();
   opened.catch(() => undefined);
   return {
-    read: async (runId) => {
-      await opened;
-      const text = await raw.get(runSpecKey(runId));
+    read: async ({ runId, specKey }) => {
+      const text = specKey === undefined ? null : await opened.then(() => raw.get(specKey));
       if (text === null) {
         return (
-          `run ${runId} has no spec in Redis (key ${runSpecKey(runId)}): its coordinator is a ` +
-          "kiln older than this agent, or the key expired; use the same kiln version everywhere"
+          `run ${runId} has no spec in Redis (${specKey ?? "its jobs name none"}): its ` +
+          "coordinator is a kiln older than this agent, or the spec expired; use the same kiln " +
+          "version everywhere"
         );
       }
       const spec = readRunSpec(text);

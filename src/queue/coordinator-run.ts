@@ -31,7 +31,7 @@ import { LocalFallback } from "./local-fallback.js";
 import { planJobs } from "./plan.js";
 import { REFUSAL_PREFIX } from "./queue-url.js";
 import { replayReport } from "./replay.js";
-import { type AgentArgs, runSpecOf } from "./run-spec.js";
+import { type AgentArgs, runSpecKey, runSpecOf } from "./run-spec.js";
 import { type AgentReport, readAgentReport } from "./wire.js";
 
 export interface CoordinatorOptions {
@@ -72,6 +72,8 @@ export class QueueCoordinator extends LocalFallback implements RunEngine {
   private readonly agentIds = new Map<string, number>();
   /** -x / --maxfail: reports replayed in pytest's order, up to the stop (in-order.ts). */
   private inOrder: InOrder | undefined;
+  /** Where the run's spec is in Redis; every job names it (run-spec.ts). */
+  private specKey: string | undefined;
   /** Every agent gone mid-run for --queue-wait ends the run (agent-watch.ts). */
   private readonly watch: AgentWatch;
   private closing: Promise<void> | undefined;
@@ -225,7 +227,8 @@ export class QueueCoordinator extends LocalFallback implements RunEngine {
     this.watch.heard();
     if (DEBUG) debug(`queue: ${jobs.length} jobs for run ${runId}`);
     const spec = runSpecOf(this.options.agentArgs, settings.timeout, plan.items);
-    await queue.enqueue(runId, jobs, { spec });
+    this.specKey = runSpecKey(runId, spec);
+    await queue.enqueue(runId, jobs, { spec, specKey: this.specKey });
     if (DEBUG) debug("queue: enqueued");
     this.watch.start();
   }
@@ -293,7 +296,7 @@ export class QueueCoordinator extends LocalFallback implements RunEngine {
       }));
       for (const single of singles) ledger.add(single);
       this.queue
-        ?.enqueue(this.options.runId, singles)
+        ?.enqueue(this.options.runId, singles, { specKey: this.specKey })
         .catch((error: unknown) => this.fail(`could not requeue ${jobId}'s tests: ${error}`));
       return;
     }

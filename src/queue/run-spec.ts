@@ -1,7 +1,7 @@
 // What a `kiln test --queue` run tells its agents (DESIGN.md section 9): the
 // pytest arguments its agents run with, its --timeout, and the node ids it
 // collected. The coordinator writes it to Redis once per run (bull.ts
-// JobQueue.enqueue, key runSpecKey); an agent reads it before its first job
+// JobQueue.enqueue, key runSpecKey, which every job names); an agent reads it before its first job
 // of the run, starts (or reuses) a zygote for those options, and refuses the
 // run if its own collection differs (agent-pool.ts). It crosses Redis, so
 // the agent checks its shape before believing it.
@@ -30,9 +30,15 @@ export const runSpec = z.strictObject({
 
 export type RunSpec = z.infer<typeof runSpec>;
 
-/** The Redis key of a run's spec; it expires a day after the run started. */
-export function runSpecKey(runId: string): string {
-  return `kiln-run:${runId}`;
+/**
+ * The Redis key of a run's spec, named by its content: a run id given again
+ * (`--run-id` of a retried CI job) with other options or another collection
+ * is another spec, never one an agent remembers. It expires a day after the
+ * run started.
+ */
+export function runSpecKey(runId: string, spec: RunSpec): string {
+  const digest = createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 16);
+  return `kiln-run:${runId}:${digest}`;
 }
 
 export const RUN_SPEC_TTL_SECONDS = 86_400;

@@ -111,7 +111,8 @@ describe("kiln test --queue with kiln agent processes", () => {
       url,
       dir,
       baselineDir: copyProject("basic"),
-      kilnArgs: ["-p", "no:cacheprovider", "-m", "slow"],
+      // One run id for two runs (a retried CI job's): each is its own spec.
+      kilnArgs: ["--run-id", "again", "-p", "no:cacheprovider", "-m", "slow"],
       pytestArgs: ["-m", "slow"],
       extraDirs: [agent.dir],
     });
@@ -120,7 +121,10 @@ describe("kiln test --queue with kiln agent processes", () => {
     // From a subdirectory, a path relative to it: the agent resolves it in
     // its own checkout (sub/test_nested.py), not in the coordinator's cwd.
     const nested = await runKiln(
-      ["test", "--queue", url, "--queue-wait", "20", "-p", "no:cacheprovider", "test_nested.py"],
+      [
+        ...["test", "--queue", url, "--queue-wait", "20", "--run-id", "again"],
+        ...["-p", "no:cacheprovider", "test_nested.py"],
+      ],
       { cwd: join(dir, "sub"), timeoutMs: 60_000 },
     );
     expect(nested.code, `${nested.stdout}\n${nested.stderr}`).toBe(1);
@@ -134,7 +138,7 @@ describe("kiln test --queue with kiln agent processes", () => {
     expect(timed.code, timed.stderr).toBe(1);
     expect(timed.stdout).toMatch(/8 failed, 14 passed/);
     const output = agent.output();
-    expect(output).toContain("starting a zygote for run run-");
+    expect(output).toContain("starting a zygote for run again");
     expect(output).toMatch(/"-p","no:cacheprovider","-m","slow"\], --timeout none/);
     expect(output).toMatch(/pytest arguments \["-p","no:cacheprovider","sub\/test_nested.py"\]/);
     expect(output).toMatch(/pytest arguments \["-p","no:cacheprovider"\], --timeout 30/);

@@ -7,6 +7,7 @@ import {
   collectionMismatch,
   type RunSpec,
   readRunSpec,
+  runSpecKey,
 } from "../../../src/queue/run-spec.js";
 import { tempDir } from "../../helpers/temp.js";
 
@@ -135,6 +136,16 @@ describe("collectionMismatch", () => {
   it("for a narrowed run, asks only that the run's ids are here", () => {
     expect(collectionMismatch(spec(["a::1"], true), ["a::1", "a::2"])).toBeUndefined();
     expect(collectionMismatch(spec(["a::3"], true), ["a::1"])).toMatch(/1 missing here \(a::3\)/);
+  });
+});
+
+describe("runSpecKey", () => {
+  it("names a spec by its content: a run id given again with other options is another key", () => {
+    const one = spec(["a::1"]);
+    expect(runSpecKey("r1", one)).toBe(runSpecKey("r1", spec(["a::1"])));
+    expect(runSpecKey("r1", one)).not.toBe(runSpecKey("r1", { ...one, args: ["-q"] }));
+    expect(runSpecKey("r1", one)).not.toBe(runSpecKey("r1", spec(["a::2"])));
+    expect(runSpecKey("r1", one)).toMatch(/^kiln-run:r1:[0-9a-f]{16}$/);
   });
 });
 
