@@ -93,6 +93,7 @@ async function agentAction(pytestArgs: string[], flags: AgentFlags): Promise<num
     ...(flags.timeout !== undefined ? { timeout: options.timeout } : {}),
   };
   let stopped = false;
+  let lostZygote = false;
   const pool = new AgentPool({
     url,
     timings: queueTimings(process.env),
@@ -102,6 +103,14 @@ async function agentAction(pytestArgs: string[], flags: AgentFlags): Promise<num
     explicit,
     initial: { args: own, timeout: options.timeout },
     log: (line) => process.stdout.write(`${line}\n`),
+    lost: (why) => {
+      process.stderr.write(`kiln agent: ${why}; stopping (other agents take its jobs)\n`);
+      lostZygote = true;
+      if (!stopped) {
+        stopped = true;
+        markStopped();
+      }
+    },
     launch: (zygote, engine) => {
       let listener: ((signal: NodeJS.Signals) => void) | undefined;
       let stopAsked = false;
@@ -161,6 +170,7 @@ async function agentAction(pytestArgs: string[], flags: AgentFlags): Promise<num
   } finally {
     release();
   }
+  if (lostZygote) return ExitCode.INTERNAL_ERROR;
   if (stopped) {
     process.stdout.write("kiln agent: stopped\n");
     return ExitCode.OK;

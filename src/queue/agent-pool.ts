@@ -60,6 +60,8 @@ export interface PoolOptions {
   /** The options of the zygote started at once. */
   initial: ZygoteOptions;
   launch(options: ZygoteOptions, engine: QueueAgent): LaunchedZygote;
+  /** A zygote died under jobs: the agent must go (its jobs are re-taken elsewhere). */
+  lost(why: string): void;
   log(line: string): void;
 }
 
@@ -164,9 +166,18 @@ export class AgentPool {
     };
     this.zygotes.set(key, zygote);
     // A zygote that ended (collection failed, or it died) is forgotten: the
-    // next run with its options starts another.
-    void launched.ended.then(() => {
-      if (this.zygotes.get(key) === zygote) this.zygotes.delete(key);
+    // next run with its options starts another. One that died under jobs
+    // leaves them without an end: the agent goes as a killed one does, and
+    // once their locks expire other agents take them (bull.ts).
+    void launched.ended.then((exitCode) => {
+      if (this.zygotes.get(key) !== zygote) return;
+      this.zygotes.delete(key);
+      if (!this.stopping && zygote.active > 0) {
+        this.options.lost(
+          `the zygote for ${describeArgs(options.args)} ended (exit ${exitCode}) while it ran ` +
+            `${zygote.active} jobs`,
+        );
+      }
     });
     return zygote;
   }
