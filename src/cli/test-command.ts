@@ -154,7 +154,11 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
   }
   let coordinator: QueueCoordinator | undefined;
   if (raw.queue !== undefined) {
-    const connected = await connectQueue(raw, options);
+    const connected = await connectQueue(raw, options, {
+      pytestArgs,
+      cwd,
+      narrowed: select !== undefined,
+    });
     if (typeof connected === "number") return connected;
     coordinator = connected;
   }
@@ -203,6 +207,7 @@ async function testAction(givenArgs: string[], raw: RawTestOptions & ReportFlags
 async function connectQueue(
   raw: ReportFlags,
   options: ReturnType<typeof parseTestOptions>,
+  run: { pytestArgs: string[]; cwd: string; narrowed: boolean },
 ): Promise<QueueCoordinator | number> {
   const { parseQueueUrl, QueueUrlError } = await import("../queue/queue-url.js");
   const { QueueCoordinator } = await import("../queue/coordinator-run.js");
@@ -225,7 +230,18 @@ async function connectQueue(
     throw error;
   }
   const { randomBytes } = await import("node:crypto");
+  const { agentArgsOf } = await import("../queue/run-spec.js");
+  const { pytestRootdir, shellSplit } = await import("../config/rootdir.js");
+  // Paths go to the agents relative to this checkout's rootdir (as pytest
+  // finds it from here), each agent resolving them against its own.
+  const root = pytestRootdir({ cwd: run.cwd, args: [], env: process.env });
+  const agentArgs = agentArgsOf(run.pytestArgs, run.cwd, root);
+  // PYTEST_ADDOPTS is each machine's own (pytest reads it there), but an -x
+  // in the coordinator's stops this run: pytest puts it before the arguments.
+  const addopts = shellSplit(process.env.PYTEST_ADDOPTS ?? "");
+  const { maxfail } = agentArgsOf([...addopts, ...run.pytestArgs], run.cwd, root);
   return new QueueCoordinator({
+    agentArgs: { ...agentArgs, maxfail, narrowed: agentArgs.narrowed || run.narrowed },
     url,
     runId: raw.runId ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
     agentWaitMs: wait * 1000,

@@ -18,7 +18,7 @@ import { parse as parseToml } from "smol-toml";
 import { isTable } from "./pyproject-kiln.js";
 
 /** pytest options that take a value (pytest 7.2-9.1, builtin plugins). */
-const VALUE_OPTIONS = new Set([
+export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   "--assert",
   "--basetemp",
   "--capture",
@@ -73,7 +73,7 @@ const VALUE_OPTIONS = new Set([
   "-r",
 ]);
 /** Options whose value is optional (argparse nargs="?"). */
-const OPTIONAL_VALUE_OPTIONS = new Set(["--cache-show", "--debug"]);
+export const OPTIONAL_VALUE_OPTIONS: ReadonlySet<string> = new Set(["--cache-show", "--debug"]);
 
 export interface RootdirInput {
   /** The invocation directory (pytest's `invocation_params.dir`). */

@@ -1,39 +1,25 @@
-// `kiln agent --queue redis://…`: the agent's run engine. The agent's zygote
-// imports and collects the project once, like a local run; then the run
-// stays open (RunMachine's open-ended mode): each job taken from the queue
-// is one group of that collection, handed to the agent's forked workers,
-// and each test's report goes back to the coordinator as the job's progress
-// (wire.ts) instead of into this zygote's hooks. A worker that dies is
-// handled by the run machine as locally (the test reported crashed, the
-// rest of the group in a fresh worker), so a segfault or a --timeout kill
-// reads the same as in a local run.
-//
-// A job whose tests this agent did not collect (another commit, other
-// pytest arguments) is refused, and the coordinator fails the run saying
-// why: running "the same" test names from different code is never silent.
+// `kiln agent --queue redis://…`: one zygote's run engine. The zygote
+// imports and collects the project once, with one run's pytest options
+// (agent-pool.ts keeps a zygote per set of options); then the run stays open
+// (RunMachine's open-ended mode): each job the pool hands it is one group of
+// that collection, given to the zygote's forked workers, and each test's
+// report goes back to the coordinator as the job's progress (wire.ts)
+// instead of into this zygote's hooks. A worker that dies is handled by the
+// run machine as locally (the test reported crashed, the rest of the group
+// in a fresh worker), so a segfault or a --timeout kill reads the same as in
+// a local run.
 import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { ReportMeta } from "../protocol/messages.js";
 import { RunMachine } from "../zygote/run-machine.js";
 import type { RunEngine, RunEngineFactory, RunPlan, RunPorts } from "../zygote/run-ports.js";
-import {
-  type AgentJob,
-  consumeJobs,
-  type JobConsumer,
-  type QueueTimings,
-  REFUSAL_PREFIX,
-} from "./bull.js";
+import type { AgentJob } from "./bull.js";
 import type { AgentReport, RecordedWarning } from "./wire.js";
 
 export interface AgentOptions {
-  url: string;
-  timings: QueueTimings;
-  /** This agent's --timeout (seconds, null: none); a run with another is refused. */
-  timeout: number | null;
   /** host:pid, in the coordinator's record. */
   name: string;
-  cwd: string;
-  /** The agent's own lines (ready, each job taken). */
+  /** The agent's own lines. */
   log(line: string): void;
 }
 
@@ -66,16 +52,13 @@ function readSpilledBody(path: string, scratchDir: string): Buffer {
   }
 }
 
-function describeTimeout(timeout: number | null | undefined): string {
-  return timeout === null || timeout === undefined ? "none" : `${timeout}`;
-}
-
 export class QueueAgent implements RunEngine {
   private machine: RunMachine | undefined;
-  private consumer: JobConsumer | undefined;
   private scratchDir = "";
   private index = new Map<string, number>();
-  private itemCount = 0;
+  /** The node ids this zygote collected, once it did (run:ready). */
+  readonly collected: Promise<string[]>;
+  private markCollected: (items: string[]) => void = () => undefined;
   /** Per node id, the jobs running it (normally one). */
   private readonly active = new Map<string, ActiveJob[]>();
   /** The last job a report went to: a worker's pytest.exit() is said there. */
@@ -88,7 +71,11 @@ export class QueueAgent implements RunEngine {
   /** -n: the worker count, which is also how many jobs the agent runs at once. */
   private workers = 1;
 
-  constructor(private readonly options: AgentOptions) {}
+  constructor(private readonly options: AgentOptions) {
+    this.collected = new Promise((done) => {
+      this.markCollected = done;
+    });
+  }
 
   readonly engine: RunEngineFactory = (settings, ports, run) => {
     this.scratchDir = run.scratchDir;
@@ -211,49 +198,16 @@ export class QueueAgent implements RunEngine {
   }
 
   start(plan: RunPlan): void {
-    this.itemCount = plan.items.length;
     for (const [position, nodeid] of plan.items.entries()) this.index.set(nodeid, position);
     this.run.start(plan);
-    if (this.stopping) return;
-    const { url, timings } = this.options;
-    // As many jobs at a time as workers, no more. Taking one job ahead per
-    // worker (so a worker goes on to it instead of a new fork) was measured
-    // faster, but a test that kills its agent takes every job the agent
-    // holds with it, and each such death counts against that job's bound of
-    // stalls (bull.ts maxStalls): an innocent job held ahead by two agents a
-    // killer test took down was reported crashed (found by
-    // queue-agent-faults.test.ts).
-    this.consumer = consumeJobs(url, timings, this.workers, (job) => this.take(job));
-    this.consumer.waitUntilReady().then(
-      () =>
-        this.options.log(
-          `kiln agent: ready: ${plan.items.length} tests collected in ${this.options.cwd}; ` +
-            `taking jobs from ${url} with ${this.workers} workers`,
-        ),
-      (error: unknown) => this.options.log(`kiln agent: queue: ${String(error)}`),
-    );
+    this.markCollected(plan.items);
   }
 
-  private take(job: AgentJob): Promise<void> {
-    this.options.log(`kiln agent: took ${job.id} ${job.attempt}`);
-    const wanted = job.data.timeout ?? null;
-    if (wanted !== this.options.timeout) {
-      throw new Error(
-        `${REFUSAL_PREFIX}the run's --timeout is ${describeTimeout(wanted)}, but kiln agent ` +
-          `${this.options.name} was started with --timeout ${describeTimeout(this.options.timeout)}; ` +
-          "start the agents with the run's --timeout",
-      );
-    }
-    const missing = job.data.nodeids.filter((nodeid) => !this.index.has(nodeid));
-    if (missing.length > 0) {
-      const shown = missing.slice(0, 3).join(", ");
-      throw new Error(
-        `${REFUSAL_PREFIX}${missing.length} of its ${job.data.nodeids.length} tests (${shown}` +
-          `${missing.length > 3 ? ", ..." : ""}) are not among the ${this.itemCount} tests ` +
-          `kiln agent ${this.options.name} collected in ${this.options.cwd}; run the agents ` +
-          "on a checkout of the coordinator's commit, with the same pytest arguments",
-      );
-    }
+  /**
+   * Runs one job, whose tests the pool checked are in this collection
+   * (agent-pool.ts); resolves once every report of it is sent.
+   */
+  take(job: AgentJob): Promise<void> {
     return new Promise<void>((done) => {
       const entry: ActiveJob = {
         job,
@@ -267,26 +221,24 @@ export class QueueAgent implements RunEngine {
         this.active.set(nodeid, jobs);
       }
       if (entry.remaining.size === 0) return done();
-      const items = job.data.nodeids.map((nodeid) => ({
-        nodeid,
-        index: this.index.get(nodeid) ?? -1,
-      }));
+      const items = job.data.nodeids.map((nodeid) => {
+        const index = this.index.get(nodeid);
+        if (index === undefined) {
+          throw new Error(
+            `this is a bug in kiln: job ${job.id}'s ${nodeid} was not collected here`,
+          );
+        }
+        return { nodeid, index };
+      });
       // false: this agent is stopping. The job stays unfinished; once its
       // lock expires another agent takes it.
       this.run.feed(items);
     });
   }
 
-  /** Stops taking jobs; the jobs being run are left to expire and be re-taken. */
+  /** Reports no more: the jobs being run are left to expire and be re-taken. */
   private stopTaking(): void {
     this.stopping = true;
-    void this.consumer?.close(true);
-  }
-
-  /** Resolves once the queue's connection is closed (the process can exit). */
-  close(): Promise<void> {
-    this.stopping = true;
-    return this.consumer?.close(true) ?? Promise.resolve();
   }
 
   get result() {

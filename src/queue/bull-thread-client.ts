@@ -3,7 +3,7 @@
 // The thread is started at once; BullMQ loads there, not on the event loop
 // that serves the zygote.
 import { Worker } from "node:worker_threads";
-import type { CoordinatorHandlers, JobData } from "./bull.js";
+import type { CoordinatorHandlers, EnqueueSettings } from "./bull.js";
 import type { ThreadReply, ThreadRequest } from "./bull-thread-protocol.js";
 
 type Request = ThreadRequest extends infer R ? (R extends unknown ? Omit<R, "id"> : never) : never;
@@ -83,7 +83,7 @@ export class QueueThread {
   enqueue(
     runId: string,
     jobs: readonly { id: string; nodeids: string[] }[],
-    settings: Pick<JobData, "timeout"> = {},
+    settings: EnqueueSettings = {},
   ): Promise<void> {
     const plain = jobs.map((job) => ({ id: job.id, nodeids: job.nodeids }));
     return this.call({ op: "enqueue", runId, jobs: plain, settings });

@@ -1,10 +1,10 @@
 // Messages between the coordinator and its BullMQ thread (bull-thread.ts).
-import type { JobData, TestProgress } from "./bull.js";
+import type { EnqueueSettings, TestProgress } from "./bull.js";
 
 type Jobs = { id: string; nodeids: string[] }[];
 
 export type ThreadRequest = { id: number } & (
-  | { op: "enqueue"; runId: string; jobs: Jobs; settings: Pick<JobData, "timeout"> }
+  | { op: "enqueue"; runId: string; jobs: Jobs; settings: EnqueueSettings }
   | { op: "agentCount" }
   | { op: "waitForAgent"; timeoutMs: number }
   | { op: "withdraw"; jobIds: string[] }

@@ -18,6 +18,7 @@ import type { Queue as BullQueue, QueueEvents as BullQueueEvents, IRedisClient, 
 import type * as NodeRedis from "redis";
 import type { RedisClientType } from "redis";
 import { batchReports, isProgress, isRecord } from "./progress.js";
+import { RUN_SPEC_TTL_SECONDS, type RunSpec, readRunSpec } from "./run-spec.js";
 
 // Both are CommonJS, loaded with require rather than import: an ES import of
 // a CommonJS module makes Node 20 run cjs-module-lexer over it and every
@@ -112,12 +113,18 @@ export function queueTimings(env: NodeJS.ProcessEnv): QueueTimings {
 export interface JobData {
   runId: string;
   nodeids: string[];
-  /**
-   * The run's --timeout (seconds, null: none). Agents apply their own
-   * (`kiln agent --timeout`), set when their zygote started; one that
-   * differs refuses the job rather than time tests differently.
-   */
-  timeout?: number | null;
+  /** The Redis key of the run's spec (run-spec.ts runSpecKey). */
+  specKey?: string;
+}
+
+/**
+ * Every job names its run's spec (run-spec.ts); with the first jobs of a
+ * run the spec itself, written before them, which its agents read to take
+ * the run's pytest options.
+ */
+export interface EnqueueSettings {
+  specKey?: string;
+  spec?: RunSpec;
 }
 
 /** One finished test, sent as the job's progress. */
@@ -203,12 +210,16 @@ export class JobQueue {
   async enqueue(
     runId: string,
     jobs: readonly { id: string; nodeids: string[] }[],
-    settings: Pick<JobData, "timeout"> = {},
+    settings: EnqueueSettings = {},
   ): Promise<void> {
+    const { spec, specKey } = settings;
+    if (spec !== undefined && specKey !== undefined) {
+      await this.raws[0]?.set(specKey, JSON.stringify(spec), { EX: RUN_SPEC_TTL_SECONDS });
+    }
     await this.queue.addBulk(
       jobs.map((job) => ({
         name: runId,
-        data: { runId, nodeids: job.nodeids, ...settings } satisfies JobData,
+        data: { runId, nodeids: job.nodeids, ...(specKey ? { specKey } : {}) } satisfies JobData,
         opts: { jobId: job.id, removeOnComplete: true, removeOnFail: true },
       })),
     );
@@ -351,6 +362,42 @@ export function consumeJobs(
       clearTimeout(timer);
       if (connection.raw.isReady) await closeRaw(connection.raw);
       else if (connection.raw.isOpen) connection.raw.destroy();
+    },
+  };
+}
+
+/** An agent's reader of run specs (run-spec.ts), on a connection of its own. */
+export interface RunSpecReader {
+  /** The job's run's spec, or why there is none to use. */
+  read(job: JobData): Promise<RunSpec | string>;
+  close(): Promise<void>;
+}
+
+export function runSpecReader(url: string): RunSpecReader {
+  // As the agent's job connection: commands wait for a Redis that went away.
+  const raw: RedisClientType = createClient({ url });
+  raw.on("error", () => undefined);
+  const opened = raw.connect();
+  opened.catch(() => undefined);
+  return {
+    read: async ({ runId, specKey }) => {
+      const text = specKey === undefined ? null : await opened.then(() => raw.get(specKey));
+      if (text === null) {
+        return (
+          `run ${runId} has no spec in Redis (${specKey ?? "its jobs name none"}): its ` +
+          "coordinator is a kiln older than this agent, or the spec expired; use the same kiln " +
+          "version everywhere"
+        );
+      }
+      const spec = readRunSpec(text);
+      return typeof spec === "string"
+        ? `run ${runId}'s spec is not what kiln writes: ${spec}`
+        : spec;
+    },
+    close: async () => {
+      await opened.catch(() => undefined);
+      if (raw.isReady) await closeRaw(raw);
+      else if (raw.isOpen) raw.destroy();
     },
   };
 }

@@ -22,12 +22,16 @@ import type {
   RunSettings,
   RunSummary,
 } from "../zygote/run-ports.js";
+import { AgentWatch } from "./agent-watch.js";
 import type { TestProgress } from "./bull.js";
 import { QueueThread } from "./bull-thread-client.js";
+import { InOrder } from "./in-order.js";
 import { ResultLedger } from "./ledger.js";
+import { LocalFallback } from "./local-fallback.js";
 import { planJobs } from "./plan.js";
 import { REFUSAL_PREFIX } from "./queue-url.js";
 import { replayReport } from "./replay.js";
+import { type AgentArgs, runSpecKey, runSpecOf } from "./run-spec.js";
 import { type AgentReport, readAgentReport } from "./wire.js";
 
 export interface CoordinatorOptions {
@@ -37,6 +41,8 @@ export interface CoordinatorOptions {
   agentWaitMs: number;
   /** --fallback-local: with no agent, run the tests here instead. */
   fallbackLocal: boolean;
+  /** The run's pytest options as its agents take them (run-spec.ts agentArgsOf). */
+  agentArgs: AgentArgs;
 }
 
 type Phase = "collecting" | "running" | "local" | "finished";
@@ -49,12 +55,11 @@ function listTests(nodeids: readonly string[]): string {
   return nodeids.length > LISTED ? `${shown} and ${nodeids.length - LISTED} more` : shown;
 }
 
-export class QueueCoordinator implements RunEngine {
+export class QueueCoordinator extends LocalFallback implements RunEngine {
   private ports: RunPorts | undefined;
   private settings: RunSettings | undefined;
   private queue: QueueThread | undefined;
   private ledger: ResultLedger | undefined;
-  private local: RunMachine | undefined;
   private phase: Phase = "collecting";
   /** A connection lost before the run started, said at start. */
   private lostEarly: string | undefined;
@@ -65,8 +70,12 @@ export class QueueCoordinator implements RunEngine {
   };
   /** Each agent's number in the run record (as a local worker's kwN). */
   private readonly agentIds = new Map<string, number>();
-  private lastHeard = Date.now();
-  private watch: NodeJS.Timeout | undefined;
+  /** -x / --maxfail: reports replayed in pytest's order, up to the stop (in-order.ts). */
+  private inOrder: InOrder | undefined;
+  /** Where the run's spec is in Redis; every job names it (run-spec.ts). */
+  private specKey: string | undefined;
+  /** Every agent gone mid-run for --queue-wait ends the run (agent-watch.ts). */
+  private readonly watch: AgentWatch;
   private closing: Promise<void> | undefined;
 
   /** The queue's connection, made while the zygote starts and collects. */
@@ -85,6 +94,20 @@ export class QueueCoordinator implements RunEngine {
    * close() must follow (the thread keeps the process alive until then).
    */
   constructor(private readonly options: CoordinatorOptions) {
+    super();
+    this.watch = new AgentWatch(
+      options.agentWaitMs,
+      () => this.queue?.agentCount(),
+      () => {
+        if (this.phase !== "running") return;
+        const missing = this.ledger?.unreported() ?? [];
+        this.fail(
+          `every kiln agent left the queue at ${options.url} (none connected for ` +
+            `${(options.agentWaitMs / 1000).toFixed(1)}s) with ${missing.length} tests not ` +
+            `reported (${listTests(missing)}); start \`kiln agent --queue ${options.url}\``,
+        );
+      },
+    );
     this.connected = QueueThread.open(this.options.url, {
       progress: (jobId, progress) => this.onProgress(jobId, progress),
       completed: (jobId) => this.onCompleted(jobId),
@@ -119,7 +142,7 @@ export class QueueCoordinator implements RunEngine {
 
   /** Resolves once the queue's connections are closed (the process can exit). */
   close(): Promise<void> {
-    this.stopWatch();
+    this.watch.stop();
     this.closing ??= this.connected.then(
       // Nothing is pending once the run ended (withdraw was awaited): the
       // connections go at once (a graceful close waited ~20 ms for
@@ -155,7 +178,16 @@ export class QueueCoordinator implements RunEngine {
       this.fail(this.lostEarly);
       return;
     }
+    const { maxfail } = this.options.agentArgs;
     const jobs = planJobs(runId, plan.items, settings.dist, plan.durations);
+    if (maxfail > 0) {
+      // pytest's order rather than longest first: the tests before the stop
+      // come in first, and few run that pytest would not have.
+      jobs.sort((a, b) => (a.indices[0] ?? 0) - (b.indices[0] ?? 0));
+      this.inOrder = new InOrder(plan.items, maxfail, (nodeid, report) =>
+        replayReport(this.bound.ports, this.summary, this.agentId(report.agent), nodeid, report),
+      );
+    }
     if (jobs.length === 0) {
       this.finish();
       return;
@@ -192,11 +224,13 @@ export class QueueCoordinator implements RunEngine {
     }
     this.ledger = new ResultLedger(jobs);
     this.phase = "running";
-    this.lastHeard = Date.now();
+    this.watch.heard();
     if (DEBUG) debug(`queue: ${jobs.length} jobs for run ${runId}`);
-    await queue.enqueue(runId, jobs, { timeout: settings.timeout });
+    const spec = runSpecOf(this.options.agentArgs, settings.timeout, plan.items);
+    this.specKey = runSpecKey(runId, spec);
+    await queue.enqueue(runId, jobs, { spec, specKey: this.specKey });
     if (DEBUG) debug("queue: enqueued");
-    this.startWatch();
+    this.watch.start();
   }
 
   // -- the queue's events -------------------------------------------------------
@@ -204,7 +238,7 @@ export class QueueCoordinator implements RunEngine {
   private onProgress(jobId: string, progress: TestProgress): void {
     const ledger = this.ledger;
     if (this.phase !== "running" || ledger === undefined || !ledger.owns(jobId)) return;
-    this.lastHeard = Date.now();
+    this.watch.heard();
     const report = readAgentReport(progress.report);
     if (typeof report === "string") {
       this.bound.ports.warn(
@@ -262,7 +296,7 @@ export class QueueCoordinator implements RunEngine {
       }));
       for (const single of singles) ledger.add(single);
       this.queue
-        ?.enqueue(this.options.runId, singles, { timeout: this.bound.settings.timeout })
+        ?.enqueue(this.options.runId, singles, { specKey: this.specKey })
         .catch((error: unknown) => this.fail(`could not requeue ${jobId}'s tests: ${error}`));
       return;
     }
@@ -304,7 +338,13 @@ export class QueueCoordinator implements RunEngine {
 
   /** As run-machine.ts testFinished / failTest do for a local worker's test. */
   private deliver(nodeid: string, report: Exclude<AgentReport, { kind: "exit" }>): void {
-    replayReport(this.bound.ports, this.summary, this.agentId(report.agent), nodeid, report);
+    if (this.inOrder === undefined) {
+      replayReport(this.bound.ports, this.summary, this.agentId(report.agent), nodeid, report);
+    } else if (this.inOrder.add(nodeid, report)) {
+      // The failure pytest stops at: its stop request follows the replay;
+      // the tests after it are not waited for (their jobs are withdrawn).
+      this.finish();
+    }
   }
 
   private crash(nodeid: string, why: string): void {
@@ -336,37 +376,6 @@ export class QueueCoordinator implements RunEngine {
     void withdrawn.finally(() => this.close());
   }
 
-  private startWatch(): void {
-    // Every agent gone (killed, its machine lost) and none back within the
-    // wait: the jobs would sit in Redis for ever. Said, not waited on.
-    this.watch = setInterval(() => {
-      if (this.phase !== "running" || Date.now() - this.lastHeard < this.options.agentWaitMs) {
-        return;
-      }
-      void this.queue
-        ?.agentCount()
-        .then((count) => {
-          if (count > 0) {
-            this.lastHeard = Date.now();
-            return;
-          }
-          const missing = this.ledger?.unreported() ?? [];
-          this.fail(
-            `every kiln agent left the queue at ${this.options.url} (none connected for ` +
-              `${(this.options.agentWaitMs / 1000).toFixed(1)}s) with ${missing.length} tests not ` +
-              `reported (${listTests(missing)}); start \`kiln agent --queue ${this.options.url}\``,
-          );
-        })
-        .catch(() => undefined);
-    }, 500);
-    this.watch.unref();
-  }
-
-  private stopWatch(): void {
-    if (this.watch !== undefined) clearInterval(this.watch);
-    this.watch = undefined;
-  }
-
   // -- the run controller's other calls -----------------------------------------
 
   /** -x, --maxfail, a stop from pytest: nothing more is waited for. */
@@ -391,36 +400,5 @@ export class QueueCoordinator implements RunEngine {
     this.local?.kill();
     if (this.phase !== "local") this.phase = "finished";
     void this.close();
-  }
-
-  private localRun(what: string): RunMachine {
-    if (this.local === undefined) {
-      throw new Error(`this is a bug in kiln: ${what} in a --queue run that has no local workers`);
-    }
-    return this.local;
-  }
-
-  workerSpawned(workerId: number, pid: number): void {
-    this.localRun("worker:spawned").workerSpawned(workerId, pid);
-  }
-
-  workerExited(death: Parameters<RunEngine["workerExited"]>[0]): void {
-    this.localRun("worker:exited").workerExited(death);
-  }
-
-  workerConnected(workerId: number, pid: number | null): void {
-    this.localRun("a worker connection").workerConnected(workerId, pid);
-  }
-
-  workerCorrupted(workerId: number, problem: string): void {
-    this.localRun("a corrupted worker").workerCorrupted(workerId, problem);
-  }
-
-  workerClosed(workerId: number): void {
-    this.localRun("a worker's close").workerClosed(workerId);
-  }
-
-  workerMessage(...args: Parameters<RunEngine["workerMessage"]>): void {
-    this.localRun("a worker message").workerMessage(...args);
   }
 }

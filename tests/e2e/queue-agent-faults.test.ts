@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runKiln, runKilnRecorded } from "../helpers/kiln.js";
+import { processesIn } from "../helpers/processes.js";
 import {
   type Agent,
   killAgents,
@@ -61,6 +62,16 @@ function callsPerTest(dir: string): Map<string, number> {
   return counts;
 }
 
+/** A process's parent pid (/proc/PID/stat's fourth field), or 0 once it is gone. */
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
 async function until(what: () => boolean, label: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!what()) {
@@ -94,6 +105,35 @@ describe("kiln test --queue under faults", () => {
     // The other agent ran the dead one's job again (its second attempt).
     expect(two.output()).toMatch(/kiln agent: took \S+ 2\n/);
     // The killed agent's zygote and workers went with it.
+    expect(await noProcessesIn(oneDir)).toEqual([]);
+  }, 180_000);
+
+  it("an agent whose zygote dies mid-job goes as a killed one does: its job is re-taken", async () => {
+    redis = await startRedisServer();
+    const url = redis.url;
+    const [coordinatorDir = "", baselineDir = "", oneDir = "", twoDir = ""] = copies(
+      () => slowProject(),
+      4,
+    );
+    const one = await startAgent(url, oneDir, [], FAST_LOCKS);
+    const two = await startAgent(url, twoDir, [], FAST_LOCKS);
+    const running = queueParity({ url, dir: coordinatorDir, baselineDir, env: FAST_LOCKS });
+    await until(() => one.output().includes("starting a zygote for run"), "agent one's zygote");
+    await until(() => one.took() > 0, "agent one's first job");
+    await new Promise((done) => setTimeout(done, 500));
+    // Its zygotes are its children in its checkout; the run's is the newest.
+    const zygotes = processesIn(oneDir).filter((pid) => parentOf(pid) === one.child.pid);
+    const zygote = Math.max(...zygotes);
+    process.kill(zygote, "SIGKILL");
+    expect(await one.exited, one.output()).toEqual({ code: 3, signal: null });
+    expect(one.output()).toMatch(/ended \(exit \S+\) while it ran 1 jobs; stopping/);
+    const run = await running;
+    expect(run.differences, `${run.stdout}\n${run.stderr}`).toEqual([]);
+    expect(run.code).toBe(1);
+    const calls = callsPerTest(coordinatorDir);
+    expect(calls.size).toBe(13);
+    expect([...calls.values()].every((n) => n === 1)).toBe(true);
+    expect(two.output()).toMatch(/kiln agent: took \S+ 2\n/);
     expect(await noProcessesIn(oneDir)).toEqual([]);
   }, 180_000);
 
@@ -181,8 +221,9 @@ describe("kiln test --queue under faults", () => {
     ];
     for (const c of cases) {
       const plugins = [...c.args, "-p", "no:cacheprovider"];
-      const one = await startAgent(url, copyProject(c.name), plugins);
-      const two = await startAgent(url, copyProject(c.name), plugins);
+      // The agents take the run's --timeout and pytest options from it.
+      const one = await startAgent(url, copyProject(c.name));
+      const two = await startAgent(url, copyProject(c.name));
       const exempt = c.crashed;
       const run = await queueParity({
         url,

@@ -5,18 +5,21 @@
 // Debian's 7.2 and the 8.4 and 9.1 venvs. Outcomes, exit code, failure texts per phase,
 // collection errors and the warnings summary must be equal (src/parity/).
 //
-// The agents are started per run: an agent takes its own pytest options (as
-// `kiln test` does), so a run's kiln_args go to them as well as to the
-// coordinator; Kiln's own `-n` is the agent's, not the run's, and stays 1.
+// Two agents are started per project and pytest version, without pytest
+// arguments, and serve all of that project's runs: each run's options (its
+// kiln_args: -p, -o, -k, --timeout, ...) reach them from the coordinator
+// (src/queue/run-spec.ts), and an agent starts a zygote for options it has
+// none for (plugin_asyncio's strict then auto, selection's -k). Kiln's own
+// `-n` is the agent's, not the run's, and stays 1.
 // A project whose parity.json "requires" a plugin the interpreter lacks is
 // skipped, as the parity matrix skips it (src/parity/projects.ts).
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECTS } from "../helpers/kiln.js";
 import { type PytestVersion, pythonFor } from "../helpers/pythons.js";
-import { killAgents, queueParity, startAgent } from "../helpers/queue-agents.js";
+import { type Agent, killAgents, queueParity, startAgent } from "../helpers/queue-agents.js";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 import { copyProject } from "../helpers/temp.js";
 
@@ -35,11 +38,13 @@ interface ParityFile {
 
 /**
  * Runs checked besides each project's first one: those that change what the
- * agents' pytest does (selection, collection errors, plugin modes). Runs
- * that differ only in Kiln's -n/-x/--maxfail scheduling are the local
- * parity matrix's concern; the queue replays the same reports.
+ * agents' pytest does (selection, collection errors, plugin modes), and -x /
+ * --maxfail, which the coordinator applies to reports that come in out of
+ * pytest's order (src/queue/in-order.ts). Runs that differ only in Kiln's
+ * -n scheduling are the local parity matrix's concern.
  */
 const EXTRA_RUNS: Record<string, string[]> = {
+  basic: ["exitfirst", "maxfail2"],
   collection_errors: ["continue"],
   selection: ["k_alpha"],
   plugin_asyncio: ["auto"],
@@ -47,11 +52,10 @@ const EXTRA_RUNS: Record<string, string[]> = {
 
 /**
  * Runs that stop before any test runs (collection errors without
- * --continue-on-collection-errors: pytest's exit 2 after collection). The
- * coordinator ends there without a job; an agent's collection fails the
- * same way, so it refuses to start (agent-command.ts), and none is started.
+ * --continue-on-collection-errors: pytest's exit 2 after collection): the
+ * coordinator ends there without a job.
  */
-const NO_AGENTS = new Set(["collection_errors:default"]);
+const NO_JOBS = new Set(["collection_errors:default"]);
 
 const VERSIONS: PytestVersion[] = ["7.2", "8.4", "9.1"];
 
@@ -64,16 +68,6 @@ function missingModules(python: string, modules: string[]): string[] {
   return modules.filter(
     (name) => spawnSync(python, ["-c", `import ${name}`], { stdio: "ignore" }).status !== 0,
   );
-}
-
-/** A run's kiln_args without Kiln's worker count (startAgent gives agents -n 1). */
-function agentArgs(args: string[]): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "-n") i++;
-    else kept.push(args[i] as string);
-  }
-  return kept;
 }
 
 const projects = readdirSync(PROJECTS)
@@ -98,10 +92,24 @@ for (const version of VERSIONS) {
     beforeAll(async () => {
       redis = await startRedisServer();
     });
-    afterEach(killAgents);
     afterAll(async () => {
+      await killAgents();
       await redis?.stop();
     });
+    /** The project whose agents run now; started by its first run (killAgents ends them). */
+    let current: { project: string; agents: Agent[] } | undefined;
+    async function agentsFor(project: string): Promise<Agent[]> {
+      if (current?.project !== project) {
+        await killAgents();
+        const url = (redis as RedisServer).url;
+        // No pytest arguments: each run's come from its coordinator.
+        const agents = await Promise.all(
+          [1, 2].map(() => startAgent(url, copyProject(project), ["--python", python])),
+        );
+        current = { project, agents };
+      }
+      return current.agents;
+    }
 
     for (const project of projects) {
       const file = parityFile(project);
@@ -113,18 +121,8 @@ for (const version of VERSIONS) {
           title,
           async () => {
             const url = (redis as RedisServer).url;
-            const agents = NO_AGENTS.has(`${project}:${run.name}`)
-              ? []
-              : await Promise.all(
-                  [1, 2].map(() =>
-                    startAgent(url, copyProject(project), [
-                      "--python",
-                      python,
-                      ...NO_CACHE,
-                      ...agentArgs(run.kiln_args),
-                    ]),
-                  ),
-                );
+            const agents = await agentsFor(project);
+            const before = agents.reduce((sum, agent) => sum + agent.took(), 0);
             const result = await queueParity({
               url,
               python,
@@ -135,15 +133,16 @@ for (const version of VERSIONS) {
               textExempt: Object.keys(run.text_exempt ?? {}),
               extraDirs: agents.map((agent) => agent.dir),
             });
-            expect(result.differences, `${result.stdout}\n${result.stderr}`).toEqual([]);
-            expect(result.code).toBe(run.exit_code);
-            if (agents.length > 0) {
+            const output = `${result.stdout}\n${result.stderr}`;
+            expect(result.differences, output).toEqual([]);
+            expect(result.code, output).toBe(run.exit_code);
+            if (!NO_JOBS.has(`${project}:${run.name}`)) {
               // The tests ran on the agents, not in the coordinator.
-              expect(agents.reduce((sum, agent) => sum + agent.took(), 0)).toBeGreaterThan(0);
+              const took = agents.reduce((sum, agent) => sum + agent.took(), 0);
+              expect(took, output).toBeGreaterThan(before);
             }
-            await killAgents();
           },
-          120_000,
+          180_000,
         );
       }
     }
