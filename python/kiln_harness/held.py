@@ -275,6 +275,13 @@ class HoldPlugin:
         for base in bases:
             for d in _ancestors(base):
                 files.update(os.path.join(d, n) for n in STAT_ONLY_NAMES)
+        lastfailed = _lastfailed_path(session.config)
+        if lastfailed is not None:
+            # Read at configure by the cache plugin's LFPlugin, which uses it
+            # only at its session's end when --lf/--ff are not given: C reads
+            # it again (RunFork._reload_cache) rather than keying on it, as
+            # every run that changes an outcome rewrites it.
+            files.discard(lastfailed)
         hashes = {
             f: sha256_file(f) for f in sorted(files) if not f.startswith(_VOLATILE_PREFIXES)
         }
@@ -449,6 +456,7 @@ class RunFork:
                 os.environ.pop(name, None)
         self._channel()
         self._restart_clocks()
+        self._reload_cache()
         tw = p.tr._tw
         text = "".join(p.tee.text)
         old = p._header_lines(held.config)
@@ -523,6 +531,12 @@ class RunFork:
                 plugin.finder = None
                 plugin.registry_note = self.ready.get("note") or ""
 
+    def _reload_cache(self):
+        config = self.held.config
+        if _lastfailed_path(config) is not None:
+            lf = config.pluginmanager.getplugin("lfplugin")
+            lf.lastfailed = config.cache.get("cache/lastfailed", {})
+
     def _restart_clocks(self):
         """The session began now, for this run (pytest's "in 0.12s")."""
         from _pytest import timing
@@ -540,6 +554,17 @@ class RunFork:
                     plugin.suite_start = timing.Instant()
                 if hasattr(plugin, "suite_start_time"):
                     plugin.suite_start_time = timing.time()
+
+
+def _lastfailed_path(config):
+    """.pytest_cache's lastfailed file when the cache plugin holds it only for
+    its session's end (--lf/--ff not given), else None (then it is an input
+    of collection, keyed like any other file)."""
+    lf = config.pluginmanager.getplugin("lfplugin")
+    cache = getattr(config, "cache", None)
+    if lf is None or cache is None or lf.active:
+        return None
+    return os.path.abspath(str(cache._getvaluepath("cache/lastfailed")))
 
 
 # The hello's fields that belong to one run, not to its inputs.
