@@ -161,6 +161,10 @@ class DaemonRequests:
             "excluded": [[k, v] for k, v in sorted(self.excluded.items())],
             "levels": [{"level": 0, "pid": os.getpid(), "rssKb": _rss_kb(os.getpid())}] + levels1,
             "level1": level1_state,
+            "held": [
+                {"pid": e.pid, "rssKb": _rss_kb(e.pid), "items": e.items}
+                for e in (self.held.entries.values() if self.held is not None else ())
+            ],
         }
 
 

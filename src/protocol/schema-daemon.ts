@@ -92,6 +92,12 @@ export const daemonToClient = z.discriminatedUnion("type", [
     ),
     /** Level 1's state: warm, building, or why there is none. */
     level1: z.string(),
+    /** Held collections (kiln_harness/held.py): a process each, with the items it holds. */
+    held: z
+      .array(
+        z.strictObject({ pid: z.number().int(), rssKb: z.number().int(), items: z.number().int() }),
+      )
+      .optional(),
   }),
   message("daemon:stopping", {}),
 ]);

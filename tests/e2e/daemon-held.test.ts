@@ -51,7 +51,8 @@ function write(dir: string, path: string, text: string): void {
   writeFileSync(join(dir, path), text);
 }
 
-const HELD = /kiln: zygote from the daemon \(pid \d+, .*; collection held: \d+ items, not configured/;
+const HELD =
+  /kiln: zygote from the daemon \(pid \d+, .*; collection held: \d+ items, not configured/;
 
 /** Processes whose parent is `pid` (level 1, held collections). */
 function childrenOf(pid: number): number[] {
@@ -163,6 +164,13 @@ describe("kiln daemon: held collections", () => {
     // `stop` and SIGKILL leave no held collection behind.
     const children = childrenOf(pid);
     expect(children.length).toBeGreaterThanOrEqual(2); // level 1 and held collections
+    // `kiln daemon status` lists the held collections (the default run's, -k's and -x's).
+    const status = await kiln(["daemon", "status"], dir);
+    const listed = [
+      ...status.stdout.matchAll(/collected +pid (\d+), RSS [\d.]+ MiB, (\d+) items/g),
+    ];
+    expect(listed.length, status.stdout).toBe(3);
+    for (const [, held] of listed) expect(children).toContain(Number(held));
     await kiln(["daemon", "stop"], dir);
     for (const child of children) expect(await gone(child), `pid ${child}`).toBe(true);
     const pid2 = await kit.startDaemon(dir);
@@ -173,7 +181,7 @@ describe("kiln daemon: held collections", () => {
     process.kill(pid2, "SIGKILL");
     for (const child of children2) expect(await gone(child), `pid ${child}`).toBe(true);
     expect(processAlive(pid2)).toBe(false);
-  });
+  }, 300_000);
 
   it("--lf: a run that changed lastfailed is not followed by a stale held collection", async () => {
     const dir = tempDir("kiln-held-lf-");
@@ -198,5 +206,5 @@ describe("kiln daemon: held collections", () => {
     // The next --lf run reads the new lastfailed: collected again, one test.
     const after = await sameAsCold(["--lf"], dir, "--lf after lastfailed changed", false);
     expect(Object.keys(after.outcomes.outcomes)).toEqual(["tests/test_api.py::test_double[3]"]);
-  });
+  }, 120_000);
 });
