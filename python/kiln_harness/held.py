@@ -261,7 +261,11 @@ class HoldPlugin:
                 return f"hello has {field}"
         if threading.active_count() > 1:
             return "a thread is running"
-        if "".join(self.tee.text).count(self._header_lines(config)) != 1:
+        # C replaces them with its own run's (its pid, its registry note).
+        # With -q pytest prints no header at all: nothing to replace then.
+        text = "".join(self.tee.text)
+        shown = text.count(self._header_lines(config))
+        if shown > 1 or (shown == 0 and "kiln: " in text):
             return "kiln's header lines are not in the output once"
         return None
 
