@@ -33,9 +33,13 @@ class Held:
         /dev/null (R's pipe must see EOF when R ends); what it was is kept."""
         capman = self.config.pluginmanager.getplugin("capturemanager")
         cap = capman._global_capturing
+        # pytest's FDCapture keeps a dup of the fd it captures
+        # (targetfd_save) and dup2s it back when suspending: exactly that one.
+        saved = {}
         for part in (cap.in_, cap.out, cap.err):
             tmp = getattr(part, "tmpfile", None)
             if part is not None and hasattr(part, "targetfd_save") and tmp is not None:
+                saved[part.targetfd_save] = part.targetfd
                 if part.targetfd in (1, 2):
                     self.tmp_fds.append(tmp.fileno())
         stdio = [os.fstat(n) for n in (0, 1, 2)]
@@ -49,10 +53,9 @@ class Held:
                 st = os.fstat(fd)
             except OSError:
                 continue  # the listing's own descriptor, closed since
-            for n, seen in enumerate(stdio):
-                if _same_file(st, seen):
-                    self.aliases.append((fd, n))
-                    break
+            same = [n for n, seen in enumerate(stdio) if _same_file(st, seen)]
+            if same:
+                self.aliases.append((fd, _which_stdio(fd, same, saved)))
             else:
                 if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
                     flags = int(_fdinfo(fd).get("flags", "0"), 8)
@@ -266,6 +269,22 @@ class RunFork:
 
 # The hello's fields that belong to one run, not to its inputs.
 _PER_RUN = ("socketPath", "scratchDir", "zygoteNote")
+
+
+def _which_stdio(fd, same, saved):
+    """Which of stdin/stdout/stderr `fd` stands for, of those naming the same
+    file (`same`: one terminal or /dev/null may be all three): itself, the
+    one pytest's capture saved it from, else by its access mode (a dup of
+    stderr, as faulthandler makes, is writable)."""
+    if fd <= 2:
+        return fd
+    if fd in saved:
+        return saved[fd]
+    writable = int(_fdinfo(fd).get("flags", "0"), 8) & (os.O_WRONLY | os.O_RDWR)
+    for n in (2, 1) if writable else (0,):
+        if n in same:
+            return n
+    return same[0]
 
 
 def _hello_key(hello):
