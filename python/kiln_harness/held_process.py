@@ -1,6 +1,7 @@
 """The held collection's process (H) and a run forked from it (C); held.py
 says what they are and why a run from one equals a cold run."""
 
+import gc
 import json
 import os
 import signal
@@ -94,6 +95,11 @@ class Held:
         if reason is not None:
             return None
         from .level0 import take_stdio
+
+        # As the zygote does before its first fork (forking.py): the runs
+        # forked from here never walk (and so never copy) the held heap.
+        gc.collect()
+        gc.freeze()
 
         while True:
             message = lines.recv()
