@@ -45,18 +45,22 @@ class Held:
                     self.tmp_fds.append(tmp.fileno())
         stdio = [os.fstat(n) for n in (0, 1, 2)]
         null = os.open(os.devnull, os.O_RDWR)
-        known = {null, self.p.chan.fd, *self.tmp_fds, *self.p.inherited}
+        own = {null, self.p.chan.fd, *self.tmp_fds}
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)
-            if fd in known:
+            if fd in own:
                 continue
             try:
                 st = os.fstat(fd)
             except OSError:
                 continue  # the listing's own descriptor, closed since
+            # Checked first: a descriptor the zygote opened on its terminal
+            # before pytest started (faulthandler's) is the run's too.
             same = [n for n, seen in enumerate(stdio) if _same_file(st, seen)]
             if same:
                 self.aliases.append((fd, _which_stdio(fd, same, saved)))
+            elif fd in self.p.inherited:
+                continue
             else:
                 if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
                     flags = int(_fdinfo(fd).get("flags", "0"), 8)

@@ -7,12 +7,14 @@
 // another argv (-k, -x) or a changed .pytest_cache for --lf makes the run
 // collect again. Real processes: the daemon, level 1, held collections, kiln
 // and pytest. Under the interpreter of KILN_TEST_PYTHON (7.2 by default).
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { daemonTestKit, gone, level1Warm, normalized } from "../helpers/daemon.js";
-import { runPytest } from "../helpers/kiln.js";
+import { CLI, runPytest } from "../helpers/kiln.js";
 import { processAlive } from "../helpers/processes.js";
+import { kilnOnPty } from "../helpers/pty.js";
 import { tempDir } from "../helpers/temp.js";
 
 const kit = daemonTestKit("held");
@@ -206,5 +208,35 @@ describe("kiln daemon: held collections", () => {
     // The next --lf run reads the new lastfailed: collected again, one test.
     const after = await sameAsCold(["--lf"], dir, "--lf after lastfailed changed", false);
     expect(Object.keys(after.outcomes.outcomes)).toEqual(["tests/test_api.py::test_double[3]"]);
+  }, 120_000);
+
+  it("on a terminal: the held run's header, progress and summary are a cold run's", async () => {
+    const dir = tempDir("kiln-held-pty-");
+    for (const [path, text] of Object.entries(FILES)) write(dir, path, text);
+    // The environment kilnOnPty gives kiln: the daemon must have the same.
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1", TERM: "xterm" };
+    const daemon = (args: string[]) =>
+      spawnSync(process.execPath, [CLI, "daemon", ...args, "--python", kit.python], {
+        cwd: dir,
+        env,
+        encoding: "utf8",
+      });
+    const args = ["--python", kit.python, "-n", "1"];
+    await kilnOnPty([...args, "--no-daemon"], dir, []);
+    const started = daemon(["start"]);
+    expect(started.status, started.stderr).toBe(0);
+    kit.track(Number(/\(pid (\d+),/.exec(started.stdout)?.[1]));
+    let held = null as Awaited<ReturnType<typeof kilnOnPty>> | null;
+    for (let i = 0; i < 5 && held === null; i++) {
+      const r = await kilnOnPty(args, dir, []);
+      expect(r.error, r.transcript).toBeNull();
+      if (HELD.test(r.transcript)) held = r;
+    }
+    expect(held, "no run on the terminal was forked from a held collection").not.toBeNull();
+    const cold = await kilnOnPty([...args, "--no-daemon"], dir, []);
+    expect(held?.exitCode).toBe(cold.exitCode);
+    expect(normalized(held?.transcript ?? "")).toBe(normalized(cold.transcript));
+    expect(held?.transcript).toMatch(/collected 5 items/);
+    spawnSync(process.execPath, [CLI, "daemon", "stop"], { cwd: dir, env });
   }, 120_000);
 });
