@@ -178,6 +178,14 @@ describe("kiln daemon: held collections", () => {
     const pid2 = await kit.startDaemon(dir);
     await level1Warm(kit, dir);
     await warmUp([], dir);
+    // A held collection that died: the run collects, as a cold run, without a word.
+    const alive = await kiln(["daemon", "status"], dir);
+    const heldPids = [...alive.stdout.matchAll(/collected +pid (\d+)/g)].map((m) => Number(m[1]));
+    expect(heldPids.length, alive.stdout).toBeGreaterThanOrEqual(1);
+    for (const held of heldPids) process.kill(held, "SIGKILL");
+    for (const held of heldPids) expect(await gone(held)).toBe(true);
+    await sameAsCold([], dir, "after its held collection was killed", false);
+    await warmUp([], dir);
     const children2 = childrenOf(pid2);
     expect(children2.length).toBeGreaterThanOrEqual(2);
     process.kill(pid2, "SIGKILL");
