@@ -141,6 +141,11 @@ describe("kiln daemon: held collections", () => {
           ),
       ],
       ["an edited data file read at collection", () => write(dir, "data/params.json", "[1, 5]\n")],
+      // Held by level 1 too: level 1 is rebuilt and the held collections go with it.
+      [
+        "an edited project module",
+        () => write(dir, "pkg/api.py", "def double(n):\n    return n + n + 0\n"),
+      ],
     ];
     for (const [what, edit] of steps) {
       edit();
