@@ -45,26 +45,58 @@ class DaemonRequests:
                 self.rebuild = True
             client.chan.send({"type": "daemon:refused", "reason": reason})
             return
-        pid, level = self._fork_level1(request), 1
-        if pid is None:
-            pid, level = self._fork_level0(request, stdio), 0
-        elif stdio:
+        pid, entry, key = self._fork_held(request, stdio)
+        if pid is not None:
             for fd in stdio:
                 os.close(fd)
+            level, held = self.held.origins.get(key, (0, 0))
+        else:
+            pid, level = self._fork_level1(request), 1
+            if pid is None:
+                pid, level = self._fork_level0(request, stdio), 0
+            elif stdio:
+                for fd in stdio:
+                    os.close(fd)
+            held = self.level1.info["modules"] if level == 1 else 0
+            if key is not None:
+                # What a run from its held collection will say it came from.
+                self.held.origins[key] = (level, held)
         client.child = pid
         self.children[pid] = client
         self.runs += 1
-        client.chan.send(
-            {
-                "type": "daemon:forked",
-                "pid": pid,
-                "level0Pid": os.getpid(),
-                "warmSince": self.warm_since,
-                "preloaded": self.level.preloaded,
-                "level": level,
-                "held": self.level1.info["modules"] if level == 1 else 0,
-            }
-        )
+        forked = {
+            "type": "daemon:forked",
+            "pid": pid,
+            "level0Pid": os.getpid(),
+            "warmSince": self.warm_since,
+            "preloaded": self.level.preloaded,
+            "level": level,
+            "held": held,
+        }
+        if entry is not None:
+            forked["collected"] = entry.items
+        client.chan.send(forked)
+
+    def _fork_held(self, request, stdio):
+        """(pid, entry, key) of a run forked from a held collection
+        (held.py), or (None, None, key). Otherwise the request carries an
+        invitation to hold this run's collection (`holdTo`, read by
+        zygote.serve). A held collection also holds the project modules it
+        was forked with: its files (theirs included) are hashed and checked
+        as a whole before each fork."""
+        request.pop("holdTo", None)
+        if request.get("hold") is None or self.held is None:
+            return None, None, None
+        from .held_server import run_key
+
+        key = run_key(request, stdio)
+        pid, entry = self.held.fork(key, request)
+        if pid is not None:
+            return pid, entry, key
+        if key in self.held.origins:
+            log(f"collection not reused: {entry}")
+        request["holdTo"] = self.held.invitation(key)
+        return None, None, key
 
     def _fork_level1(self, request):
         """The run zygote forked by level 1, or None (level 0 forks it)."""
@@ -79,11 +111,13 @@ class DaemonRequests:
             # Rebuilt from level 0 once no run uses it (_maintain_level1).
             self._level1_unregister()
             self.level1.stale(reason)
+            self.held.drop_all()
             log(f"level 1 is stale: {reason}")
         return None
 
     def _fork_level0(self, request, stdio):
         close = list(self._own_fds) + [c.sock.fileno() for c in self.clients.values()]
+        close += [s.fileno() for s in self.held.sockets()]
         if self._level1_fd is not None:
             close.append(self._level1_fd)
         try:
@@ -127,6 +161,10 @@ class DaemonRequests:
             "excluded": [[k, v] for k, v in sorted(self.excluded.items())],
             "levels": [{"level": 0, "pid": os.getpid(), "rssKb": _rss_kb(os.getpid())}] + levels1,
             "level1": level1_state,
+            "held": [
+                {"pid": e.pid, "rssKb": _rss_kb(e.pid), "items": e.items}
+                for e in (self.held.entries.values() if self.held is not None else ())
+            ],
         }
 
 

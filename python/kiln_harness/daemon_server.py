@@ -14,6 +14,7 @@ import socket
 import time
 
 from .daemon_requests import DaemonRequests, log
+from .held_server import HeldCollections
 from .forking import drain_wakeup
 from .level1_server import Level1Handle, become_subreaper
 from .protocol import Channel, ProtocolError
@@ -54,6 +55,8 @@ class DaemonServer(DaemonRequests):
         self.relearned = []
         self.level1 = Level1Handle(config, level, pytest)
         self._level1_fd = None
+        # Held collections (held_server.py), made in serve().
+        self.held = None
         self._sel = None
 
     def listen(self):
@@ -107,7 +110,16 @@ class DaemonServer(DaemonRequests):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         sel.register(self.listener, selectors.EVENT_READ, "listen")
         sel.register(wake_r, selectors.EVENT_READ, "wake")
-        self._own_fds = (wake_r, wake_w, sel.fileno(), self.listener.fileno())
+        self.held = HeldCollections()
+        self.held.on_drop = sel.unregister
+        sel.register(self.held.listener, selectors.EVENT_READ, "held-listen")
+        self._own_fds = (
+            wake_r,
+            wake_w,
+            sel.fileno(),
+            self.listener.fileno(),
+            self.held.listener.fileno(),
+        )
         self._sel = sel
         # Run zygotes forked by level 1 (through an intermediate) become the
         # daemon's children: it reaps them all (level1_server.py).
@@ -122,6 +134,12 @@ class DaemonServer(DaemonRequests):
                         client = _Client(sock)
                         self.clients[sock.fileno()] = client
                         sel.register(sock, selectors.EVENT_READ, client)
+                    elif key.data == "held-listen":
+                        sock = self.held.accept()
+                        if sock is not None:
+                            sel.register(sock, selectors.EVENT_READ, "held")
+                    elif key.data == "held":
+                        self.held.on_readable(key.fd)
                     elif key.data == "level1":
                         if not self.level1.on_readable():
                             self._level1_unregister()
@@ -151,7 +169,9 @@ class DaemonServer(DaemonRequests):
         if want is None:
             return
         self._level1_unregister()
-        close = list(self._own_fds) + [c.sock.fileno() for c in self.clients.values()]
+        # Held collections go with the level 1 they were forked from.
+        self.held.drop_all()
+        close = list(self._own_fds) + [s.fileno() for s in self.held.sockets()] + [c.sock.fileno() for c in self.clients.values()]
         sock = self.level1.start(want, close)
         self._level1_fd = sock.fileno()
         self._sel.register(self._level1_fd, selectors.EVENT_READ, "level1")
@@ -226,6 +246,8 @@ class DaemonServer(DaemonRequests):
 
     def _shutdown(self, sel):
         self._level1_unregister()
+        if self.held is not None:
+            self.held.close()
         self.level1.stop()
         for pid in list(self.children):
             _kill_group(pid)

@@ -396,7 +396,7 @@ def _serve_run(request, pytest, base_modules):
         receives="supervisorToZygote",
     )
     try:
-        zygote.serve(chan, pytest, None, base_modules)
+        zygote.serve(chan, pytest, None, base_modules, hold=request.get("holdTo"))
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -75,11 +75,12 @@ def main():
     serve(chan, pytest, missing, set(sys.modules))
 
 
-def serve(chan, pytest, missing, already_imported):
+def serve(chan, pytest, missing, already_imported, hold=None):
     """The run, from the hello on: a cold zygote (main) and one forked from
     the daemon's level 0 (daemon.py) take the same path from here.
     `already_imported`: the modules a cold zygote holds before the hello
     (Python's own, pytest, this harness), left out of modules:imported.
+    `hold`: the daemon's invitation to hold this run's collection (held.py).
     Ends with sys.exit(pytest's exit code)."""
     try:
         frame = chan.recv()
@@ -191,6 +192,10 @@ def serve(chan, pytest, missing, already_imported):
         from .shard import ShardFilter
 
         plugins.append(ShardFilter(chan, hello["shard"]))
+    if hold is not None:
+        from .held import HoldPlugin
+
+        plugins.append(HoldPlugin(hold, chan, plugin, hello))
     code = pytest.main(args, plugins=plugins)
     code = int(code)
     if finder is not None:

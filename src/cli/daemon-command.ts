@@ -164,6 +164,12 @@ async function status(): Promise<number> {
     );
   }
   if (!answer.levels.some((level) => level.level === 1)) out(`level 1     ${answer.level1}`);
+  for (const held of answer.held ?? []) {
+    out(
+      `collected   pid ${held.pid}, RSS ${(held.rssKb / 1024).toFixed(1)} MiB, ` +
+        `${held.items} items configured and collected, held for a run with the same inputs`,
+    );
+  }
   for (const [name, reason] of answer.excluded) out(`left out    ${name}: ${reason}`);
   const idle = (now - answer.lastUsedAt) / 1000;
   out(

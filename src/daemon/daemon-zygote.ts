@@ -9,6 +9,7 @@
 import { createServer, type Socket } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { DEBUG, debug } from "../zygote/debug-trace.js";
 import type { ZygoteExit, ZygoteLink } from "../zygote/zygote-process.js";
 import { DaemonConnection } from "./daemon-connection.js";
 import { type DaemonInfo, removeStaleInfo } from "./daemon-info.js";
@@ -30,6 +31,8 @@ export interface DaemonForkRequest {
   scratchDir: string;
   /** Whose stdio the fork takes (pidfd_getfd); default: this process. */
   stdioPid?: number;
+  /** The key of a held collection besides the rest of the request (schema-daemon.ts `hold`). */
+  hold?: Record<string, unknown>;
   /** Work to do while level 0 forks (the registry's walk), once the request is sent. */
   meanwhile?: () => void;
 }
@@ -72,6 +75,7 @@ export async function forkFromDaemon(
     env,
     pid: request.stdioPid ?? process.pid,
     channelPath,
+    ...(request.hold === undefined ? {} : { hold: request.hold }),
   });
   const answering = daemon.next();
   request.meanwhile?.();
@@ -119,6 +123,13 @@ export async function forkFromDaemon(
     return exit;
   });
   const since = new Date(answer.warmSince).toTimeString().slice(0, 8);
+  if (DEBUG) {
+    debug(
+      answer.collected === undefined
+        ? `daemon: zygote ${pid} forked from level ${answer.level}; it configures and collects`
+        : `daemon: zygote ${pid} forked from a held collection (${answer.collected} items)`,
+    );
+  }
   return {
     ok: true,
     zygote: {
@@ -138,7 +149,10 @@ export async function forkFromDaemon(
       note:
         `zygote from the daemon (pid ${pid}, level 0 pid ${answer.level0Pid} warm since ` +
         `${since}, ${answer.preloaded} modules preloaded` +
-        (answer.level === 1 ? `; level 1: ${answer.held} project modules held)` : ")"),
+        (answer.level === 1 ? `; level 1: ${answer.held} project modules held` : "") +
+        (answer.collected === undefined
+          ? ")"
+          : `; collection held: ${answer.collected} items, not configured or collected again)`),
     },
   };
 }

@@ -20,6 +20,13 @@ export const clientToDaemon = z.discriminatedUnion("type", [
     env: z.record(z.string(), z.string()),
     pid: z.number().int(),
     channelPath: z.string(),
+    /**
+     * What the run's hello will carry besides its per-run fields (socketPath,
+     * scratchDir, zygoteNote), and whether the registry is on: with the
+     * rest of the request, the key of a held collection
+     * (kiln_harness/held_server.py). Absent: never held.
+     */
+    hold: z.record(z.string(), z.unknown()).optional(),
   }),
   message("daemon:status", {}),
   message("daemon:stop", {}),
@@ -38,6 +45,12 @@ export const daemonToClient = z.discriminatedUnion("type", [
     level: z.number().int(),
     /** How many project modules level 1 held for it (0 from level 0). */
     held: z.number().int(),
+    /**
+     * Forked from a held collection (kiln_harness/held.py): pytest's
+     * configuration and collection of an earlier run with the same inputs,
+     * this many items. Absent: the run configures and collects.
+     */
+    collected: z.number().int().optional(),
   }),
   /** Not forked: the run starts cold and says why. */
   message("daemon:refused", { reason: z.string() }),
@@ -79,6 +92,12 @@ export const daemonToClient = z.discriminatedUnion("type", [
     ),
     /** Level 1's state: warm, building, or why there is none. */
     level1: z.string(),
+    /** Held collections (kiln_harness/held.py): a process each, with the items it holds. */
+    held: z
+      .array(
+        z.strictObject({ pid: z.number().int(), rssKb: z.number().int(), items: z.number().int() }),
+      )
+      .optional(),
   }),
   message("daemon:stopping", {}),
 ]);

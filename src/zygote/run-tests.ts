@@ -131,7 +131,38 @@ export async function runTests(request: TestRunRequest): Promise<number> {
           ? RegistrySession.begin(guessedRoot, request.registry)
           : null;
     };
-    const warm = await daemonZygote(request, scratch, beginRegistry);
+    // The hello's fields that are not this run's own (its sockets, scratch
+    // directory, where its zygote came from): with the registry's on/off,
+    // what a held collection is keyed by (daemon-zygote.ts `hold`).
+    const helloInputs = {
+      ...(request.workersNote === undefined ? {} : { workersNote: request.workersNote }),
+      args: request.pytestArgs,
+      workers: request.workers,
+      workersAuto: request.workersAuto,
+      dist: request.dist,
+      timeout: request.timeout,
+      interpreterNote: request.interpreterNote,
+      ...(request.select === undefined ? {} : { select: request.select }),
+      ...(request.shard === undefined ? {} : { shard: request.shard }),
+      ...(request.isolation === undefined || request.isolation.profile === "none"
+        ? {}
+        : {
+            isolation: {
+              ...request.isolation,
+              // Kept visible under the private /tmp and readable under strict.
+              projectPaths: [
+                ...new Set([
+                  request.cwd,
+                  pytestRootdir({ cwd: request.cwd, args: request.pytestArgs, env: request.env }),
+                ]),
+              ],
+            },
+          }),
+    };
+    const warm = await daemonZygote(request, scratch, beginRegistry, {
+      ...helloInputs,
+      registry: request.registry !== null,
+    });
     if (warm !== undefined && request.zygote !== undefined) discardZygote(request.zygote);
     const spawnedAt = warm ? Date.now() : (request.zygote?.startedAt ?? Date.now());
     const spawning = spawnZygote({
@@ -142,31 +173,9 @@ export async function runTests(request: TestRunRequest): Promise<number> {
       ...(request.output === undefined ? {} : { output: request.output }),
       hello: {
         ...(warm ? { zygoteNote: warm.note } : {}),
-        ...(request.workersNote === undefined ? {} : { workersNote: request.workersNote }),
-        args: request.pytestArgs,
+        ...helloInputs,
         socketPath: server.socketPath,
-        workers: request.workers,
-        workersAuto: request.workersAuto,
-        dist: request.dist,
-        timeout: request.timeout,
         scratchDir: scratch,
-        interpreterNote: request.interpreterNote,
-        ...(request.select === undefined ? {} : { select: request.select }),
-        ...(request.shard === undefined ? {} : { shard: request.shard }),
-        ...(request.isolation === undefined || request.isolation.profile === "none"
-          ? {}
-          : {
-              isolation: {
-                ...request.isolation,
-                // Kept visible under the private /tmp and readable under strict.
-                projectPaths: [
-                  ...new Set([
-                    request.cwd,
-                    pytestRootdir({ cwd: request.cwd, args: request.pytestArgs, env: request.env }),
-                  ]),
-                ],
-              },
-            }),
       },
     });
     beginRegistry();
@@ -332,6 +341,7 @@ async function daemonZygote(
   request: TestRunRequest,
   scratchDir: string,
   meanwhile: () => void,
+  hold: Record<string, unknown>,
 ): Promise<{ link: ZygoteLink; note: string } | undefined> {
   const lookup = request.daemon;
   if (lookup === undefined) return undefined;
@@ -352,6 +362,7 @@ async function daemonZygote(
     env: request.env,
     scratchDir,
     meanwhile,
+    hold,
     ...(request.daemonStdioPid === undefined ? {} : { stdioPid: request.daemonStdioPid }),
   });
   request.daemonUsed?.(forked.ok);

@@ -155,6 +155,8 @@ describe("kiln watch through the daemon", () => {
       kiln(["daemon", "status"]).then((s) => [
         pid,
         Number(/level 1 +pid (\d+)/.exec(s.stdout)?.[1]),
+        // Held collections (the daemon's too: they end with it).
+        ...[...s.stdout.matchAll(/collected +pid (\d+)/g)].map((m) => Number(m[1])),
       ]);
     expect(await othersIn(dir, await daemonPids())).toEqual([]);
     // SIGKILL of the watch in the middle of a run through the daemon (a test
