@@ -9,7 +9,7 @@
 //   of cycling forever (ci-queue's bounded requeues). The coordinator then
 //   reports that test crashed (ledger.ts).
 // - Each finished test is sent as job progress (Job#updateProgress → the
-//   queue's event stream, batched while a write is under way), so the
+//   queue's event stream, in bursts: progress.ts), so the
 //   coordinator reports it as it arrives; a
 //   re-run attempt's re-reports are dropped by the ledger, keyed by attempt.
 import { createRequire } from "node:module";
@@ -314,7 +314,9 @@ export function consumeJobs(
         id: job.id ?? "",
         data: job.data,
         attempt,
-        report: batchReports((batch) => job.updateProgress({ batch })).bind(null, attempt),
+        report: batchReports((batch) => job.updateProgress({ batch }), {
+          nodeids: job.data.nodeids,
+        }).bind(null, attempt),
       });
     },
     {

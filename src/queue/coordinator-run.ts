@@ -93,13 +93,18 @@ export class QueueCoordinator implements RunEngine {
     });
     this.connected.then(
       (queue) => {
+        if (DEBUG) debug("queue: connected");
         this.queue = queue;
       },
       () => undefined,
     );
     // Looked for while the zygote collects: at run:ready the jobs go out
     // at once rather than after a round trip (CLIENT LIST) to Redis.
-    this.agentFound = this.connected.then((queue) => queue.waitForAgent(options.agentWaitMs));
+    this.agentFound = this.connected.then(async (queue) => {
+      const found = await queue.waitForAgent(options.agentWaitMs);
+      if (DEBUG) debug(`queue: agent found: ${found}`);
+      return found;
+    });
     this.agentFound.catch(() => undefined);
   }
 
