@@ -35,7 +35,7 @@ export class QueueThread {
             void worker.terminate();
             return;
           case "progress":
-            handlers.progress(reply.jobId, reply.progress);
+            handlers.progress(reply.jobId, reply.batch);
             return;
           case "completed":
             handlers.completed(reply.jobId);

@@ -86,7 +86,9 @@ export class QueueCoordinator implements RunEngine {
    */
   constructor(private readonly options: CoordinatorOptions) {
     this.connected = QueueThread.open(this.options.url, {
-      progress: (jobId, progress) => this.onProgress(jobId, progress),
+      progress: (jobId, batch) => {
+        for (const progress of batch) this.onProgress(jobId, progress);
+      },
       completed: (jobId) => this.onCompleted(jobId),
       failed: (jobId, reason) => this.onFailed(jobId, reason),
       connectionLost: (message) => this.onConnectionLost(message),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TestProgress } from "../../../src/queue/bull.js";
-import { batchReports } from "../../../src/queue/progress.js";
+import { batchReports, readBatch } from "../../../src/queue/progress.js";
 
 /** A send that records each batch's node ids and resolves when told. */
 function recorder() {
@@ -14,51 +14,67 @@ function recorder() {
 }
 
 const tick = () => new Promise((done) => setImmediate(done));
+const ids = (batch: TestProgress[]) => batch.map((p) => `${p.nodeid}@${p.attempt}`);
 
 describe("batchReports", () => {
-  it("sends a job's reports as one write once its last test is in, without waiting the window", async () => {
-    const { batches, finish, send } = recorder();
-    const report = batchReports(send, { nodeids: ["a", "b", "c"], windowMs: 60_000 });
-    const sent = [report(1, { nodeid: "a", report: 1 }), report(1, { nodeid: "b", report: 2 })];
-    await tick();
-    expect(batches).toEqual([]);
-    sent.push(report(1, { nodeid: "c", report: 3 }));
-    await tick();
-    expect(batches).toEqual([["a@1", "b@1", "c@1"]]);
-    finish[0]?.();
+  it("keeps a job's reports for its completion once its last test is in, without a progress write", async () => {
+    const { batches, send } = recorder();
+    const reports = batchReports(send, { nodeids: ["a", "b", "c"], windowMs: 60_000 });
+    const sent = [
+      reports.report(1, { nodeid: "a", report: 1 }),
+      reports.report(1, { nodeid: "b", report: 2 }),
+      reports.report(1, { nodeid: "c", report: 3 }),
+    ];
     await Promise.all(sent);
+    const { batch } = await reports.completion();
+    expect(ids(batch)).toEqual(["a@1", "b@1", "c@1"]);
+    expect(batches).toEqual([]);
+    // What the coordinator reads back from the completed event.
+    expect(readBatch(JSON.parse(JSON.stringify({ batch })))).toEqual(batch);
   });
 
-  it("sends what waited once the window passed, and the next write only after it", async () => {
+  it("sends what waited once the window passed; the completion comes after that write", async () => {
     const { batches, finish, send } = recorder();
-    const report = batchReports(send, { nodeids: ["a", "b", "c"], windowMs: 20 });
-    const first = report(2, { nodeid: "a", report: 1 });
+    const reports = batchReports(send, { nodeids: ["a", "b", "c"], windowMs: 20 });
+    const first = reports.report(2, { nodeid: "a", report: 1 });
     await new Promise((done) => setTimeout(done, 60));
     expect(batches).toEqual([["a@2"]]);
-    // The job's last two: due at once, but written after the first write ends.
-    const rest = [report(2, { nodeid: "b", report: 2 }), report(2, { nodeid: "c", report: 3 })];
+    const rest = [
+      reports.report(2, { nodeid: "b", report: 2 }),
+      reports.report(2, { nodeid: "c", report: 3 }),
+    ];
+    let completed: TestProgress[] | undefined;
+    void reports.completion().then(({ batch }) => {
+      completed = batch;
+    });
     await tick();
-    expect(batches).toEqual([["a@2"]]);
+    // Not before the progress write of "a" is done: the coordinator reads it first.
+    expect(completed).toBeUndefined();
     finish[0]?.();
-    await first;
+    await Promise.all([first, ...rest]);
     await tick();
-    expect(batches).toEqual([["a@2"], ["b@2", "c@2"]]);
-    finish[1]?.();
-    await Promise.all(rest);
+    expect(completed === undefined ? [] : ids(completed)).toEqual(["b@2", "c@2"]);
+    expect(batches).toEqual([["a@2"]]);
   });
 
-  it("sends a pytest.exit() and a full burst at once", async () => {
+  it("sends a pytest.exit() and a full burst at once, in order", async () => {
     const { batches, finish, send } = recorder();
-    const report = batchReports(send, {
+    const reports = batchReports(send, {
       nodeids: ["a", "b", "c", "d"],
       windowMs: 60_000,
       burst: 2,
     });
-    const sent = [report(1, { nodeid: "a", report: 1 }), report(1, { nodeid: "b", report: 2 })];
+    const sent = [
+      reports.report(1, { nodeid: "a", report: 1 }),
+      reports.report(1, { nodeid: "b", report: 2 }),
+    ];
     await tick();
     expect(batches).toEqual([["a@1", "b@1"]]);
+    sent.push(reports.report(1, { nodeid: "", report: "exit" }));
+    await tick();
+    // Written after the batch before it.
+    expect(batches).toEqual([["a@1", "b@1"]]);
     finish[0]?.();
-    sent.push(report(1, { nodeid: "", report: "exit" }));
     await tick();
     expect(batches).toEqual([["a@1", "b@1"], ["@1"]]);
     finish[1]?.();
@@ -73,11 +89,19 @@ describe("batchReports", () => {
       calls++;
       if (calls === 1) throw new Error("Redis went away");
     };
-    const report = batchReports(send, { nodeids: ["a", "b"], windowMs: 1, burst: 1 });
-    const a = report(1, { nodeid: "a", report: 1 });
-    const b = report(1, { nodeid: "b", report: 2 });
+    const reports = batchReports(send, { nodeids: ["a", "b", "c"], windowMs: 1, burst: 1 });
+    const a = reports.report(1, { nodeid: "a", report: 1 });
+    const b = reports.report(1, { nodeid: "b", report: 2 });
     await expect(a).rejects.toThrow("Redis went away");
     await expect(b).resolves.toBeUndefined();
     expect(sentBatches).toEqual([["a"], ["b"]]);
+  });
+
+  it("reads only well-formed reports from a progress update or a return value", () => {
+    expect(readBatch(null)).toEqual([]);
+    expect(readBatch({ batch: "no" })).toEqual([]);
+    expect(readBatch({ batch: [{ nodeid: "a", attempt: 1, report: {} }, { nodeid: 3 }] })).toEqual([
+      { nodeid: "a", attempt: 1, report: {} },
+    ]);
   });
 });
