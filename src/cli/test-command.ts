@@ -225,8 +225,11 @@ async function connectQueue(
     throw error;
   }
   const { randomBytes } = await import("node:crypto");
+  const { takeEarlyQueue } = await import("./early-queue.js");
+  const thread = takeEarlyQueue(url);
   return new QueueCoordinator({
     url,
+    ...(thread === undefined ? {} : { thread }),
     runId: raw.runId ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
     agentWaitMs: wait * 1000,
     fallbackLocal: raw.fallbackLocal === true,

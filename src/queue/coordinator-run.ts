@@ -37,6 +37,8 @@ export interface CoordinatorOptions {
   agentWaitMs: number;
   /** --fallback-local: with no agent, run the tests here instead. */
   fallbackLocal: boolean;
+  /** The queue thread main.ts started for this URL (cli/early-queue.ts), if any. */
+  thread?: QueueThread;
 }
 
 type Phase = "collecting" | "running" | "local" | "finished";
@@ -85,7 +87,9 @@ export class QueueCoordinator implements RunEngine {
    * close() must follow (the thread keeps the process alive until then).
    */
   constructor(private readonly options: CoordinatorOptions) {
-    this.connected = QueueThread.open(this.options.url, {
+    if (DEBUG) debug("queue: starting the queue's thread");
+    const thread = options.thread ?? QueueThread.start(options.url);
+    this.connected = thread.listen({
       progress: (jobId, batch) => {
         for (const progress of batch) this.onProgress(jobId, progress);
       },
