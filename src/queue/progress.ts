@@ -60,7 +60,10 @@ function newBatch(): Batch {
  * what waits goes with the job's completion instead (completion()), one
  * write for both. A batch is written after the one before it. Each caller's
  * promise resolves once its report is written (or is due with the
- * completion), or rejects with its batch's error.
+ * completion), or rejects with its batch's error. Reports that wait die
+ * with their agent, and a completion BullMQ refuses (the job's lock was
+ * lost) loses its reports: either way the job runs again and its next
+ * attempt reports them (the coordinator's ledger keeps the first).
  */
 export function batchReports(
   send: (batch: TestProgress[]) => Promise<unknown>,
