@@ -77,7 +77,8 @@ export class QueueCoordinator implements RunEngine {
   private readonly agentFound: Promise<boolean>;
 
   /**
-   * BullMQ is loaded and connected at once, in a thread of its own
+   * BullMQ is loaded and connected at once (from main.ts when it could:
+   * options.thread), in a thread of its own
    * (bull-thread.ts), while the zygote starts and collects. On this event
    * loop its loading (~700 CommonJS modules, 150-250 ms) delayed the
    * zygote's handshake or its collection by as much; started once the
@@ -87,7 +88,7 @@ export class QueueCoordinator implements RunEngine {
    * close() must follow (the thread keeps the process alive until then).
    */
   constructor(private readonly options: CoordinatorOptions) {
-    if (DEBUG) debug("queue: starting the queue's thread");
+    if (DEBUG) debug(`queue: ${options.thread ? "took main.ts's" : "starting the"} queue thread`);
     const thread = options.thread ?? QueueThread.start(options.url);
     this.connected = thread.listen({
       progress: (jobId, batch) => {
