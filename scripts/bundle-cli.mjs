@@ -15,9 +15,10 @@
 //   brings tslib, which ships no licence file to bundle);
 // - fastify and prom-client: only `kiln serve` loads them (issue 13), and
 //   fastify's dependency tree has packages without a licence file to bundle;
-// - ./signals.js and ./early-zygote.js: main.ts imports them before the
-//   bundle, and their state (the signals caught so far, the zygote started
-//   early) must be the one module instance both sides see.
+// - ./signals.js, ./early-zygote.js and ./early-queue.js: main.ts imports
+//   them before the bundle, and their state (the signals caught so far, the
+//   zygote and queue thread started early) must be the one module instance
+//   both sides see.
 // Chunks sit next to main.js in dist/cli, so the paths harness.ts and
 // version.ts resolve from import.meta.url (../../python, ../../package.json)
 // stay right.
@@ -26,7 +27,7 @@ import { join, resolve } from "node:path";
 import { build } from "rolldown";
 
 const CLI = resolve(import.meta.dirname, "../dist/cli");
-const SHARED_WITH_MAIN = new Set(["./signals.js", "./early-zygote.js"]);
+const SHARED_WITH_MAIN = new Set(["./signals.js", "./early-zygote.js", "./early-queue.js"]);
 const PACKAGES_OUTSIDE = new Set(["better-sqlite3", "redis", "bullmq", "fastify", "prom-client"]);
 
 // A previous build's chunks have other hashes: remove them all first.

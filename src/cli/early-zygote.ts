@@ -73,12 +73,17 @@ export function takeEarlyZygote(python: string, cwd: string): StartedZygote | un
  * the real parse, which then starts its own zygote if the guess was wrong.
  */
 export function pythonFlag(args: readonly string[]): string | undefined {
+  return flagValue(args, "--python");
+}
+
+/** A long option's value read that way (`--queue X`, `--queue=X`; early-queue.ts too). */
+export function flagValue(args: readonly string[], flag: string): string | undefined {
   let found: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg === "--") break;
-    if (arg === "--python" && i + 1 < args.length) found = args[++i];
-    else if (arg.startsWith("--python=")) found = arg.slice("--python=".length);
+    if (arg === flag && i + 1 < args.length) found = args[++i];
+    else if (arg.startsWith(`${flag}=`)) found = arg.slice(flag.length + 1);
   }
   return found;
 }

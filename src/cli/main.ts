@@ -23,8 +23,13 @@ if (process.argv[2] === "test") {
   // as the CLI always did before it spawned the zygote.
   void process.stdout.fd;
   void process.stderr.fd;
-  const { startEarlyZygote } = await import("./early-zygote.js");
+  const { startEarlyZygote, flagValue } = await import("./early-zygote.js");
   startEarlyZygote(process.argv.slice(3));
+  // --queue: the coordinator's queue thread too (early-queue.ts).
+  if (flagValue(process.argv.slice(3), "--queue") !== undefined) {
+    const { startEarlyQueue } = await import("./early-queue.js");
+    startEarlyQueue(process.argv.slice(3));
+  }
 }
 // The rest of the CLI: the bundle `npm run build` makes of program.js
 // (scripts/bundle-cli.mjs: ~45 ms less module loading), or tsc's program.js

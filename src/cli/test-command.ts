@@ -240,9 +240,12 @@ async function connectQueue(
   // in the coordinator's stops this run: pytest puts it before the arguments.
   const addopts = shellSplit(process.env.PYTEST_ADDOPTS ?? "");
   const { maxfail } = agentArgsOf([...addopts, ...run.pytestArgs], run.cwd, root);
+  const { takeEarlyQueue } = await import("./early-queue.js");
+  const thread = takeEarlyQueue(url);
   return new QueueCoordinator({
     agentArgs: { ...agentArgs, maxfail, narrowed: agentArgs.narrowed || run.narrowed },
     url,
+    ...(thread === undefined ? {} : { thread }),
     runId: raw.runId ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
     agentWaitMs: wait * 1000,
     fallbackLocal: raw.fallbackLocal === true,

@@ -14,7 +14,7 @@ export type ThreadRequest = { id: number } & (
 export type ThreadReply =
   | { kind: "opened" }
   | { kind: "openFailed"; message: string }
-  | { kind: "progress"; jobId: string; progress: TestProgress }
+  | { kind: "progress"; jobId: string; batch: TestProgress[] }
   | { kind: "completed"; jobId: string }
   | { kind: "failed"; jobId: string; reason: string }
   | { kind: "connectionLost"; message: string }

@@ -16,7 +16,7 @@ const post = (message: ThreadReply) => port.postMessage(message);
 const url = String((workerData as { url: unknown }).url);
 
 const opened = JobQueue.open(url, {
-  progress: (jobId, progress) => post({ kind: "progress", jobId, progress }),
+  progress: (jobId, batch) => post({ kind: "progress", jobId, batch }),
   completed: (jobId) => post({ kind: "completed", jobId }),
   failed: (jobId, reason) => post({ kind: "failed", jobId, reason }),
   connectionLost: (message) => post({ kind: "connectionLost", message }),

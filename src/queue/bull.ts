@@ -9,7 +9,8 @@
 //   of cycling forever (ci-queue's bounded requeues). The coordinator then
 //   reports that test crashed (ledger.ts).
 // - Each finished test is sent as job progress (Job#updateProgress → the
-//   queue's event stream, batched while a write is under way), so the
+//   queue's event stream, in bursts: progress.ts), the last ones as the
+//   job's return value (in its `completed` event), so the
 //   coordinator reports it as it arrives; a
 //   re-run attempt's re-reports are dropped by the ledger, keyed by attempt.
 import { createRequire } from "node:module";
@@ -17,7 +18,7 @@ import type * as BullMQ from "bullmq";
 import type { Queue as BullQueue, QueueEvents as BullQueueEvents, IRedisClient, Job } from "bullmq";
 import type * as NodeRedis from "redis";
 import type { RedisClientType } from "redis";
-import { batchReports, isProgress, isRecord } from "./progress.js";
+import { batchReports, type ReportBatch, readBatch } from "./progress.js";
 import { RUN_SPEC_TTL_SECONDS, type RunSpec, readRunSpec } from "./run-spec.js";
 
 // Both are CommonJS, loaded with require rather than import: an ES import of
@@ -136,7 +137,8 @@ export interface TestProgress {
 }
 
 export interface CoordinatorHandlers {
-  progress(jobId: string, progress: TestProgress): void;
+  /** A job's reports, in the order its agent sent them. */
+  progress(jobId: string, batch: TestProgress[]): void;
   completed(jobId: string): void;
   failed(jobId: string, reason: string): void;
   /**
@@ -185,11 +187,17 @@ export class JobQueue {
     // EventEmitter's 'error' without a listener would be thrown.
     queue.on("error", onError);
     events.on("error", onError);
-    events.on("progress", ({ jobId, data }) => {
-      const batch = isRecord(data) && Array.isArray(data.batch) ? data.batch : [];
-      for (const item of batch) if (isProgress(item)) handlers.progress(jobId, item);
+    const deliver = (jobId: string, data: unknown) => {
+      const batch = readBatch(data);
+      if (batch.length > 0) handlers.progress(jobId, batch);
+    };
+    events.on("progress", ({ jobId, data }) => deliver(jobId, data));
+    // A job's last reports come as its return value (progress.ts), before
+    // its end is handled: the ledger then finds every test reported.
+    events.on("completed", ({ jobId, returnvalue }) => {
+      deliver(jobId, returnvalue);
+      handlers.completed(jobId);
     });
-    events.on("completed", ({ jobId }) => handlers.completed(jobId));
     events.on("failed", ({ jobId, failedReason }) => handlers.failed(jobId, failedReason));
     const opened = new JobQueue(queue, events, [forQueue.raw, forEvents.raw]);
     try {
@@ -317,16 +325,22 @@ export function consumeJobs(
   // loop starved Node's event loop, signals included (an agent that ignored
   // SIGTERM during an outage). close() drops the connection if need be.
   const connection = connect(url, () => undefined, true);
-  const worker = new Worker<JobData>(
+  const worker = new Worker<JobData, ReportBatch>(
     QUEUE_NAME,
-    async (job: Job<JobData>) => {
+    async (job: Job<JobData>): Promise<ReportBatch> => {
       const attempt = job.attemptsStarted > 0 ? job.attemptsStarted : job.stalledCounter + 1;
+      const reports = batchReports((batch) => job.updateProgress({ batch }), {
+        nodeids: job.data.nodeids,
+      });
       await run({
         id: job.id ?? "",
         data: job.data,
         attempt,
-        report: batchReports((batch) => job.updateProgress({ batch })).bind(null, attempt),
+        report: (progress) => reports.report(attempt, progress),
       });
+      // The job's last reports are its return value: one write with its
+      // completion rather than a progress write before it (progress.ts).
+      return reports.completion();
     },
     {
       connection: connection.client,

@@ -43,6 +43,8 @@ export interface CoordinatorOptions {
   fallbackLocal: boolean;
   /** The run's pytest options as its agents take them (run-spec.ts agentArgsOf). */
   agentArgs: AgentArgs;
+  /** The queue thread main.ts started for this URL (cli/early-queue.ts), if any. */
+  thread?: QueueThread;
 }
 
 type Phase = "collecting" | "running" | "local" | "finished";
@@ -84,7 +86,8 @@ export class QueueCoordinator extends LocalFallback implements RunEngine {
   private readonly agentFound: Promise<boolean>;
 
   /**
-   * BullMQ is loaded and connected at once, in a thread of its own
+   * BullMQ is loaded and connected at once (from main.ts when it could:
+   * options.thread), in a thread of its own
    * (bull-thread.ts), while the zygote starts and collects. On this event
    * loop its loading (~700 CommonJS modules, 150-250 ms) delayed the
    * zygote's handshake or its collection by as much; started once the
@@ -108,21 +111,30 @@ export class QueueCoordinator extends LocalFallback implements RunEngine {
         );
       },
     );
-    this.connected = QueueThread.open(this.options.url, {
-      progress: (jobId, progress) => this.onProgress(jobId, progress),
+    if (DEBUG) debug(`queue: ${options.thread ? "took main.ts's" : "starting the"} queue thread`);
+    const thread = options.thread ?? QueueThread.start(options.url);
+    this.connected = thread.listen({
+      progress: (jobId, batch) => {
+        for (const progress of batch) this.onProgress(jobId, progress);
+      },
       completed: (jobId) => this.onCompleted(jobId),
       failed: (jobId, reason) => this.onFailed(jobId, reason),
       connectionLost: (message) => this.onConnectionLost(message),
     });
     this.connected.then(
       (queue) => {
+        if (DEBUG) debug("queue: connected");
         this.queue = queue;
       },
       () => undefined,
     );
     // Looked for while the zygote collects: at run:ready the jobs go out
     // at once rather than after a round trip (CLIENT LIST) to Redis.
-    this.agentFound = this.connected.then((queue) => queue.waitForAgent(options.agentWaitMs));
+    this.agentFound = this.connected.then(async (queue) => {
+      const found = await queue.waitForAgent(options.agentWaitMs);
+      if (DEBUG) debug(`queue: agent found: ${found}`);
+      return found;
+    });
     this.agentFound.catch(() => undefined);
   }
 

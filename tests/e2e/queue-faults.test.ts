@@ -70,9 +70,11 @@ async function coordinator(url: string, jobs: JobSpec[]) {
     for (const waiter of waiters.splice(0)) waiter();
   };
   queue = await JobQueue.open(parseQueueUrl(url), {
-    progress: (jobId, progress) => {
-      const verdict = ledger.accept(jobId, progress.attempt, progress.nodeid);
-      (verdict === "first" ? firsts : duplicates).push(progress.nodeid);
+    progress: (jobId, batch) => {
+      for (const progress of batch) {
+        const verdict = ledger.accept(jobId, progress.attempt, progress.nodeid);
+        (verdict === "first" ? firsts : duplicates).push(progress.nodeid);
+      }
       wake();
     },
     completed: (jobId) => {
