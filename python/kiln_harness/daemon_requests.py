@@ -9,7 +9,7 @@ import sys
 import time
 
 from .forking import reap_children
-from .level0 import fork_run, take_stdio
+from .run_fork import fork_run, take_stdio
 
 
 class DaemonRequests:

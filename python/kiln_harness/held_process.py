@@ -98,7 +98,7 @@ class Held:
         )
         if reason is not None:
             return None
-        from .level0 import take_stdio
+        from .run_fork import take_stdio
 
         # As the zygote does before its first fork (forking.py): the runs
         # forked from here never walk (and so never copy) the held heap.

@@ -20,7 +20,8 @@ import time
 
 from . import level1
 from .forking import die_with_parent
-from .level0 import fork_run, latest_record, record_stamp, take_stdio
+from .level0 import latest_record, record_stamp
+from .run_fork import fork_run, take_stdio
 
 PR_SET_CHILD_SUBREAPER = 36
 # How long the daemon waits for level 1 to fork before it forks from level 0.

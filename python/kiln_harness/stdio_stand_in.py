@@ -1,5 +1,5 @@
 """`kiln watch`'s stdio stand-in (src/daemon/stdio-stand-in.ts): the process
-whose stdin, stdout and stderr the daemon's run zygotes take (level0.py
+whose stdin, stdout and stderr the daemon's run zygotes take (run_fork.py
 take_stdio), so that a run's output comes back to the watch.
 
 Its stdout and stderr are pipes it makes itself, copied by a thread each to

@@ -16,8 +16,8 @@ from kiln_harness.level0 import (
     installed_state,
     learned_modules,
     preload,
-    take_stdio,
 )
+from kiln_harness.run_fork import take_stdio
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 // `kiln watch` through the daemon. The daemon's run zygote takes its stdin,
-// stdout and stderr from the client's pid (pidfd_getfd(2), level0.py
+// stdout and stderr from the client's pid (pidfd_getfd(2), run_fork.py
 // take_stdio), so the run writes straight to them. The watch must see that
 // output (its status line shares the terminal), so it hands the daemon the pid
 // of this stand-in instead of its own: one long-lived child

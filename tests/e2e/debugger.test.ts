@@ -82,7 +82,9 @@ describe.each(PYTEST_VERSIONS)("under pytest %s", (version) => {
       { expect: PROMPT, send: "p y\n" },
       { expect: `\n7\n${PROMPT}`, send: "c\n" },
     ]);
-    expect(r.error).toBeNull();
+    // Failed once in CI (pytest 7.2, a loaded machine: no prompt in 20 s) and
+    // never since; the transcript says where it stood if it comes back.
+    expect(r.error, r.transcript).toBeNull();
     expect(r.transcript).toMatch(/>+ PDB set_trace \(IO-capturing turned off\) >+/);
     expect(r.transcript).toMatch(/>+ PDB continue \(IO-capturing resumed\) >+/);
     expect(r.transcript).toMatch(/= 3 passed in/);

@@ -1,6 +1,6 @@
 // The stand-in whose stdio the daemon's run zygotes take under `kiln watch`
 // (src/daemon/stdio-stand-in.ts): what a process writes into its stdout and
-// stderr through pidfd_getfd(2) (as level0.py take_stdio does) reaches the
+// stderr through pidfd_getfd(2) (as run_fork.py take_stdio does) reaches the
 // watch's sink whole and unchanged, and sync() resolves only once all of it
 // has (the run's result line must come after its output). A real stand-in
 // and a real Python writer. (Node reads a readable pipe to exhaustion in one
@@ -22,7 +22,7 @@ import { pythonFor } from "../../helpers/pythons.js";
 const WRITER = `
 import os, sys
 sys.path.insert(0, sys.argv[1])
-from kiln_harness.level0 import _reopen, take_stdio
+from kiln_harness.run_fork import _reopen, take_stdio
 pid = int(sys.argv[2])
 if sys.argv[5] == "reopen":
     fds = [None, _reopen(pid, 1), _reopen(pid, 2)]
