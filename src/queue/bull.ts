@@ -19,7 +19,11 @@ import type { Queue as BullQueue, QueueEvents as BullQueueEvents, IRedisClient, 
 import type * as NodeRedis from "redis";
 import type { RedisClientType } from "redis";
 import { batchReports, type ReportBatch, readBatch } from "./progress.js";
-import { RUN_SPEC_TTL_SECONDS, type RunSpec, readRunSpec } from "./run-spec.js";
+// Only the type: run-spec.ts loads zod and the option tables, which the
+// coordinator's BullMQ thread (bull-thread.ts) must not load while the
+// zygote collects (it delayed the connection by ~80 ms: BENCHMARKS.md);
+// an agent's reader imports it when it reads a spec.
+import type { RunSpec } from "./run-spec.js";
 
 // Both are CommonJS, loaded with require rather than import: an ES import of
 // a CommonJS module makes Node 20 run cjs-module-lexer over it and every
@@ -90,6 +94,9 @@ const CLOSE_WAIT_MS = 2_000;
 
 /** The one queue every run and agent of this Redis shares; jobs carry their run id. */
 export const QUEUE_NAME = "kiln-jobs";
+
+/** How long a run's spec (run-spec.ts) stays in Redis: a day after the run started. */
+export const RUN_SPEC_TTL_SECONDS = 86_400;
 
 export interface QueueTimings {
   /** How long an agent's lock on a job lasts without renewal (ms). */
@@ -403,6 +410,7 @@ export function runSpecReader(url: string): RunSpecReader {
           "version everywhere"
         );
       }
+      const { readRunSpec } = await import("./run-spec.js");
       const spec = readRunSpec(text);
       return typeof spec === "string"
         ? `run ${runId}'s spec is not what kiln writes: ${spec}`

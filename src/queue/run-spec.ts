@@ -34,14 +34,12 @@ export type RunSpec = z.infer<typeof runSpec>;
  * The Redis key of a run's spec, named by its content: a run id given again
  * (`--run-id` of a retried CI job) with other options or another collection
  * is another spec, never one an agent remembers. It expires a day after the
- * run started.
+ * run started (bull.ts RUN_SPEC_TTL_SECONDS).
  */
 export function runSpecKey(runId: string, spec: RunSpec): string {
   const digest = createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 16);
   return `kiln-run:${runId}:${digest}`;
 }
-
-export const RUN_SPEC_TTL_SECONDS = 86_400;
 
 /** The spec, or what is wrong with it. */
 export function readRunSpec(text: string): RunSpec | string {
