@@ -164,6 +164,9 @@ export const SUITES: readonly Suite[] = [
     rounds: 5,
     sampleWorkerMemory: false,
     ...generatedSuite,
+    // Issue 11's "small suites" row: hundreds of tests whose imports are
+    // what a warm daemon keeps paid.
+    labels: [...STANDARD_LABELS, "kiln (daemon)"],
     build(quick, probe) {
       const heavy = probe.modules.numpy !== undefined ? [...HEAVY_STDLIB, "numpy"] : HEAVY_STDLIB;
       const size: GenProjectSize = quick
