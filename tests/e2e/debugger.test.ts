@@ -25,7 +25,17 @@ const dir = mkdtempSync(join(tmpdir(), "kiln-debugger-"));
 for (const [name, text] of Object.entries(FILES)) writeFileSync(join(dir, name), text);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const PROMPT = "\\(Pdb\\) ";
+// pdb's prompt without its trailing space: GNU readline may write "(Pdb)"
+// and the space apart, and output the run goes on producing (another
+// worker's progress, or the zygote's "F" for the test before, which it may
+// print after the next test's --trace prompt on a loaded machine) can land
+// between them. Seen twice in CI under load: "(Pdb)\ntest_dbg.py  F", and
+// once even inside it: "(\nPdb) test_dbg.py F". The two tests where other
+// output races the prompt retry (--trace: the zygote prints the previous
+// test's "F" when its report arrives, which can be after the worker reached
+// the next test's prompt; pytest prints it first. A known ordering
+// difference, in the stop note; several workers: another worker's progress).
+const PROMPT = "\\(Pdb\\)";
 
 describe.each(PYTEST_VERSIONS)("under pytest %s", (version) => {
   const python = pythonFor(version);
@@ -36,7 +46,7 @@ describe.each(PYTEST_VERSIONS)("under pytest %s", (version) => {
       { expect: PROMPT, send: "p x\n" },
       { expect: `\n41\n${PROMPT}`, send: "c\n" },
     ]);
-    expect(r.error).toBeNull();
+    expect(r.error, r.transcript).toBeNull();
     expect(r.transcript).toContain(
       "kiln: --pdb: running the tests serially in one worker that owns the terminal (-n 2 ignored)",
     );
@@ -56,20 +66,22 @@ describe.each(PYTEST_VERSIONS)("under pytest %s", (version) => {
     const r = await kilnOnPty([...kiln, "--pdb", "test_dbg.py"], dir, [
       { expect: PROMPT, send: "q\n" },
     ]);
-    expect(r.error).toBeNull();
+    expect(r.error, r.transcript).toBeNull();
     expect(r.transcript).toMatch(/!+ _pytest\.outcomes\.Exit: Quitting debugger !+/);
     expect(r.transcript).toMatch(/= 1 failed in/);
     expect(r.exitCode).toBe(2);
   });
 
-  it("--trace stops at the first line of each test; stepping, printing and quitting work", async () => {
+  it("--trace stops at the first line of each test; stepping, printing and quitting work", {
+    retry: 2,
+  }, async () => {
     const r = await kilnOnPty([...kiln, "--trace", "test_dbg.py"], dir, [
       { expect: `-> x = 41\n${PROMPT}`, send: "n\n" },
       { expect: `-> assert x == 42\n${PROMPT}`, send: "p x\n" },
       { expect: `\n41\n${PROMPT}`, send: "c\n" },
       { expect: PROMPT, send: "q\n" },
     ]);
-    expect(r.error).toBeNull();
+    expect(r.error, r.transcript).toBeNull();
     expect(r.transcript).toMatch(/>+ PDB runcall \(IO-capturing turned off\) >+/);
     expect(r.transcript).toContain("test_ok()\n-> assert True");
     expect(r.transcript).toMatch(/!+ _pytest\.outcomes\.Exit: Quitting debugger !+/);
@@ -77,7 +89,9 @@ describe.each(PYTEST_VERSIONS)("under pytest %s", (version) => {
     expect(r.exitCode).toBe(2);
   });
 
-  it("breakpoint() gives a prompt in a worker, with several workers running", async () => {
+  it("breakpoint() gives a prompt in a worker, with several workers running", {
+    retry: 2,
+  }, async () => {
     const r = await kilnOnPty([...kiln, "-n", "2", "test_bp.py", "test_other.py"], dir, [
       { expect: PROMPT, send: "p y\n" },
       { expect: `\n7\n${PROMPT}`, send: "c\n" },
@@ -133,7 +147,7 @@ describe("the supervisor's --timeout watchdog", () => {
     const r = await kilnOnPty([...kiln, "-n", "1", "--timeout", "1", "test_late_bp.py"], dir, [
       { expect: PROMPT, delaySeconds: 7, send: "c\n" },
     ]);
-    expect(r.error).toBeNull();
+    expect(r.error, r.transcript).toBeNull();
     expect(r.transcript).not.toContain("Timeout");
     expect(r.transcript).toMatch(/= 2 passed in/);
     expect(r.exitCode).toBe(0);
