@@ -37,7 +37,6 @@ __pycache__ aside), a thread, or a file descriptor it cannot account for.
 """
 
 import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -339,26 +338,3 @@ def _lastfailed_path(config):
     if lf is None or cache is None or lf.active:
         return None
     return os.path.abspath(str(cache._getvaluepath("cache/lastfailed")))
-
-
-class _Lines:
-    """One JSON object per line over a socket (H and the daemon)."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-
-    def send(self, message):
-        self.sock.sendall((json.dumps(message) + "\n").encode())
-
-    def recv(self):
-        while b"\n" not in self.buf:
-            try:
-                data = self.sock.recv(65536)
-            except OSError:
-                return None
-            if not data:
-                return None
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b"\n")
-        return json.loads(line)

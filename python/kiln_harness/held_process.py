@@ -10,7 +10,8 @@ import stat
 import sys
 import tempfile
 
-from .held import _lastfailed_path, _Lines
+from .held import _lastfailed_path
+from .json_lines import JsonLines
 
 
 def _same_file(a, b):
@@ -83,7 +84,7 @@ class Held:
         hold = self.p.hold
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.conn.connect(hold["address"])
-        lines = _Lines(self.conn)
+        lines = JsonLines(self.conn)
         lines.send(
             {
                 "token": hold["token"],

@@ -25,7 +25,8 @@ import stat
 import struct
 import time
 
-from .held import _Lines, mismatch
+from .held import mismatch
+from .json_lines import JsonLines
 
 
 def log(line):
@@ -62,7 +63,7 @@ def run_key(request, stdio):
 class _Entry:
     def __init__(self, sock, info):
         self.sock = sock
-        self.lines = _Lines(sock)
+        self.lines = JsonLines(sock)
         self.pid = info["pid"]
         self.key = info["key"]
         self.hashes = info["hashes"]
@@ -97,7 +98,7 @@ class HeldCollections:
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _, uid, _ = struct.unpack("3i", creds)
         try:
-            info = _Lines(sock).recv() if uid == os.getuid() else None
+            info = JsonLines(sock).recv() if uid == os.getuid() else None
         except (OSError, ValueError):
             info = None
         if not info or info.get("token") != self.token:

@@ -11,7 +11,6 @@ came from, and `kill` of its process group works as before.
 """
 
 import gc
-import json
 import os
 import signal
 import socket
@@ -20,6 +19,7 @@ import time
 
 from . import level1
 from .forking import die_with_parent
+from .json_lines import JsonLines
 from .level0 import latest_record, record_stamp
 from .run_fork import fork_run, take_stdio
 
@@ -35,29 +35,6 @@ def become_subreaper():
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-
-
-class _Lines:
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-
-    def send(self, message):
-        self.sock.sendall((json.dumps(message) + "\n").encode())
-
-    def pop(self):
-        if b"\n" not in self.buf:
-            return None
-        line, _, self.buf = self.buf.partition(b"\n")
-        return json.loads(line)
-
-    def fill(self):
-        """Read what is there; False at EOF."""
-        data = self.sock.recv(65536)
-        if not data:
-            return False
-        self.buf += data
-        return True
 
 
 class Level1Handle:
@@ -130,7 +107,7 @@ class Level1Handle:
                 os._exit(code)
         child.close()
         self.pid = pid
-        self.lines = _Lines(parent)
+        self.lines = JsonLines(parent)
         self.stamp = stamp
         self.names = {n for n, _ in names}
         self.state = "building"
@@ -241,7 +218,7 @@ def _child_main(sock, level, pytest, names, config):
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
     die_with_parent()
-    lines = _Lines(sock)
+    lines = JsonLines(sock)
     started = time.monotonic()
     try:
         stash, info = level1.build(names, level.project_dirs)

@@ -8,12 +8,12 @@
 // collect again. Real processes: the daemon, level 1, held collections, kiln
 // and pytest. Under the interpreter of KILN_TEST_PYTHON (7.2 by default).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { daemonTestKit, gone, level1Warm, normalized } from "../helpers/daemon.js";
 import { CLI, runPytest } from "../helpers/kiln.js";
-import { processAlive } from "../helpers/processes.js";
+import { childrenOf, processAlive } from "../helpers/processes.js";
 import { kilnOnPty } from "../helpers/pty.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -55,22 +55,6 @@ function write(dir: string, path: string, text: string): void {
 
 const HELD =
   /kiln: zygote from the daemon \(pid \d+, .*; collection held: \d+ items, not configured/;
-
-/** Processes whose parent is `pid` (level 1, held collections). */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) found.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 async function sameAsCold(args: string[], dir: string, what: string, held: boolean) {
   const warm = await recorded(args, dir);

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { daemonTestKit, gone, normalized } from "../helpers/daemon.js";
 import { CLI, PROJECTS, runKiln } from "../helpers/kiln.js";
-import { processAlive } from "../helpers/processes.js";
+import { childrenOf, processAlive } from "../helpers/processes.js";
 import { kilnOnPty } from "../helpers/pty.js";
 import { copyProject, tempDir } from "../helpers/temp.js";
 
@@ -25,22 +25,6 @@ const kit = daemonTestKit("daemon");
 const { kiln, startDaemon, recorded } = kit;
 const PYTHON = kit.python;
 const ENV = kit.env;
-
-/** Every process whose parent is `pid` (/proc/<n>/stat field 4). */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === pid) found.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 describe("kiln daemon", () => {
   it("starts, says its status, and stops leaving no process", async () => {

@@ -25,3 +25,19 @@ export function processesIn(dir: string): number[] {
   }
   return found;
 }
+
+/** Every process whose parent is `pid` (/proc/<n>/stat field 4): a daemon's levels, a zygote's workers. */
+export function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === pid) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
